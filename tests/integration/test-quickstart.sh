@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The quickstart runs to the end and leaves nothing behind, and an
+# interrupted quickstart (SIGINT while the cluster is up) cleans up too:
+# no FUSE mount, no mdevsim process, no work folder.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+fails=0
+passes=0
+check() {
+    if [ "$2" = "$3" ]; then
+        passes=$((passes + 1)); echo "ok - $1"
+    else
+        fails=$((fails + 1)); echo "not ok - $1 (expected '$2', got '$3')"
+    fi
+}
+leftovers() {  # mounts and processes of the quickstart run whose work dir is $1
+    local n
+    n=$(grep -c " $1/" /proc/mounts)
+    n=$((n + $(pgrep -f -- "--mount $1/" | wc -l)))
+    [ -d "$1" ] && n=$((n + 1))
+    echo "$n"
+}
+
+log=$(mktemp)
+MDEVMIG_BUILD=$BUILD_DIR "$top/deploy/quickstart" >"$log" 2>&1
+check "quickstart exits 0" 0 "$?"
+work=$(grep -o '/tmp/mdevmig-quickstart\.[A-Za-z0-9]*' "$log" | head -n 1)
+check "quickstart names its work folder" yes "$([ -n "$work" ] && echo yes || echo no)"
+check "quickstart shows an incompatible target" 1 "$(grep -c 'gpu-b.*write refused' "$log")"
+check "quickstart shows a compatible target" 1 "$(grep -c 'gpu-b.*-> gpu-a: write accepted' "$log")"
+check "quickstart leaves nothing behind" 0 "$(leftovers "$work")"
+
+# A background job of a script starts with SIGINT ignored; put the default
+# back, as an operator's terminal has it, before the quickstart starts.
+with_default_signals() {
+    exec /usr/bin/python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+
+for sig in INT TERM; do
+    MDEVMIG_BUILD=$BUILD_DIR MDEVMIG_QUICKSTART_PAUSE=60 \
+        with_default_signals "$top/deploy/quickstart" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do
+        grep -q 'quickstart: paused' "$log" && break
+        sleep 0.1
+    done
+    work=$(grep -o '/tmp/mdevmig-quickstart\.[A-Za-z0-9]*' "$log" | head -n 1)
+    check "SIG$sig: the cluster was mounted" 3 "$(grep -c " $work/" /proc/mounts)"
+    kill -"$sig" "$pid"
+    wait "$pid"
+    check "SIG$sig: quickstart exits 130" 130 "$?"
+    check "SIG$sig: quickstart leaves nothing behind" 0 "$(leftovers "$work")"
+done
+rm -f "$log"
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
