@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ static int mdevsim_getattr(const char *path, struct stat *st, struct fuse_file_i
     pthread_mutex_lock(&host->lock);
     struct sim_node *node = fi != NULL && fi->fh != 0 ? (struct sim_node *)(uintptr_t)fi->fh
                                                       : sim_tree_lookup(host->root, path, false);
+    if (node == NULL && path != NULL)
+        node = sim_tree_orphan(host->root, path);
     memset(st, 0, sizeof *st);
     if (node == NULL) {
         rc = -ENOENT;
@@ -442,7 +445,11 @@ int main(int argc, char **argv)
             host->name, host->parent_count, types, devices, mount,
             control != NULL ? ", control " : "", control != NULL ? control_path : "");
 
-    status = fuse_loop_mt(fuse, 0) == 0 ? 0 : 1;
+    /* The loop reports the signal that ended it; that is a clean stop. */
+    int loop_rc = fuse_loop_mt(fuse, 0);
+    status = loop_rc == 0 || loop_rc == SIGTERM || loop_rc == SIGINT || loop_rc == SIGHUP ? 0 : 1;
+    if (status != 0)
+        fprintf(stderr, "mdevsim: FUSE loop ended with error %d\n", loop_rc);
     sim_control_stop(control);
 out_signals:
     fuse_remove_signal_handlers(fuse_get_session(fuse));

@@ -64,6 +64,9 @@ static void sim_control_set_migration(struct sim_host *host, char *rest, bool ve
         return;
     }
     struct sim_node *node = sim_control_node(host, path);
+    /* An attribute names the type or device whose directory holds it. */
+    if (node != NULL && node->kind != SIM_NODE_DIR)
+        node = node->parent;
     struct sim_type *type = sim_host_type_of(node);
     struct sim_device *dev = type == NULL && node != NULL ? sim_host_device_of(host, node) : NULL;
     if (type == NULL && dev == NULL) {

@@ -144,20 +144,47 @@ struct sim_node *sim_tree_lookup(struct sim_node *root, const char *path, bool f
 
 static void sim_tree_free_node(struct sim_node *node)
 {
+    free(node->orphan_path);
     free(node->name);
     free(node->link_target);
     free(node->text);
     free(node);
 }
 
-/* Detach a subtree's nodes; free those nobody holds open. */
-static void sim_tree_drop(struct sim_node *node)
+/* "/a/b/c" for a node still in the tree; NULL when out of memory. */
+static char *sim_tree_path(const struct sim_node *node)
+{
+    size_t len = 1;
+    for (const struct sim_node *n = node; n->parent != NULL; n = n->parent)
+        len += strlen(n->name) + 1;
+    char *path = malloc(len);
+    if (path == NULL)
+        return NULL;
+    path[len - 1] = '\0';
+    size_t end = len - 1;
+    for (const struct sim_node *n = node; n->parent != NULL; n = n->parent) {
+        size_t name_len = strlen(n->name);
+        end -= name_len;
+        memcpy(path + end, n->name, name_len);
+        path[--end] = '/';
+    }
+    return path;
+}
+
+/* Detach a subtree's nodes; free those nobody holds open, list the others
+ * as orphans of root. */
+static void sim_tree_drop(struct sim_node *root, struct sim_node *node)
 {
     struct sim_node *child = node->first_child;
     while (child != NULL) {
         struct sim_node *next = child->next_sibling;
-        sim_tree_drop(child);
+        sim_tree_drop(root, child);
         child = next;
+    }
+    if (node->open_count > 0 && root != NULL && (node->orphan_path = sim_tree_path(node))) {
+        node->orphan_root = root;
+        node->next_orphan = root->orphans;
+        root->orphans = node;
     }
     node->first_child = node->last_child = NULL;
     node->parent = NULL;
@@ -171,6 +198,11 @@ static void sim_tree_drop(struct sim_node *node)
 
 void sim_tree_remove(struct sim_node *node)
 {
+    struct sim_node *root = node;
+    while (root->parent != NULL)
+        root = root->parent;
+    if (root == node)
+        root = NULL;
     struct sim_node *dir = node->parent;
     if (dir != NULL) {
         struct sim_node *prev = NULL;
@@ -186,21 +218,46 @@ void sim_tree_remove(struct sim_node *node)
             break;
         }
     }
-    sim_tree_drop(node);
+    sim_tree_drop(root, node);
+}
+
+struct sim_node *sim_tree_orphan(struct sim_node *root, const char *path)
+{
+    for (struct sim_node *n = root->orphans; n != NULL; n = n->next_orphan) {
+        if (strcmp(n->orphan_path, path) == 0)
+            return n;
+    }
+    return NULL;
 }
 
 void sim_tree_release(struct sim_node *node)
 {
     if (node->open_count > 0)
         node->open_count--;
-    if (node->detached && node->open_count == 0)
-        sim_tree_free_node(node);
+    if (!node->detached || node->open_count > 0)
+        return;
+    if (node->orphan_root != NULL) {
+        for (struct sim_node **p = &node->orphan_root->orphans; *p != NULL;
+             p = &(*p)->next_orphan) {
+            if (*p == node) {
+                *p = node->next_orphan;
+                break;
+            }
+        }
+    }
+    sim_tree_free_node(node);
 }
 
 void sim_tree_destroy(struct sim_node *root)
 {
     if (root == NULL)
         return;
+    /* Orphans are only still here when files were open at shutdown. */
+    while (root->orphans != NULL) {
+        struct sim_node *next = root->orphans->next_orphan;
+        sim_tree_free_node(root->orphans);
+        root->orphans = next;
+    }
     struct sim_node *child = root->first_child;
     while (child != NULL) {
         struct sim_node *next = child->next_sibling;

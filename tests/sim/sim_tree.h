@@ -56,6 +56,13 @@ struct sim_node {
 
     unsigned open_count; /* open file handles; a detached node lives until 0 */
     bool detached;       /* removed from the tree (its device was removed) */
+
+    /* A detached node still open is an orphan: listed on the root under the
+     * path it had, so fstat() on its fd keeps working as on sysfs. */
+    char *orphan_path;
+    struct sim_node *orphan_root;
+    struct sim_node *next_orphan;
+    struct sim_node *orphans; /* root only: the list head */
 };
 
 struct sim_node *sim_tree_new_root(void);
@@ -79,6 +86,9 @@ struct sim_node *sim_tree_lookup(struct sim_node *root, const char *path, bool f
 /* Unlink node (and everything below it) from the tree. Nodes still open
  * stay allocated, marked detached, until sim_tree_release(). */
 void sim_tree_remove(struct sim_node *node);
+
+/* The orphan that had this path when it was detached, or NULL. */
+struct sim_node *sim_tree_orphan(struct sim_node *root, const char *path);
 
 /* Drop an open reference taken by incrementing open_count. */
 void sim_tree_release(struct sim_node *node);
