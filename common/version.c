@@ -28,7 +28,7 @@ bool version_validate(const char *s, size_t len, char *why, size_t whylen)
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c > 0x7e) {
+        if (c > 0x7f) {
             snprintf(why, whylen, "version has a non-ASCII byte 0x%02x at offset %zu", c, i);
             return false;
         }

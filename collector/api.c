@@ -1,0 +1,531 @@
+/*
+ * api — request handling for mdevmig-collector. Input is checked before
+ * anything touches sysfs, and the attribute a probe writes is built only
+ * from names the scan found, never from the request's text: a type id is
+ * looked up in the inventory and the path made from the inventory's copy.
+ */
+#include "api.h"
+
+#include "audit.h"
+#include "collector.h"
+#include "errname.h"
+#include "log.h"
+#include "probe.h"
+#include "publish.h"
+#include "scan.h"
+#include "version.h"
+#include "wire.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define API_DEVICE_PREFIX "/v1/devices/"
+#define API_DEVICE_SUFFIX "/migration_version"
+
+static void api_json(struct http_response *resp, int status, json_t *json)
+{
+    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    if (text == NULL) {
+        http_response_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = status;
+    resp->body = text;
+    resp->body_len = strlen(text);
+    resp->content_type = "application/json";
+}
+
+static bool api_method(const struct http_request *req, struct http_response *resp,
+                       const char *allowed)
+{
+    if (strcmp(req->method, allowed) == 0)
+        return true;
+    http_response_error(resp, 405, "%s is not allowed on %s; use %s", req->method, req->path,
+                        allowed);
+    resp->allow = allowed;
+    return false;
+}
+
+static void api_health(struct collector *c, struct http_response *resp)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    json_t *json =
+        json_pack("{s:s, s:s, s:I, s:I}", "status", c->have_inventory ? "ok" : "starting", "host",
+                  c->cfg->host, "generation", (json_int_t)c->inv.generation, "scanned_at",
+                  (json_int_t)c->inv.scanned_at);
+    pthread_rwlock_unlock(&c->lock);
+    api_json(resp, 200, json);
+}
+
+static void api_inventory(struct collector *c, struct http_response *resp)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    if (!c->have_inventory)
+        http_response_error(resp, 503, "no inventory yet: the first scan has not completed");
+    else
+        http_response_text(resp, 200, "application/json", c->inventory_json, c->inventory_json_len);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+static void api_lower(char *s)
+{
+    for (; *s != '\0'; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static void api_device_version(struct collector *c, const char *uuid_text,
+                               struct http_response *resp)
+{
+    if (!wire_uuid_valid(uuid_text)) {
+        http_response_error(resp, 400, "\"%.64s\" is not an mdev UUID (8-4-4-4-12 hex digits)",
+                            uuid_text);
+        return;
+    }
+    char uuid[INV_UUID_LEN];
+    snprintf(uuid, sizeof uuid, "%s", uuid_text);
+    api_lower(uuid);
+    char type[256] = "", parent[256] = "";
+    pthread_rwlock_rdlock(&c->lock);
+    const struct inv_device *dev = inventory_find_device(&c->inv, uuid);
+    if (dev != NULL) {
+        snprintf(type, sizeof type, "%s", dev->type);
+        snprintf(parent, sizeof parent, "%s", dev->parent);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (type[0] == '\0') {
+        http_response_error(resp, 404, "no mdev device %s on host %s", uuid, c->cfg->host);
+        return;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/bus/mdev/devices/%s/migration_version", c->cfg->sysfs_root,
+             uuid);
+    struct inv_migration mig;
+    if (scan_read_migration(path, type, &mig) < 0) {
+        http_response_error(resp, 503, "sysfs on host %s is not connected", c->cfg->host);
+        return;
+    }
+    json_t *json =
+        json_pack("{s:s, s:s, s:s, s:s, s:o}", "host", c->cfg->host, "device", uuid, "type", type,
+                  "parent", parent, "migration", wire_migration_to_json(&mig));
+    inv_migration_clear(&mig);
+    api_json(resp, 200, json);
+}
+
+/* The parts of a probe request, checked. */
+struct api_probe_req {
+    const char *type;
+    const char *version;
+    size_t version_len;
+    char device[INV_UUID_LEN]; /* "" for a type-level probe */
+    const char *parent;        /* NULL: the collector picks */
+};
+
+static int api_probe_parse(const json_t *json, struct api_probe_req *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(json)) {
+        snprintf(err, errlen, "the body must be a JSON object");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)json, key, value)
+    {
+        if (strcmp(key, "type") != 0 && strcmp(key, "version") != 0 && strcmp(key, "device") != 0 &&
+            strcmp(key, "parent") != 0) {
+            snprintf(err, errlen,
+                     "unknown field \"%.64s\" (expected type, version, device, parent)", key);
+            return -1;
+        }
+    }
+    const json_t *type = json_object_get(json, "type");
+    if (type == NULL) {
+        snprintf(err, errlen, "\"type\" is required");
+        return -1;
+    }
+    if (!json_is_string(type)) {
+        snprintf(err, errlen, "\"type\" must be a string");
+        return -1;
+    }
+    out->type = json_string_value(type);
+    if (strchr(out->type, '/') != NULL || strstr(out->type, "..") != NULL) {
+        snprintf(err, errlen, "\"type\" must not contain '/' or '..'");
+        return -1;
+    }
+    if (json_string_length(type) != strlen(out->type) || !version_type_id_valid(out->type)) {
+        snprintf(err, errlen,
+                 "\"type\" is not an mdev type id like \"nvidia-222\" (letters, digits, "
+                 "_.:+-, with a '-', at most 128 bytes)");
+        return -1;
+    }
+    const json_t *version = json_object_get(json, "version");
+    if (version == NULL) {
+        snprintf(err, errlen, "\"version\" is required");
+        return -1;
+    }
+    if (!json_is_string(version)) {
+        snprintf(err, errlen, "\"version\" must be a string");
+        return -1;
+    }
+    out->version = json_string_value(version);
+    out->version_len = json_string_length(version);
+    char why[160];
+    if (!version_validate(out->version, out->version_len, why, sizeof why)) {
+        snprintf(err, errlen, "\"version\": %s", why);
+        return -1;
+    }
+    const json_t *device = json_object_get(json, "device");
+    if (device != NULL && !json_is_null(device)) {
+        if (!json_is_string(device) || !wire_uuid_valid(json_string_value(device))) {
+            snprintf(err, errlen, "\"device\" must be an mdev UUID (8-4-4-4-12 hex digits)");
+            return -1;
+        }
+        snprintf(out->device, sizeof out->device, "%s", json_string_value(device));
+        api_lower(out->device);
+    }
+    const json_t *parent = json_object_get(json, "parent");
+    if (parent != NULL && !json_is_null(parent)) {
+        if (!json_is_string(parent) || json_string_length(parent) == 0 ||
+            json_string_length(parent) > 255) {
+            snprintf(err, errlen, "\"parent\" must be a parent device name");
+            return -1;
+        }
+        out->parent = json_string_value(parent);
+    }
+    return 0;
+}
+
+/* Where to write, chosen from the inventory under the read lock. */
+struct api_probe_target {
+    char path[PATH_MAX];
+    char parent[256];
+    char target_version[VERSION_MAX + 1];
+    bool have_target_version;
+    bool type_mismatch;
+    char device_type[256];
+};
+
+/* Returns 0, or an HTTP status with a message when there is nothing to
+ * probe. Caller holds the read lock. */
+static int api_probe_locate(struct collector *c, const struct api_probe_req *req,
+                            struct api_probe_target *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    const struct inv_migration *mig = NULL;
+    if (req->device[0] != '\0') {
+        const struct inv_device *dev = inventory_find_device(&c->inv, req->device);
+        if (dev == NULL) {
+            snprintf(err, errlen, "no mdev device %s on host %s", req->device, c->cfg->host);
+            return 404;
+        }
+        snprintf(t->parent, sizeof t->parent, "%s", dev->parent);
+        snprintf(t->device_type, sizeof t->device_type, "%s", dev->type);
+        t->type_mismatch = strcmp(dev->type, req->type) != 0;
+        snprintf(t->path, sizeof t->path, "%s/bus/mdev/devices/%s/migration_version",
+                 c->cfg->sysfs_root, dev->uuid);
+        mig = &dev->migration;
+    } else {
+        const struct inv_parent *best = NULL;
+        const struct inv_type *best_type = NULL;
+        for (size_t p = 0; p < c->inv.parent_count; p++) {
+            const struct inv_parent *parent = &c->inv.parents[p];
+            if (req->parent != NULL && strcmp(parent->name, req->parent) != 0)
+                continue;
+            for (size_t i = 0; i < parent->type_count; i++) {
+                const struct inv_type *type = &parent->types[i];
+                if (strcmp(type->id, req->type) != 0)
+                    continue;
+                /* The parent a new device would land on: most room first. */
+                if (best_type == NULL ||
+                    type->available_instances > best_type->available_instances) {
+                    best = parent;
+                    best_type = type;
+                }
+            }
+        }
+        if (best == NULL) {
+            if (req->parent != NULL)
+                snprintf(err, errlen, "type %s is not offered by parent %.255s on host %s",
+                         req->type, req->parent, c->cfg->host);
+            else
+                snprintf(err, errlen, "type %s is not offered on host %s", req->type, c->cfg->host);
+            return 404;
+        }
+        snprintf(t->parent, sizeof t->parent, "%s", best->name);
+        snprintf(t->path, sizeof t->path,
+                 "%s/class/mdev_bus/%s/mdev_supported_types/%s/migration_version",
+                 c->cfg->sysfs_root, best->name, best_type->id);
+        mig = &best_type->migration;
+    }
+    if (mig->supported && mig->read_errno == 0 && mig->version != NULL) {
+        snprintf(t->target_version, sizeof t->target_version, "%s", mig->version);
+        t->have_target_version = true;
+    }
+    return 0;
+}
+
+static void api_count_verdict(struct collector *c, const char *verdict)
+{
+    if (strcmp(verdict, "compatible") == 0)
+        atomic_fetch_add(&c->metrics.probes_compatible, 1);
+    else if (strcmp(verdict, "incompatible") == 0)
+        atomic_fetch_add(&c->metrics.probes_incompatible, 1);
+    else if (strcmp(verdict, "unsupported") == 0)
+        atomic_fetch_add(&c->metrics.probes_unsupported, 1);
+    else
+        atomic_fetch_add(&c->metrics.probes_no_type, 1);
+}
+
+static void api_audit(struct collector *c, const struct http_request *http,
+                      const struct api_probe_req *req, const struct api_probe_target *t,
+                      const char *verdict, int err, long elapsed_us)
+{
+    if (c->audit == NULL)
+        return;
+    struct audit_entry e;
+    memset(&e, 0, sizeof e);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    e.at_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    snprintf(e.peer, sizeof e.peer, "%s", http->peer);
+    snprintf(e.level, sizeof e.level, "%s", req->device[0] != '\0' ? "device" : "type");
+    if (req->device[0] != '\0')
+        snprintf(e.target, sizeof e.target, "%s", req->device);
+    else
+        snprintf(e.target, sizeof e.target, "%s/%s", t->parent, req->type);
+    /* The digest the scheduler keys its cache on; the audit never keeps
+     * the version itself, which is the vendor's and may be long. */
+    if (version_digest(req->type, req->version, e.source_digest) < 0)
+        e.source_digest[0] = '\0';
+    snprintf(e.verdict, sizeof e.verdict, "%s", verdict);
+    e.err = err;
+    e.elapsed_us = elapsed_us;
+    audit_record(c->audit, &e);
+}
+
+static void api_probe(struct collector *c, const struct http_request *http,
+                      struct http_response *resp)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(http->body, http->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL) {
+        atomic_fetch_add(&c->metrics.bad_requests, 1);
+        http_response_error(resp, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
+                            jerr.column, jerr.text);
+        return;
+    }
+    struct api_probe_req req;
+    char err[512];
+    if (api_probe_parse(body, &req, err, sizeof err) < 0) {
+        atomic_fetch_add(&c->metrics.bad_requests, 1);
+        http_response_error(resp, 400, "%s", err);
+        json_decref(body);
+        return;
+    }
+    struct api_probe_target *t = malloc(sizeof *t);
+    if (t == NULL) {
+        http_response_error(resp, 500, "out of memory");
+        json_decref(body);
+        return;
+    }
+    pthread_rwlock_rdlock(&c->lock);
+    int status = c->have_inventory ? api_probe_locate(c, &req, t, err, sizeof err) : 503;
+    pthread_rwlock_unlock(&c->lock);
+    if (status == 503)
+        snprintf(err, sizeof err, "no inventory yet: the first scan has not completed");
+    if (status != 0) {
+        http_response_error(resp, status, "%s", err);
+        free(t);
+        json_decref(body);
+        return;
+    }
+
+    const char *level = req.device[0] != '\0' ? "device" : "type";
+    const char *verdict;
+    int probe_err = 0;
+    long elapsed_us = 0;
+    char error_text[256] = "";
+    if (t->type_mismatch) {
+        verdict = "no-type";
+        snprintf(error_text, sizeof error_text, "device %s is of type %s, not %s", req.device,
+                 t->device_type, req.type);
+    } else {
+        struct probe_outcome outcome;
+        probe_write(t->path, req.version, req.version_len, &outcome);
+        verdict = probe_verdict_name(outcome.verdict);
+        probe_err = outcome.err;
+        elapsed_us = outcome.elapsed_us;
+        if (outcome.short_write)
+            snprintf(error_text, sizeof error_text, "short write: the driver took part of it");
+        else if (outcome.verdict == PROBE_UNSUPPORTED)
+            snprintf(error_text, sizeof error_text, "no migration_version attribute on the target");
+        else if (probe_err != 0)
+            snprintf(error_text, sizeof error_text, "%s: %s",
+                     errname_of(probe_err) != NULL ? errname_of(probe_err) : "E?",
+                     strerror(probe_err));
+    }
+    api_count_verdict(c, verdict);
+    api_audit(c, http, &req, t, verdict, probe_err, elapsed_us);
+
+    json_t *json =
+        json_pack("{s:b, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I}", "compatible",
+                  strcmp(verdict, "compatible") == 0, "verdict", verdict, "level", level, "host",
+                  c->cfg->host, "parent", t->parent, "errno",
+                  probe_err != 0 ? json_integer(probe_err) : json_null(), "error",
+                  error_text[0] != '\0' ? json_string(error_text) : json_null(), "target_version",
+                  t->have_target_version ? json_string(t->target_version) : json_null(),
+                  "elapsed_us", (json_int_t)elapsed_us);
+    if (json != NULL && req.device[0] != '\0')
+        json_object_set_new(json, "device", json_string(req.device));
+    free(t);
+    json_decref(body);
+    api_json(resp, 200, json);
+}
+
+static void api_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void api_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = *buf != NULL ? vsnprintf(*buf + *len, *cap - *len, fmt, ap) : -1;
+        va_end(ap);
+        if (n >= 0 && (size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return;
+        }
+        size_t grown_cap = *cap == 0 ? 4096 : *cap * 2;
+        char *grown = realloc(*buf, grown_cap);
+        if (grown == NULL)
+            return;
+        *buf = grown;
+        *cap = grown_cap;
+    }
+}
+
+static void api_metrics(struct collector *c, struct http_response *resp)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    struct collector_metrics *m = &c->metrics;
+    pthread_rwlock_rdlock(&c->lock);
+    long long generation = c->inv.generation;
+    size_t devices = c->inv.device_count, instances = c->inv.instance_count;
+    pthread_rwlock_unlock(&c->lock);
+    api_metric(&buf, &len, &cap,
+               "# HELP mdevmig_collector_probes_total Write-probes answered, by verdict.\n"
+               "# TYPE mdevmig_collector_probes_total counter\n"
+               "mdevmig_collector_probes_total{verdict=\"compatible\"} %lu\n"
+               "mdevmig_collector_probes_total{verdict=\"incompatible\"} %lu\n"
+               "mdevmig_collector_probes_total{verdict=\"unsupported\"} %lu\n"
+               "mdevmig_collector_probes_total{verdict=\"no-type\"} %lu\n",
+               atomic_load(&m->probes_compatible), atomic_load(&m->probes_incompatible),
+               atomic_load(&m->probes_unsupported), atomic_load(&m->probes_no_type));
+    api_metric(&buf, &len, &cap,
+               "# HELP mdevmig_collector_requests_total HTTP requests, and those refused.\n"
+               "# TYPE mdevmig_collector_requests_total counter\n"
+               "mdevmig_collector_requests_total %lu\n"
+               "mdevmig_collector_bad_requests_total %lu\n"
+               "mdevmig_collector_unauthorized_total %lu\n",
+               atomic_load(&m->requests), atomic_load(&m->bad_requests),
+               atomic_load(&m->unauthorized));
+    api_metric(&buf, &len, &cap,
+               "# HELP mdevmig_collector_scans_total Sysfs scans, failed ones, and entries "
+               "skipped or unreadable.\n"
+               "# TYPE mdevmig_collector_scans_total counter\n"
+               "mdevmig_collector_scans_total %lu\n"
+               "mdevmig_collector_scan_failures_total %lu\n"
+               "mdevmig_collector_scan_skipped_total %lu\n"
+               "mdevmig_collector_scan_errors_total %lu\n"
+               "mdevmig_collector_libvirt_failures_total %lu\n"
+               "# TYPE mdevmig_collector_last_scan_seconds gauge\n"
+               "mdevmig_collector_last_scan_seconds %.6f\n"
+               "# TYPE mdevmig_collector_generation gauge\n"
+               "mdevmig_collector_generation %lld\n"
+               "# TYPE mdevmig_collector_devices gauge\n"
+               "mdevmig_collector_devices %zu\n"
+               "# TYPE mdevmig_collector_instances gauge\n"
+               "mdevmig_collector_instances %zu\n",
+               atomic_load(&m->scans), atomic_load(&m->scan_failures),
+               atomic_load(&m->scan_skipped), atomic_load(&m->scan_errors),
+               atomic_load(&m->libvirt_failures), atomic_load(&m->last_scan_us) / 1e6, generation,
+               devices, instances);
+    if (c->publish != NULL) {
+        struct publish_stats ps;
+        publish_get_stats(c->publish, &ps);
+        api_metric(&buf, &len, &cap,
+                   "# TYPE mdevmig_collector_publish_total counter\n"
+                   "mdevmig_collector_publish_total %lu\n"
+                   "mdevmig_collector_publish_heartbeats_total %lu\n"
+                   "mdevmig_collector_publish_failures_total %lu\n"
+                   "# TYPE mdevmig_collector_published_generation gauge\n"
+                   "mdevmig_collector_published_generation %lld\n",
+                   ps.published, ps.heartbeats, ps.failures, (long long)ps.last_generation);
+    }
+    if (c->audit != NULL)
+        api_metric(&buf, &len, &cap,
+                   "# TYPE mdevmig_collector_audit_dropped_total counter\n"
+                   "mdevmig_collector_audit_dropped_total %llu\n",
+                   (unsigned long long)audit_dropped(c->audit));
+    if (buf == NULL) {
+        http_response_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = 200;
+    resp->body = buf;
+    resp->body_len = len;
+    resp->content_type = "text/plain; version=0.0.4";
+}
+
+void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    struct collector *c = ctx;
+    atomic_fetch_add(&c->metrics.requests, 1);
+    if (strcmp(req->path, "/v1/health") == 0) {
+        if (api_method(req, resp, "GET"))
+            api_health(c, resp);
+        return;
+    }
+    if (!auth_bearer_ok(&c->token, req->authorization)) {
+        atomic_fetch_add(&c->metrics.unauthorized, 1);
+        http_response_error(resp, 401,
+                            req->authorization == NULL
+                                ? "missing Authorization: Bearer <cluster token>"
+                                : "wrong bearer token");
+        return;
+    }
+    if (strcmp(req->path, "/v1/inventory") == 0) {
+        if (api_method(req, resp, "GET"))
+            api_inventory(c, resp);
+    } else if (strcmp(req->path, "/v1/probe") == 0) {
+        if (api_method(req, resp, "POST"))
+            api_probe(c, req, resp);
+    } else if (strcmp(req->path, "/metrics") == 0) {
+        if (api_method(req, resp, "GET"))
+            api_metrics(c, resp);
+    } else if (strncmp(req->path, API_DEVICE_PREFIX, strlen(API_DEVICE_PREFIX)) == 0) {
+        const char *uuid = req->path + strlen(API_DEVICE_PREFIX);
+        const char *suffix = strchr(uuid, '/');
+        if (suffix == NULL || strcmp(suffix, API_DEVICE_SUFFIX) != 0) {
+            http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
+            return;
+        }
+        char uuid_text[64];
+        size_t n = (size_t)(suffix - uuid);
+        snprintf(uuid_text, sizeof uuid_text, "%.*s", (int)(n < 63 ? n : 63), uuid);
+        if (api_method(req, resp, "GET"))
+            api_device_version(c, n < 63 ? uuid_text : "(too long)", resp);
+    } else {
+        http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
+    }
+}

@@ -1,0 +1,86 @@
+/*
+ * collector — the state of one mdevmig-collector: the current inventory
+ * (sysfs scan merged with libvirt's VM-to-mdev map), its generation, and
+ * the counters /metrics shows. The scan loop writes it; HTTP handlers and
+ * the publisher read it.
+ */
+#ifndef MDEVMIG_COLLECTOR_H
+#define MDEVMIG_COLLECTOR_H
+
+#include "auth.h"
+#include "config.h"
+#include "inventory.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct audit;
+struct vmmap;
+struct publish;
+
+struct collector_metrics {
+    atomic_ulong probes_compatible;
+    atomic_ulong probes_incompatible;
+    atomic_ulong probes_unsupported;
+    atomic_ulong probes_no_type;
+    atomic_ulong bad_requests;
+    atomic_ulong unauthorized;
+    atomic_ulong requests;
+    atomic_ulong scans;
+    atomic_ulong scan_failures;
+    atomic_ulong scan_skipped;
+    atomic_ulong scan_errors;
+    atomic_long last_scan_us;
+    atomic_ulong libvirt_failures;
+};
+
+struct collector {
+    const struct collector_config *cfg;
+    struct auth_token token;
+
+    /* Guards inv and inventory_json: many readers (probes), one writer. */
+    pthread_rwlock_t lock;
+    struct inventory inv;
+    char *inventory_json;
+    size_t inventory_json_len;
+    bool have_inventory; /* false until the first successful scan */
+
+    /* The VMs libvirt last reported, kept while libvirt is unreachable so
+     * an outage does not look like every VM leaving. */
+    struct inv_instance *instances;
+    size_t instance_count;
+
+    struct audit *audit;
+    struct vmmap *vmmap;
+    struct publish *publish;
+
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake;
+    bool rescan_requested;
+    bool stopping;
+
+    struct collector_metrics metrics;
+};
+
+int collector_init(struct collector *c, const struct collector_config *cfg);
+void collector_destroy(struct collector *c);
+
+/* Scan sysfs, ask libvirt, and when anything changed install the result
+ * under a new generation (and hand it to the publisher). Returns 1 when
+ * it changed, 0 when not, -1 when the scan failed (the previous inventory
+ * stays). */
+int collector_rescan(struct collector *c, char *err, size_t errlen);
+
+/* Build one inventory without installing it (for --scan-once). */
+int collector_build(struct collector *c, struct inventory *out, char *err, size_t errlen);
+
+/* Ask the loop for a scan now (libvirt events, tests). Thread-safe. */
+void collector_request_rescan(struct collector *c);
+
+/* Scan every scan_interval or when asked, until collector_stop(). */
+void collector_run(struct collector *c);
+void collector_stop(struct collector *c);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * config — mdevmig-collector's settings: an INI file (inih) whose every key
+ * can also be given as a command-line flag; flags win. Defaults suit a
+ * compute host; tests point sysfs_root at an mdevsim mount.
+ */
+#ifndef MDEVMIG_COLLECTOR_CONFIG_H
+#define MDEVMIG_COLLECTOR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_REGISTRIES 8
+
+struct collector_config {
+    char *config_file;   /* --config; NULL: none read */
+    char *host;          /* host = ...; default: gethostname() */
+    char *sysfs_root;    /* sysfs_root = /sys */
+    char *libvirt_uri;   /* libvirt_uri = qemu:///system; "none" disables libvirt */
+    char *listen;        /* listen = 127.0.0.1:7301 (ADDR:PORT; IPv6 as [ADDR]:PORT) */
+    char *advertise_url; /* advertise_url = http://<listen> */
+    char *token_file;    /* token_file = /etc/mdevmig/token */
+    char
+        *registries[CONFIG_MAX_REGISTRIES]; /* registry = sqlite:PATH (repeatable, or comma list) */
+    size_t registry_count;
+    char *audit_db;            /* audit_db = /var/lib/mdevmig/audit.db; "none" disables */
+    double scan_interval;      /* scan_interval = 30 (seconds) */
+    double heartbeat_interval; /* heartbeat_interval = 60 (seconds) */
+    int threads;               /* threads = 2 (HTTP worker threads) */
+    char *log_level;           /* log_level = info (error|warn|info|debug) */
+    bool scan_once;            /* --scan-once: print the inventory and exit */
+    bool json;                 /* --json: with --scan-once, JSON output */
+};
+
+/* Fill cfg from argv (and the --config file it names, read first so flags
+ * win). Returns 0 to run, 1 when --help was printed (exit 0), -1 on bad
+ * input with a message naming the flag or file:line in err (exit 2). */
+int config_parse(struct collector_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* The --help text. */
+void config_usage(FILE *out);
+
+void config_free(struct collector_config *cfg);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * probe — one open/write/close on the attribute. Nothing else runs on this
+ * path: no logging, no allocation, so the measured time is the driver's.
+ */
+#include "probe.h"
+
+#include "version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static long probe_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+void probe_write(const char *attr_path, const char *version, size_t len, struct probe_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    char buf[VERSION_MAX + 2];
+    if (len > VERSION_MAX)
+        len = VERSION_MAX;
+    memcpy(buf, version, len);
+    buf[len] = '\n';
+    long start = probe_now_us();
+    int fd = open(attr_path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        out->err = errno;
+        out->verdict = out->err == ENOENT ? PROBE_UNSUPPORTED : PROBE_INCOMPATIBLE;
+        out->elapsed_us = probe_now_us() - start;
+        return;
+    }
+    ssize_t n;
+    do {
+        n = write(fd, buf, len + 1);
+    } while (n < 0 && errno == EINTR);
+    int saved = errno;
+    close(fd);
+    out->elapsed_us = probe_now_us() - start;
+    if (n < 0) {
+        out->err = saved;
+        out->verdict = PROBE_INCOMPATIBLE;
+    } else if ((size_t)n != len + 1) {
+        out->short_write = true;
+        out->verdict = PROBE_INCOMPATIBLE;
+    } else {
+        out->verdict = PROBE_COMPATIBLE;
+    }
+}
+
+const char *probe_verdict_name(enum probe_verdict verdict)
+{
+    switch (verdict) {
+    case PROBE_COMPATIBLE:
+        return "compatible";
+    case PROBE_INCOMPATIBLE:
+        return "incompatible";
+    case PROBE_UNSUPPORTED:
+        return "unsupported";
+    }
+    return "unknown";
+}

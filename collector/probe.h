@@ -1,0 +1,31 @@
+/*
+ * probe — the target side of the kernel's compatibility check: one
+ * write(2) of the source's migration_version into this host's attribute.
+ * The driver's answer (success or its errno) is the verdict.
+ */
+#ifndef MDEVMIG_COLLECTOR_PROBE_H
+#define MDEVMIG_COLLECTOR_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum probe_verdict {
+    PROBE_COMPATIBLE,   /* the write succeeded */
+    PROBE_INCOMPATIBLE, /* the driver refused with an errno, or wrote short */
+    PROBE_UNSUPPORTED,  /* no migration_version attribute on the target */
+};
+
+struct probe_outcome {
+    enum probe_verdict verdict;
+    int err;          /* errno of the failed open or write, 0 if none */
+    bool short_write; /* the driver took fewer bytes than were written */
+    long elapsed_us;  /* open + write + close */
+};
+
+/* Write version and a newline (as `echo $VERSION > attr` does) with one
+ * write(2). version is at most VERSION_MAX bytes, without its newline. */
+void probe_write(const char *attr_path, const char *version, size_t len, struct probe_outcome *out);
+
+const char *probe_verdict_name(enum probe_verdict verdict);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * publish — hands the collector's inventory to its registry targets (the
+ * SQLite registry file today) on every change and as a heartbeat, from a
+ * thread of its own: a slow or failing target never delays a probe.
+ */
+#ifndef MDEVMIG_COLLECTOR_PUBLISH_H
+#define MDEVMIG_COLLECTOR_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct publish;
+
+struct publish_stats {
+    unsigned long published; /* snapshots applied, all targets */
+    unsigned long heartbeats;
+    unsigned long failures;
+    int64_t last_generation; /* the newest generation every target has */
+};
+
+/* Check the targets ("sqlite:PATH") and start the thread. NULL with a
+ * message when a target is malformed or of a kind this build lacks. */
+struct publish *publish_start(char *const *targets, size_t count, double heartbeat_s, char *err,
+                              size_t errlen);
+
+/* A new snapshot (inventory JSON, copied) to publish as soon as possible;
+ * it replaces any snapshot not yet published. */
+void publish_offer(struct publish *p, const char *json, size_t len, int64_t generation);
+
+void publish_get_stats(struct publish *p, struct publish_stats *out);
+
+/* Try once more to publish what is pending, then stop the thread. */
+void publish_stop(struct publish *p);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * http_server — libmicrohttpd glue. Two details matter for speed and
+ * correctness: a reply is queued only on a later call of the access
+ * handler (libmicrohttpd 0.9.75 closes the connection after replies queued
+ * on the first call, which loses keep-alive), and bodies are gathered into
+ * one buffer so handlers see a whole request.
+ */
+#include "http_server.h"
+
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    http_handler handler;
+    void *ctx;
+    size_t max_body;
+    int port;
+};
+
+/* Per-request state between calls of the access handler. */
+struct http_pending {
+    char *body;
+    size_t len;
+    size_t cap;
+    bool too_large;
+};
+
+bool http_parse_listen(const char *listen, struct sockaddr_storage *addr, size_t *addr_len,
+                       char *err, size_t errlen)
+{
+    char host[128];
+    const char *colon;
+    memset(addr, 0, sizeof *addr);
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof host) {
+            snprintf(err, errlen, "listen address \"%s\" is not [ADDR]:PORT", listen);
+            return false;
+        }
+        memcpy(host, listen + 1, (size_t)(close - listen - 1));
+        host[close - listen - 1] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (colon == NULL || (size_t)(colon - listen) >= sizeof host) {
+            snprintf(err, errlen, "listen address \"%s\" is not ADDR:PORT", listen);
+            return false;
+        }
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        snprintf(err, errlen, "listen address \"%s\" has a bad port", listen);
+        return false;
+    }
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *addr_len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *addr_len = sizeof *v6;
+    } else {
+        snprintf(err, errlen, "listen address \"%s\": \"%s\" is not an IP address", listen, host);
+        return false;
+    }
+    return true;
+}
+
+void http_response_text(struct http_response *resp, int status, const char *content_type,
+                        const char *text, size_t len)
+{
+    resp->status = status;
+    resp->content_type = content_type;
+    resp->body = malloc(len + 1);
+    if (resp->body == NULL) {
+        resp->status = 500;
+        resp->body_len = 0;
+        return;
+    }
+    memcpy(resp->body, text, len);
+    resp->body[len] = '\0';
+    resp->body_len = len;
+}
+
+void http_response_error(struct http_response *resp, int status, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    /* Escape by hand: messages are ours, but may quote client input. */
+    char body[2200];
+    size_t n = 0;
+    n += (size_t)snprintf(body, sizeof body, "{\"error\":\"");
+    for (const char *p = message; *p != '\0' && n < sizeof body - 8; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            body[n++] = '\\';
+            body[n++] = (char)c;
+        } else if (c < 0x20 || c > 0x7e) {
+            n += (size_t)snprintf(body + n, sizeof body - n, "\\u%04x", c);
+        } else {
+            body[n++] = (char)c;
+        }
+    }
+    n += (size_t)snprintf(body + n, sizeof body - n, "\"}\n");
+    http_response_text(resp, status, "application/json", body, n);
+}
+
+static void http_peer(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, outlen, "?");
+    if (info == NULL || info->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_response *resp)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body_len, resp->body != NULL ? resp->body : (void *)"",
+        resp->body != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        free(resp->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type != NULL ? resp->content_type : "application/json");
+    if (resp->allow != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct http_server *server = cls;
+    struct http_pending *pending = *con_cls;
+    if (pending == NULL) {
+        pending = calloc(1, sizeof *pending);
+        if (pending == NULL)
+            return MHD_NO;
+        *con_cls = pending;
+        const char *length =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length != NULL && strtoull(length, NULL, 10) > server->max_body)
+            pending->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t chunk = *upload_data_size;
+        *upload_data_size = 0;
+        if (pending->too_large || pending->len + chunk > server->max_body) {
+            pending->too_large = true;
+            return MHD_YES;
+        }
+        if (pending->len + chunk + 1 > pending->cap) {
+            size_t cap = pending->cap == 0 ? 1024 : pending->cap;
+            while (cap < pending->len + chunk + 1)
+                cap *= 2;
+            char *grown = realloc(pending->body, cap);
+            if (grown == NULL)
+                return MHD_NO;
+            pending->body = grown;
+            pending->cap = cap;
+        }
+        memcpy(pending->body + pending->len, upload_data, chunk);
+        pending->len += chunk;
+        return MHD_YES;
+    }
+
+    struct http_response resp = {.status = 500};
+    if (pending->too_large) {
+        http_response_error(&resp, 413, "request body is larger than %zu bytes", server->max_body);
+    } else {
+        char peer[64];
+        http_peer(conn, peer, sizeof peer);
+        struct http_request req = {
+            .method = method,
+            .path = url,
+            .body = pending->body != NULL ? pending->body : "",
+            .body_len = pending->len,
+            .authorization =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+            .peer = peer,
+        };
+        if (pending->body != NULL)
+            pending->body[pending->len] = '\0';
+        server->handler(server->ctx, &req, &resp);
+    }
+    return http_send(conn, &resp);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct http_pending *pending = *con_cls;
+    if (pending != NULL) {
+        free(pending->body);
+        free(pending);
+        *con_cls = NULL;
+    }
+}
+
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, ap);
+    size_t len = strlen(message);
+    while (len > 0 && message[len - 1] == '\n')
+        message[--len] = '\0';
+    log_debug("http: %s", message);
+}
+
+struct http_server *http_server_start(const char *listen, int threads, size_t max_body,
+                                      http_handler handler, void *ctx, char *err, size_t errlen)
+{
+    struct sockaddr_storage addr;
+    size_t addr_len;
+    if (!http_parse_listen(listen, &addr, &addr_len, err, errlen))
+        return NULL;
+    struct http_server *server = calloc(1, sizeof *server);
+    if (server == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    server->handler = handler;
+    server->ctx = ctx;
+    server->max_body = max_body;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    server->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_access, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 1),
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, http_log, server,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(err, errlen, "cannot listen on %s (address in use, or not local?)", listen);
+        free(server);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info != NULL ? (int)info->port : 0;
+    return server;
+}
+
+int http_server_port(const struct http_server *server)
+{
+    return server->port;
+}
+
+void http_server_stop(struct http_server *server)
+{
+    if (server == NULL)
+        return;
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}

@@ -1,0 +1,195 @@
+/*
+ * registry — the embedded store of every host's inventory (DESIGN.md §3):
+ * one SQLite file in WAL mode that collectors publish into and schedulers,
+ * the sched service and the CLI read from, several processes at once. It
+ * holds each host's latest snapshot, replaced whole and never by an older
+ * generation, and the cache of probe verdicts, which a change of the
+ * target's digest voids.
+ *
+ * A struct registry is one connection with its prepared statements: use
+ * it from one thread at a time (open one per thread). Every function that
+ * can fail returns -1 with a message for the operator in err; results are
+ * owned by the caller and released with the matching _free function.
+ */
+#ifndef MDEVMIG_REGISTRY_H
+#define MDEVMIG_REGISTRY_H
+
+#include "inventory.h"
+#include "version.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct registry;
+
+/* Opens (creating it if need be) the registry file at path and brings its
+ * schema up to date. Refuses a file of a newer mdevmig and a file that is
+ * not a registry. *out is NULL on failure. */
+int registry_open(const char *path, struct registry **out, char *err, size_t errlen);
+void registry_close(struct registry *reg);
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+/* Stores inv as the whole state of inv->host, in one transaction; now
+ * (unix seconds) becomes the host's last_seen. Returns 0 when applied, 1
+ * when ignored because the registry holds a newer generation, -1 on error
+ * (nothing changed). An equal generation is a heartbeat: only last_seen
+ * is refreshed. */
+int registry_replace_host(struct registry *reg, const struct inventory *inv, int64_t now, char *err,
+                          size_t errlen);
+
+/* Heartbeat without a snapshot: 0 when done, 1 when the host is unknown. */
+int registry_touch_host(struct registry *reg, const char *host, int64_t now, char *err,
+                        size_t errlen);
+
+/* Removes a host with everything it had, its cached probe verdicts
+ * included (a decommissioned host). 0 when done, 1 when unknown. */
+int registry_forget_host(struct registry *reg, const char *host, char *err, size_t errlen);
+
+/* ---- hosts -------------------------------------------------------------- */
+
+struct registry_host {
+    char *name;
+    char *collector_url; /* NULL when the collector advertised none */
+    int64_t generation;
+    int64_t last_seen;  /* unix s of the last snapshot or heartbeat */
+    int64_t scanned_at; /* unix s the snapshot was taken */
+};
+
+struct registry_hosts {
+    struct registry_host *items; /* by name */
+    size_t count;
+};
+
+int registry_list_hosts(struct registry *reg, struct registry_hosts *out, char *err, size_t errlen);
+void registry_hosts_free(struct registry_hosts *hosts);
+
+/* The stored snapshot of host, as it was published (last_seen aside), in
+ * one consistent read. 0 when found, 1 when the host is unknown (out left
+ * empty); free with inventory_free(). */
+int registry_load_host(struct registry *reg, const char *host, struct inventory *out, char *err,
+                       size_t errlen);
+
+/* ---- candidates --------------------------------------------------------- */
+
+/* One type on one parent of one host. */
+struct registry_offer {
+    char *host;
+    char *collector_url; /* NULL when none was advertised */
+    int64_t last_seen;
+    char *parent;
+    char *type_id;
+    int available_instances;         /* -1: could not be read */
+    char digest[VERSION_DIGEST_LEN]; /* "" when the type has no readable version */
+};
+
+struct registry_offers {
+    struct registry_offer *items;
+    size_t count;
+};
+
+/* Parents offering type_id with available_instances > 0: most room first,
+ * then by host and parent. */
+int registry_offers_by_type(struct registry *reg, const char *type_id, struct registry_offers *out,
+                            char *err, size_t errlen);
+
+/* Parents whose type has exactly this version (digest), free or not: these
+ * need no probe type-wise. By host and parent. */
+int registry_offers_by_digest(struct registry *reg, const char *digest, struct registry_offers *out,
+                              char *err, size_t errlen);
+
+void registry_offers_free(struct registry_offers *offers);
+
+/* ---- instances ---------------------------------------------------------- */
+
+/* An mdev a VM uses, as its host reports it. */
+struct registry_mdev {
+    char uuid[INV_UUID_LEN];
+    bool present; /* false: the VM names it but the host has no such device */
+    char *parent; /* NULL unless present */
+    char *type_id;
+    struct inv_migration migration; /* all zero unless present */
+};
+
+/* An instance as one host reports it. */
+struct registry_placement {
+    char *host;
+    char *collector_url; /* NULL when none was advertised */
+    int64_t last_seen;
+    char *name;
+    char *state;
+    struct registry_mdev *mdevs; /* in the domain's order */
+    size_t mdev_count;
+};
+
+/* During a live migration both hosts list the VM, so an instance may have
+ * more than one placement: the running one comes first, then the most
+ * recently seen. */
+struct registry_instance {
+    char uuid[INV_UUID_LEN];
+    struct registry_placement *placements;
+    size_t placement_count;
+};
+
+/* 0 when found (placement_count >= 1), 1 when no host reports uuid. */
+int registry_instance_get(struct registry *reg, const char *uuid, struct registry_instance *out,
+                          char *err, size_t errlen);
+void registry_instance_free(struct registry_instance *instance);
+
+/* ---- probe cache -------------------------------------------------------- */
+
+enum registry_level {
+    REGISTRY_LEVEL_TYPE,   /* against a type's migration_version */
+    REGISTRY_LEVEL_DEVICE, /* against a device's migration_version */
+};
+
+/* Only verdicts a real probe gives, and that hold until a digest changes,
+ * are cached: not an unreachable host, not a lack of capacity. */
+enum registry_verdict {
+    REGISTRY_VERDICT_COMPATIBLE,
+    REGISTRY_VERDICT_INCOMPATIBLE, /* the target refused the write: err_no */
+    REGISTRY_VERDICT_UNSUPPORTED,  /* the target has no migration_version */
+};
+
+/* The strings stored and shown: "type"/"device"; "compatible", ... */
+const char *registry_level_name(enum registry_level level);
+const char *registry_verdict_name(enum registry_verdict verdict);
+/* 0 and *out set, or -1 for a name that is none of them. */
+int registry_level_parse(const char *name, enum registry_level *out);
+int registry_verdict_parse(const char *name, enum registry_verdict *out);
+
+/* One probe: the key (source_digest, target_host, level, target), the
+ * target's digest when it was probed, and the outcome. Strings are
+ * borrowed. */
+struct registry_probe {
+    const char *source_digest; /* digest of the version written */
+    const char *target_host;
+    enum registry_level level;
+    const char *target;        /* type id, or device UUID */
+    const char *target_digest; /* "" when the target has no version */
+    enum registry_verdict verdict;
+    int err_no; /* errno of the refused write; 0 otherwise */
+    int64_t checked_at;
+};
+
+/* Records a verdict for a known host; a verdict older (checked_at) than
+ * the stored one for the same key is dropped, so probes racing each
+ * other leave the newest. 0 or -1. */
+int registry_probe_put(struct registry *reg, const struct registry_probe *probe, char *err,
+                       size_t errlen);
+
+/* Looks up the key fields of probe, with target_digest the target's digest
+ * now. 1 on a hit (verdict, err_no and checked_at filled in); 0 when
+ * nothing is cached or the cached verdict was for another target digest;
+ * -1 on error. */
+int registry_probe_get(struct registry *reg, struct registry_probe *probe, char *err,
+                       size_t errlen);
+
+/* Drops verdicts checked before `before` (unix s); *removed (may be NULL)
+ * gets how many. Stale entries are never wrong, only dead weight: this
+ * keeps a long-lived registry small. */
+int registry_probe_expire(struct registry *reg, int64_t before, size_t *removed, char *err,
+                          size_t errlen);
+
+#endif

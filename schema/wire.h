@@ -1,0 +1,31 @@
+/*
+ * wire — the JSON form of an inventory, as collectors publish it, the sched
+ * service ingests it and `--scan-once --json` prints it. The schema is in
+ * schema/inventory.schema.json; this module is its one implementation.
+ */
+#ifndef MDEVMIG_WIRE_H
+#define MDEVMIG_WIRE_H
+
+#include "inventory.h"
+
+#include <jansson.h>
+
+#define WIRE_SCHEMA_VERSION 1
+
+/* A new JSON object (caller owns the reference), or NULL on allocation
+ * failure. */
+json_t *wire_inventory_to_json(const struct inventory *inv);
+
+/* Parse and check an inventory; on success fills out (caller frees with
+ * inventory_free). On failure returns -1 with the JSON path of the first
+ * problem and what is wrong with it in err, and out left empty. */
+int wire_inventory_from_json(const json_t *json, struct inventory *out, char *err, size_t errlen);
+
+/* The migration object of a type or device, alone (the probe and device
+ * endpoints use it too). */
+json_t *wire_migration_to_json(const struct inv_migration *mig);
+
+/* True when s is a UUID in the canonical 8-4-4-4-12 hex form. */
+bool wire_uuid_valid(const char *s);
+
+#endif
