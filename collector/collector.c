@@ -100,6 +100,18 @@ static void collector_poll_libvirt(struct collector *c)
     vmmap_instances_free(c->instances, c->instance_count);
     c->instances = list;
     c->instance_count = count;
+    if (!c->events_reported) {
+        /* Once per process: whether changes arrive as events, or only with
+         * the next scan. */
+        char note[512];
+        if (vmmap_events(c->vmmap, note, sizeof note))
+            log_info("libvirt %s: rescanning on domain and node-device events",
+                     c->cfg->libvirt_uri);
+        else
+            log_info("libvirt %s: %s; relying on the %.1f s scan interval", c->cfg->libvirt_uri,
+                     note, c->cfg->scan_interval);
+        c->events_reported = true;
+    }
 }
 
 int collector_build(struct collector *c, struct inventory *out, char *err, size_t errlen)

@@ -51,6 +51,7 @@ struct collector {
      * an outage does not look like every VM leaving. */
     struct inv_instance *instances;
     size_t instance_count;
+    bool events_reported;
 
     struct audit *audit;
     struct vmmap *vmmap;

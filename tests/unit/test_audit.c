@@ -224,7 +224,7 @@ static void test_concurrent(void **state)
     if (a == NULL)
         fail_msg("audit_open: %s", err);
     /* Under the queue bound in total, so nothing may be dropped. */
-    enum { THREADS = 4, EACH = 12000 };
+    enum { THREADS = 4, EACH = AUDIT_QUEUE_MAX / 8 };
     pthread_t threads[THREADS];
     struct recorder r[THREADS];
     for (int t = 0; t < THREADS; t++) {
