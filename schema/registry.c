@@ -149,10 +149,13 @@ __attribute__((format(printf, 4, 5))) static int registry_fail(struct registry *
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    char hint[96] = "";
     int code = sqlite3_errcode(reg->db);
-    const char *hint = code == SQLITE_BUSY ? " (another process held the registry for over 5 s)"
-                       : code == SQLITE_READONLY ? " (is the file or its directory writable?)"
-                                                 : "";
+    if (code == SQLITE_BUSY)
+        snprintf(hint, sizeof hint, " (another process held the registry for over %d s)",
+                 REGISTRY_BUSY_TIMEOUT_MS / 1000);
+    else if (code == SQLITE_READONLY)
+        snprintf(hint, sizeof hint, " (is the file or its directory writable?)");
     snprintf(err, errlen, "registry %s: %s: %s%s", reg->path, what, sqlite3_errmsg(reg->db), hint);
     return -1;
 }

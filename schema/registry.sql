@@ -2,8 +2,8 @@
 -- (PRAGMA user_version = 1). This is the file to read; the database is built
 -- from the numbered files in migrations/, which schema/migrate.c applies on
 -- open. test_registry checks that the two agree, so a new migration comes
--- with its change here too. Do not create a registry from this file: one
--- without a user_version is refused on open.
+-- with its change here too. Do not create a registry from this file: the
+-- result has no schema version, and mdevmig refuses it as not a registry.
 --
 -- Every table is STRICT, every host-owned row cascades from hosts, and
 -- foreign keys are on for every connection mdevmig opens.
