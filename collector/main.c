@@ -161,8 +161,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.registry_count > 0 &&
-        (c.publish = publish_start(cfg.registries, cfg.registry_count, cfg.heartbeat_interval, err,
-                                   sizeof err)) == NULL) {
+        (c.publish = publish_start(cfg.registries, cfg.registry_count, c.token.value,
+                                   cfg.heartbeat_interval, err, sizeof err)) == NULL) {
         log_error("%s", err);
         goto out;
     }

@@ -3,6 +3,8 @@
  * (older pending ones are dropped: the registry only wants the latest),
  * retries a failing target with exponential backoff, and sends the last
  * snapshot again as a heartbeat so the registry's last_seen stays fresh.
+ * A target is the registry file itself (sqlite:PATH) or mdevmig-sched's
+ * ingest endpoint (http(s)://), which gets the snapshot text unchanged.
  */
 #include "publish.h"
 
@@ -10,6 +12,8 @@
 #include "registry.h"
 #include "wire.h"
 
+#include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -22,11 +26,36 @@
 #define PUBLISH_BACKOFF_MIN_S 0.5
 #define PUBLISH_BACKOFF_MAX_S 30.0
 
+#define PUBLISH_HTTP_CONNECT_TIMEOUT_MS 2000L
+#define PUBLISH_HTTP_TIMEOUT_MS         10000L
+/* The sched's replies are a line of JSON; more than this is not read. */
+#define PUBLISH_HTTP_REPLY_MAX 4096
+
+enum publish_kind { PUBLISH_SQLITE, PUBLISH_HTTP };
+
+/* What one attempt came to: it decides whether and when to try again. */
+enum publish_outcome {
+    PUBLISH_DONE,     /* the target has this generation (or a newer one) */
+    PUBLISH_FAILED,   /* transient (down, 5xx, timeout): retry with backoff */
+    PUBLISH_DENIED,   /* 401/403: an operator must act, but a token rotation may be
+                         under way, so retry with backoff too */
+    PUBLISH_REJECTED, /* the target calls the snapshot bad: our bug, and sending the
+                         same bytes again cannot help; wait for the next snapshot */
+};
+
 struct publish_target {
     char *spec;
+    enum publish_kind kind;
     char *path; /* sqlite: file */
     struct registry *registry;
-    int64_t done_generation; /* newest generation this target has taken */
+    char *base_url;             /* http(s): the target without trailing '/' */
+    CURL *curl;                 /* http(s): one per target, kept so the connection is reused */
+    struct curl_slist *headers; /* http(s): bearer token and content type */
+    char reply[PUBLISH_HTTP_REPLY_MAX + 1];
+    size_t reply_len;
+    char curl_err[CURL_ERROR_SIZE];
+    int64_t done_generation;     /* newest generation this target has taken */
+    int64_t rejected_generation; /* newest generation it refused as bad; -1: none */
     double backoff_s;
     struct timespec retry_at;
 };
@@ -35,6 +64,7 @@ struct publish {
     struct publish_target *targets;
     size_t count;
     double heartbeat_s;
+    bool curl_ready; /* curl_global_init() done, to be undone */
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -67,12 +97,12 @@ static bool publish_before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* Apply one snapshot to one target. Returns 0 or -1 with err. */
-static int publish_to(struct publish_target *t, const struct inventory *inv, char *err,
-                      size_t errlen)
+/* Apply one snapshot to a registry file. */
+static enum publish_outcome publish_to_sqlite(struct publish_target *t, const struct inventory *inv,
+                                              char *err, size_t errlen)
 {
     if (t->registry == NULL && registry_open(t->path, &t->registry, err, errlen) < 0)
-        return -1;
+        return PUBLISH_FAILED;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int rc = registry_replace_host(t->registry, inv, (int64_t)now.tv_sec, err, errlen);
@@ -80,13 +110,135 @@ static int publish_to(struct publish_target *t, const struct inventory *inv, cha
         /* Reopen next time: the file may have been replaced or repaired. */
         registry_close(t->registry);
         t->registry = NULL;
-        return -1;
+        return PUBLISH_FAILED;
     }
     if (rc == 1)
         log_warn("publish %s: the registry holds a newer generation of %s than %lld; "
                  "another collector with the same host name?",
                  t->spec, inv->host, (long long)inv->generation);
-    return 0;
+    return PUBLISH_DONE;
+}
+
+/* Keeps the first PUBLISH_HTTP_REPLY_MAX bytes of a reply and drops the
+ * rest (claiming it all, so curl does not fail the transfer over it). */
+static size_t publish_http_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct publish_target *t = arg;
+    size_t n = size * nmemb;
+    size_t room = PUBLISH_HTTP_REPLY_MAX - t->reply_len;
+    size_t keep = n < room ? n : room;
+    memcpy(t->reply + t->reply_len, data, keep);
+    t->reply_len += keep;
+    return n;
+}
+
+/* The reason a refusal gives: its {"error": ...} text, else the start of
+ * the body with control bytes masked (it goes into a log line). */
+static void publish_http_reason(const struct publish_target *t, char *out, size_t outlen)
+{
+    json_t *json = json_loadb(t->reply, t->reply_len, 0, NULL);
+    const char *text = json_string_value(json_object_get(json, "error"));
+    if (text != NULL) {
+        snprintf(out, outlen, "%s", text);
+    } else {
+        size_t n = 0;
+        for (size_t i = 0; i < t->reply_len && n + 1 < outlen && n < 200; i++) {
+            unsigned char ch = (unsigned char)t->reply[i];
+            out[n++] = isprint(ch) ? (char)ch : ' ';
+        }
+        out[n] = '\0';
+        if (n == 0)
+            snprintf(out, outlen, "no reason given");
+    }
+    json_decref(json);
+}
+
+/* A 2xx reply: {"applied": bool, "generation": N}. Not applied at an equal
+ * generation is a heartbeat; at a newer one someone else publishes as us. */
+static void publish_http_applied(const struct publish_target *t, const struct inventory *inv)
+{
+    json_error_t jerr;
+    json_t *json = json_loadb(t->reply, t->reply_len, 0, &jerr);
+    json_t *applied = json_object_get(json, "applied");
+    json_t *generation = json_object_get(json, "generation");
+    if (!json_is_boolean(applied) || !json_is_integer(generation)) {
+        /* It took the snapshot; the reply only informs. Say so, go on. */
+        log_warn("publish %s: reply to generation %lld is not {\"applied\", \"generation\"}; "
+                 "taking it as applied",
+                 t->spec, (long long)inv->generation);
+    } else if (!json_is_true(applied) && json_integer_value(generation) > inv->generation) {
+        log_warn("publish %s: the sched holds generation %lld of %s, newer than our %lld; "
+                 "another collector with the same host name?",
+                 t->spec, (long long)json_integer_value(generation), inv->host,
+                 (long long)inv->generation);
+    }
+    json_decref(json);
+}
+
+/* POST one snapshot (the text exactly as GET /v1/inventory serves it) to
+ * the sched's ingest endpoint for inv->host. */
+static enum publish_outcome publish_to_http(struct publish_target *t, const struct inventory *inv,
+                                            const char *snapshot, char *err, size_t errlen)
+{
+    char *host = curl_easy_escape(t->curl, inv->host, 0);
+    char *url = NULL;
+    if (host == NULL || asprintf(&url, "%s/v1/hosts/%s/inventory", t->base_url, host) < 0) {
+        curl_free(host);
+        snprintf(err, errlen, "out of memory");
+        return PUBLISH_FAILED;
+    }
+    curl_free(host);
+    t->reply_len = 0;
+    t->curl_err[0] = '\0';
+    curl_easy_setopt(t->curl, CURLOPT_URL, url);
+    curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, snapshot);
+    curl_easy_setopt(t->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(snapshot));
+    CURLcode rc = curl_easy_perform(t->curl);
+    /* The snapshot is freed after this round; leave curl no pointer to it. */
+    curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, "");
+    free(url);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s", t->curl_err[0] != '\0' ? t->curl_err : curl_easy_strerror(rc));
+        return PUBLISH_FAILED;
+    }
+    t->reply[t->reply_len] = '\0';
+    long status = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status <= 299) {
+        publish_http_applied(t, inv);
+        return PUBLISH_DONE;
+    }
+    char why[256];
+    publish_http_reason(t, why, sizeof why);
+    if (status == 401) {
+        snprintf(err, errlen,
+                 "the sched refused the cluster token (HTTP 401: %s); the token_file here must "
+                 "hold the same token as the sched's (if it is being rotated, this clears once "
+                 "both sides have the new one)",
+                 why);
+        return PUBLISH_DENIED;
+    }
+    if (status == 403) {
+        snprintf(err, errlen,
+                 "the sched refused inventory for host \"%s\" (HTTP 403: %s); check this "
+                 "collector's host setting and the sched's view of this host",
+                 inv->host, why);
+        return PUBLISH_DENIED;
+    }
+    /* 408 and 429 are the server's load, not a fault in the snapshot. */
+    if (status >= 400 && status <= 499 && status != 408 && status != 429) {
+        snprintf(err, errlen,
+                 "the sched rejected generation %lld (HTTP %ld: %s); this is a bug in mdevmig: "
+                 "please report it. Not sent again until the inventory changes",
+                 (long long)inv->generation, status, why);
+        return PUBLISH_REJECTED;
+    }
+    if (status >= 300 && status <= 399)
+        snprintf(err, errlen, "HTTP %ld: redirects are not followed; give the sched's own URL",
+                 status);
+    else
+        snprintf(err, errlen, "HTTP %ld: %s", status, why);
+    return PUBLISH_FAILED;
 }
 
 /* One round: every target that is due gets the newest snapshot. *retry
@@ -113,12 +265,29 @@ static void publish_round(struct publish *p, const char *snapshot, int64_t gener
         struct publish_target *t = &p->targets[i];
         if (!heartbeat && t->done_generation >= generation)
             continue;
+        if (t->rejected_generation >= generation)
+            continue;
         if (t->backoff_s > 0 && publish_before(&now, &t->retry_at)) {
             if (publish_before(&t->retry_at, retry))
                 *retry = t->retry_at;
             continue;
         }
-        if (publish_to(t, &inv, err, sizeof err) < 0) {
+        enum publish_outcome outcome = t->kind == PUBLISH_SQLITE
+                                           ? publish_to_sqlite(t, &inv, err, sizeof err)
+                                           : publish_to_http(t, &inv, snapshot, err, sizeof err);
+        if (outcome != PUBLISH_DONE) {
+            pthread_mutex_lock(&p->lock);
+            p->stats.failures++;
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (outcome == PUBLISH_REJECTED) {
+            t->rejected_generation = generation;
+            /* The next snapshot goes out at once. */
+            t->backoff_s = 0;
+            log_error("publish %s: %s", t->spec, err);
+            continue;
+        }
+        if (outcome == PUBLISH_FAILED || outcome == PUBLISH_DENIED) {
             t->backoff_s = t->backoff_s == 0 ? PUBLISH_BACKOFF_MIN_S : t->backoff_s * 2;
             if (t->backoff_s > PUBLISH_BACKOFF_MAX_S)
                 t->backoff_s = PUBLISH_BACKOFF_MAX_S;
@@ -126,10 +295,8 @@ static void publish_round(struct publish *p, const char *snapshot, int64_t gener
             publish_add(&t->retry_at, t->backoff_s);
             if (publish_before(&t->retry_at, retry))
                 *retry = t->retry_at;
-            pthread_mutex_lock(&p->lock);
-            p->stats.failures++;
-            pthread_mutex_unlock(&p->lock);
-            log_warn("publish %s: %s; retrying in %.1f s", t->spec, err, t->backoff_s);
+            log_msg(outcome == PUBLISH_DENIED ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN,
+                    "publish %s: %s; retrying in %.1f s", t->spec, err, t->backoff_s);
             continue;
         }
         if (t->backoff_s > 0)
@@ -204,8 +371,105 @@ static void *publish_thread(void *arg)
     return NULL;
 }
 
-struct publish *publish_start(char *const *targets, size_t count, double heartbeat_s, char *err,
-                              size_t errlen)
+/* An http(s) target: the URL must parse, and take our path after it. */
+static int publish_http_init(struct publish_target *t, const char *spec, const char *token,
+                             char *err, size_t errlen)
+{
+    if (token == NULL || token[0] == '\0') {
+        snprintf(err, errlen, "registry target \"%s\": an http(s) target needs the cluster token",
+                 spec);
+        return -1;
+    }
+    CURLU *u = curl_url();
+    if (u == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char *query = NULL, *fragment = NULL;
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, spec, 0);
+    if (uc == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_QUERY, &query, 0);
+        curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
+    }
+    bool extra = query != NULL || fragment != NULL;
+    curl_free(query);
+    curl_free(fragment);
+    curl_url_cleanup(u);
+    if (uc != CURLUE_OK) {
+        snprintf(err, errlen, "registry target \"%s\": not a usable URL: %s", spec,
+                 curl_url_strerror(uc));
+        return -1;
+    }
+    if (extra) {
+        snprintf(err, errlen,
+                 "registry target \"%s\": give the sched's base URL, without '?' or '#' "
+                 "(/v1/hosts/HOST/inventory is appended to it)",
+                 spec);
+        return -1;
+    }
+    t->kind = PUBLISH_HTTP;
+    t->base_url = strdup(spec);
+    if (t->base_url == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = strlen(t->base_url);
+    while (n > 0 && t->base_url[n - 1] == '/')
+        t->base_url[--n] = '\0';
+
+    char auth[sizeof "Authorization: Bearer " + 1024];
+    int len = snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    if (len < 0 || (size_t)len >= sizeof auth) {
+        snprintf(err, errlen, "registry target \"%s\": the cluster token is too long", spec);
+        return -1;
+    }
+    /* "Expect:" turns off curl's 100-continue wait on bodies over 1 KiB. */
+    const char *headers[] = {auth, "Content-Type: application/json", "Accept: application/json",
+                             "Expect:"};
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+        struct curl_slist *more = curl_slist_append(t->headers, headers[i]);
+        if (more == NULL) {
+            explicit_bzero(auth, sizeof auth);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        t->headers = more;
+    }
+    explicit_bzero(auth, sizeof auth);
+
+    t->curl = curl_easy_init();
+    if (t->curl == NULL) {
+        snprintf(err, errlen, "registry target \"%s\": cannot set up libcurl", spec);
+        return -1;
+    }
+    curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L); /* a thread must not get SIGALRM */
+    curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(t->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "mdevmig-collector");
+    curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, PUBLISH_HTTP_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, PUBLISH_HTTP_TIMEOUT_MS);
+    curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, publish_http_write);
+    curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, t->curl_err);
+    return 0;
+}
+
+static void publish_target_free(struct publish_target *t)
+{
+    registry_close(t->registry);
+    curl_easy_cleanup(t->curl);
+    /* The first header carries the token: do not leave it in freed memory. */
+    for (struct curl_slist *h = t->headers; h != NULL; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(t->headers);
+    free(t->spec);
+    free(t->path);
+    free(t->base_url);
+}
+
+struct publish *publish_start(char *const *targets, size_t count, const char *token,
+                              double heartbeat_s, char *err, size_t errlen)
 {
     struct publish *p = calloc(1, sizeof *p);
     if (p == NULL || (p->targets = calloc(count + 1, sizeof *p->targets)) == NULL) {
@@ -218,20 +482,41 @@ struct publish *publish_start(char *const *targets, size_t count, double heartbe
     for (size_t i = 0; i < count; i++) {
         struct publish_target *t = &p->targets[i];
         t->done_generation = -1;
-        if (strncmp(targets[i], "sqlite:", 7) != 0 || targets[i][7] == '\0') {
+        t->rejected_generation = -1;
+        p->count = i + 1;
+        bool sqlite = strncmp(targets[i], "sqlite:", 7) == 0 && targets[i][7] != '\0';
+        bool http = (strncmp(targets[i], "http://", 7) == 0 && targets[i][7] != '\0') ||
+                    (strncmp(targets[i], "https://", 8) == 0 && targets[i][8] != '\0');
+        if (!sqlite && !http) {
             snprintf(err, errlen,
-                     "registry target \"%s\": this build publishes only to sqlite:PATH "
-                     "(the HTTP ingest of mdevmig-sched is not part of it yet)",
+                     "registry target \"%s\": not sqlite:PATH, http://... or https://...",
                      targets[i]);
             goto fail;
         }
         t->spec = strdup(targets[i]);
-        t->path = strdup(targets[i] + 7);
-        p->count = i + 1;
-        if (t->spec == NULL || t->path == NULL) {
+        if (t->spec == NULL) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
+        if (sqlite) {
+            t->kind = PUBLISH_SQLITE;
+            t->path = strdup(targets[i] + 7);
+            if (t->path == NULL) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
+            continue;
+        }
+        if (!p->curl_ready) {
+            CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+            if (rc != CURLE_OK) {
+                snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(rc));
+                goto fail;
+            }
+            p->curl_ready = true;
+        }
+        if (publish_http_init(t, targets[i], token, err, errlen) < 0)
+            goto fail;
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_t attr;
@@ -248,10 +533,10 @@ struct publish *publish_start(char *const *targets, size_t count, double heartbe
     }
     return p;
 fail:
-    for (size_t i = 0; i < p->count; i++) {
-        free(p->targets[i].spec);
-        free(p->targets[i].path);
-    }
+    for (size_t i = 0; i < p->count; i++)
+        publish_target_free(&p->targets[i]);
+    if (p->curl_ready)
+        curl_global_cleanup();
     free(p->targets);
     free(p);
     return NULL;
@@ -290,11 +575,10 @@ void publish_stop(struct publish *p)
     pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
-    for (size_t i = 0; i < p->count; i++) {
-        registry_close(p->targets[i].registry);
-        free(p->targets[i].spec);
-        free(p->targets[i].path);
-    }
+    for (size_t i = 0; i < p->count; i++)
+        publish_target_free(&p->targets[i]);
+    if (p->curl_ready)
+        curl_global_cleanup();
     free(p->targets);
     free(p->pending);
     pthread_mutex_destroy(&p->lock);

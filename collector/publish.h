@@ -1,7 +1,8 @@
 /*
- * publish — hands the collector's inventory to its registry targets (the
- * SQLite registry file today) on every change and as a heartbeat, from a
- * thread of its own: a slow or failing target never delays a probe.
+ * publish — hands the collector's inventory to its registry targets (a
+ * SQLite registry file, or mdevmig-sched's HTTP ingest endpoint) on every
+ * change and as a heartbeat, from a thread of its own: a slow or failing
+ * target never delays a probe.
  */
 #ifndef MDEVMIG_COLLECTOR_PUBLISH_H
 #define MDEVMIG_COLLECTOR_PUBLISH_H
@@ -18,10 +19,14 @@ struct publish_stats {
     int64_t last_generation; /* the newest generation every target has */
 };
 
-/* Check the targets ("sqlite:PATH") and start the thread. NULL with a
- * message when a target is malformed or of a kind this build lacks. */
-struct publish *publish_start(char *const *targets, size_t count, double heartbeat_s, char *err,
-                              size_t errlen);
+/* Check the targets and start the thread. A target is "sqlite:PATH" or
+ * an http:// or https:// base URL of mdevmig-sched; each snapshot goes to
+ * POST <url>/v1/hosts/<host>/inventory with "Authorization: Bearer
+ * <token>". token (the cluster token, copied) may be NULL when no target
+ * is a URL. NULL with a message when a target is malformed, or a URL
+ * target has no token. */
+struct publish *publish_start(char *const *targets, size_t count, const char *token,
+                              double heartbeat_s, char *err, size_t errlen);
 
 /* A new snapshot (inventory JSON, copied) to publish as soon as possible;
  * it replaces any snapshot not yet published. */
