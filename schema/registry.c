@@ -51,6 +51,8 @@ enum registry_stmt_id {
     ST_LOAD_INSTANCE_MDEVS,
     ST_OFFERS_BY_TYPE,
     ST_OFFERS_BY_DIGEST,
+    ST_OFFERS_ALL_BY_TYPE,
+    ST_PROBE_CACHED,
     ST_INSTANCE_GET,
     ST_PROBE_GET,
     ST_PROBE_PUT,
@@ -61,7 +63,9 @@ enum registry_stmt_id {
 /* The columns of an offer, shared by both candidate queries. */
 #define OFFER_COLUMNS                                                                              \
     "SELECT t.host, h.collector_url, h.last_seen, t.parent, t.type_id, t.available_instances, "    \
-    "t.digest FROM types t JOIN hosts h ON h.name = t.host "
+    "t.digest, (SELECT d.uuid FROM devices d WHERE d.host = t.host AND d.parent = t.parent "       \
+    "AND d.type_id = t.type_id AND d.instance IS NULL ORDER BY d.uuid LIMIT 1) "                   \
+    "FROM types t JOIN hosts h ON h.name = t.host "
 
 /* Snapshot order is insertion order: a replace rewrites every row of a
  * host, so rowid order is the order the collector published. */
@@ -109,6 +113,7 @@ static const char *const registry_sql[ST_COUNT] = {
     [ST_OFFERS_BY_TYPE] = OFFER_COLUMNS "WHERE t.type_id = ?1 AND t.available_instances > 0 "
                                         "ORDER BY t.available_instances DESC, t.host, t.parent",
     [ST_OFFERS_BY_DIGEST] = OFFER_COLUMNS "WHERE t.digest = ?1 ORDER BY t.host, t.parent",
+    [ST_OFFERS_ALL_BY_TYPE] = OFFER_COLUMNS "WHERE t.type_id = ?1 ORDER BY t.host, t.parent",
     [ST_INSTANCE_GET] =
         "SELECT i.host, h.collector_url, h.last_seen, i.name, i.state, m.mdev, "
         "d.uuid IS NOT NULL, d.parent, d.type_id, d.migration_supported, d.version, d.digest, "
@@ -118,6 +123,8 @@ static const char *const registry_sql[ST_COUNT] = {
         "LEFT JOIN devices d ON d.host = m.host AND d.uuid = m.mdev "
         "WHERE i.uuid = lower(?1) "
         "ORDER BY i.state = 'running' DESC, h.last_seen DESC, i.host, m.rowid",
+    [ST_PROBE_CACHED] = "SELECT target_host, target_digest, verdict, errno FROM probe_cache "
+                        "WHERE source_digest = ?1 AND level = ?2 AND target = ?3",
     [ST_PROBE_GET] = "SELECT verdict, errno, checked_at FROM probe_cache "
                      "WHERE source_digest = ?1 AND target_host = ?2 AND level = ?3 "
                      "AND target = ?4 AND target_digest = ?5",
@@ -956,6 +963,10 @@ static int registry_offers(struct registry *reg, enum registry_stmt_id id, const
             corrupt = true;
             break;
         }
+        if (registry_column_copy(s, 7, o->unused_device, sizeof o->unused_device) < 0) {
+            corrupt = true;
+            break;
+        }
         if (registry_column_dup_str(s, 0, &o->host) < 0 ||
             registry_column_dup(s, 1, &o->collector_url) < 0 ||
             registry_column_dup_str(s, 3, &o->parent) < 0 ||
@@ -984,6 +995,12 @@ int registry_offers_by_type(struct registry *reg, const char *type_id, struct re
                             char *err, size_t errlen)
 {
     return registry_offers(reg, ST_OFFERS_BY_TYPE, type_id, "type", out, err, errlen);
+}
+
+int registry_offers_all_by_type(struct registry *reg, const char *type_id,
+                                struct registry_offers *out, char *err, size_t errlen)
+{
+    return registry_offers(reg, ST_OFFERS_ALL_BY_TYPE, type_id, "type", out, err, errlen);
 }
 
 int registry_offers_by_digest(struct registry *reg, const char *digest, struct registry_offers *out,
@@ -1194,6 +1211,26 @@ int registry_probe_put(struct registry *reg, const struct registry_probe *probe,
     return 0;
 }
 
+int registry_probe_put_many(struct registry *reg, const struct registry_probe *probes, size_t count,
+                            char *err, size_t errlen)
+{
+    if (count == 0)
+        return 0;
+    if (registry_begin(reg, ST_BEGIN_WRITE, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (registry_probe_put(reg, &probes[i], err, errlen) < 0) {
+            registry_rollback(reg);
+            return -1;
+        }
+    }
+    if (registry_commit(reg, err, errlen) < 0) {
+        registry_rollback(reg);
+        return -1;
+    }
+    return 0;
+}
+
 int registry_probe_get(struct registry *reg, struct registry_probe *probe, char *err, size_t errlen)
 {
     sqlite3_stmt *s = reg->stmt[ST_PROBE_GET];
@@ -1222,6 +1259,54 @@ int registry_probe_get(struct registry *reg, struct registry_probe *probe, char 
     probe->err_no = err_no;
     probe->checked_at = checked_at;
     return 1;
+}
+
+void registry_cached_free(struct registry_cached *cached)
+{
+    if (cached == NULL)
+        return;
+    for (size_t i = 0; i < cached->count; i++)
+        free(cached->items[i].host);
+    free(cached->items);
+    memset(cached, 0, sizeof *cached);
+}
+
+int registry_probe_cached(struct registry *reg, const char *source_digest,
+                          enum registry_level level, const char *target,
+                          struct registry_cached *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = reg->stmt[ST_PROBE_CACHED];
+    size_t cap = 0;
+    int rc = registry_bind_text(s, 1, source_digest) == SQLITE_OK &&
+                     registry_bind_text(s, 2, registry_level_name(level)) == SQLITE_OK &&
+                     registry_bind_text(s, 3, target) == SQLITE_OK
+                 ? SQLITE_ROW
+                 : SQLITE_ERROR;
+    bool bad = false;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (registry_grow((void **)&out->items, &cap, out->count, sizeof *out->items) < 0)
+            break;
+        struct registry_cached_verdict *v = &out->items[out->count];
+        memset(v, 0, sizeof *v);
+        out->count++;
+        if (registry_column_copy(s, 1, v->target_digest, sizeof v->target_digest) < 0 ||
+            registry_verdict_parse((const char *)sqlite3_column_text(s, 2), &v->verdict) < 0 ||
+            registry_column_dup_str(s, 0, &v->host) < 0) {
+            bad = true;
+            break;
+        }
+        v->err_no = registry_column_int_or(s, 3, 0);
+    }
+    registry_done(s);
+    if (rc != SQLITE_DONE) {
+        registry_cached_free(out);
+        if (bad || rc == SQLITE_ROW)
+            return registry_fail_plain(
+                reg, err, errlen, "reading cached verdicts for %s: a bad row or no memory", target);
+        return registry_fail(reg, err, errlen, "reading cached verdicts for %s", target);
+    }
+    return 0;
 }
 
 int registry_probe_expire(struct registry *reg, int64_t before, size_t *removed, char *err,

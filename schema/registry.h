@@ -80,8 +80,9 @@ struct registry_offer {
     int64_t last_seen;
     char *parent;
     char *type_id;
-    int available_instances;         /* -1: could not be read */
-    char digest[VERSION_DIGEST_LEN]; /* "" when the type has no readable version */
+    int available_instances;          /* -1: could not be read */
+    char digest[VERSION_DIGEST_LEN];  /* "" when the type has no readable version */
+    char unused_device[INV_UUID_LEN]; /* a created mdev of this type no VM uses, or "" */
 };
 
 struct registry_offers {
@@ -93,6 +94,11 @@ struct registry_offers {
  * then by host and parent. */
 int registry_offers_by_type(struct registry *reg, const char *type_id, struct registry_offers *out,
                             char *err, size_t errlen);
+
+/* Every parent offering type_id, full or not (the scheduler reports the
+ * full ones as no-capacity), by host and parent. */
+int registry_offers_all_by_type(struct registry *reg, const char *type_id,
+                                struct registry_offers *out, char *err, size_t errlen);
 
 /* Parents whose type has exactly this version (digest), free or not: these
  * need no probe type-wise. By host and parent. */
@@ -179,12 +185,37 @@ struct registry_probe {
 int registry_probe_put(struct registry *reg, const struct registry_probe *probe, char *err,
                        size_t errlen);
 
+/* registry_probe_put for a batch, in one transaction (one commit for a
+ * whole fan-out instead of one per probe); all or none. */
+int registry_probe_put_many(struct registry *reg, const struct registry_probe *probes, size_t count,
+                            char *err, size_t errlen);
+
 /* Looks up the key fields of probe, with target_digest the target's digest
  * now. 1 on a hit (verdict, err_no and checked_at filled in); 0 when
  * nothing is cached or the cached verdict was for another target digest;
  * -1 on error. */
 int registry_probe_get(struct registry *reg, struct registry_probe *probe, char *err,
                        size_t errlen);
+
+/* Every cached verdict for one source digest and target (a type id or
+ * device UUID), across hosts: one query ranks a whole candidate list. A
+ * verdict holds only while target_digest equals the host's digest now. */
+struct registry_cached_verdict {
+    char *host;
+    char target_digest[VERSION_DIGEST_LEN];
+    enum registry_verdict verdict;
+    int err_no;
+};
+
+struct registry_cached {
+    struct registry_cached_verdict *items;
+    size_t count;
+};
+
+int registry_probe_cached(struct registry *reg, const char *source_digest,
+                          enum registry_level level, const char *target,
+                          struct registry_cached *out, char *err, size_t errlen);
+void registry_cached_free(struct registry_cached *cached);
 
 /* Drops verdicts checked before `before` (unix s); *removed (may be NULL)
  * gets how many. Stale entries are never wrong, only dead weight: this

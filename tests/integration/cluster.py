@@ -203,6 +203,7 @@ class Cluster:
         self.build = build_dir
         self.root = tempfile.mkdtemp(prefix=prefix + ".")
         self.sims, self.collectors = {}, {}
+        self.scheds = []
         self.next_address = 2
 
     @property
@@ -239,7 +240,18 @@ class Cluster:
         self.close()
         return False
 
+    def add_sched(self, registry=None, extra=()):
+        """An mdevmig-sched (started) owning registry (default: a new file)."""
+        root = os.path.join(self.root, "sched%d" % len(self.scheds))
+        registry = registry or os.path.join(root, "registry.db")
+        sched = Sched(self.build, root, registry, extra)
+        self.scheds.append(sched)
+        sched.start()
+        return sched
+
     def close(self):
+        for sched in self.scheds:
+            sched.stop()
         for collector in self.collectors.values():
             collector.stop()
         for sim in self.sims.values():
@@ -267,3 +279,70 @@ class Checks:
     def finish(self):
         print("%d passed, %d failed" % (self.passed, self.failed))
         return 0 if self.failed == 0 else 1
+
+
+class Sched:
+    """One mdevmig-sched owning a registry file, on 127.0.0.1."""
+
+    def __init__(self, build_dir, root, registry, extra=()):
+        self.binary = os.path.join(build_dir, "plugin/mdevmig-sched")
+        self.root = root
+        os.makedirs(root, exist_ok=True)
+        self.address = "127.0.0.1"
+        self.port = free_port(self.address)
+        self.registry = registry
+        self.log = os.path.join(root, "sched.log")
+        self.token_file = os.path.join(root, "sched-token")
+        with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                  "w") as f:
+            f.write(TOKEN + "\n")
+        self.args = [self.binary, "--listen", "%s:%d" % (self.address, self.port),
+                     "--token-file", self.token_file, "--registry", registry,
+                     "--probe-timeout", "2", "--connect-timeout", "0.5"] + list(extra)
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.address, self.port)
+
+    def start(self):
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                status, _ = self.request("GET", "/v1/health", auth=False)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("mdevmig-sched did not start: " + open(self.log).read())
+
+    def request(self, method, path, body=None, auth=True, token=TOKEN, raw=None):
+        conn = http.client.HTTPConnection(self.address, self.port, timeout=30)
+        try:
+            hdrs = {"Authorization": "Bearer " + token} if auth else {}
+            data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+            if data is not None:
+                hdrs["Content-Type"] = "application/json"
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            text = resp.read().decode()
+            try:
+                return resp.status, json.loads(text)
+            except ValueError:
+                return resp.status, text
+        finally:
+            conn.close()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,318 @@
+/*
+ * candidates — the hosts that could take a VM, from the registry alone:
+ * which offer every type it needs, with room for all of its mdevs, ranked
+ * so the likeliest answers are probed first (the same version already
+ * there, then a cached compatible verdict, then the most room). Nothing
+ * here confirms anything: confirm.c does, live.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void candidates_clear(struct candidates *c)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        struct candidate *cand = &c->items[i];
+        free(cand->host);
+        free(cand->url);
+        free(cand->needs);
+        for (size_t p = 0; p < cand->probe_count; p++) {
+            free(cand->probes[p].level);
+            free(cand->probes[p].target);
+            free(cand->probes[p].error);
+        }
+        free(cand->probes);
+        free(cand->error);
+    }
+    free(c->items);
+    memset(c, 0, sizeof *c);
+}
+
+/* One registry row, tagged with the source mdev type it answers. */
+struct candidates_row {
+    const struct registry_offer *offer;
+    size_t type_index;
+};
+
+static int candidates_row_cmp(const void *a, const void *b)
+{
+    const struct candidates_row *x = a, *y = b;
+    int c = strcmp(x->offer->host, y->offer->host);
+    if (c != 0)
+        return c;
+    return x->type_index < y->type_index ? -1 : x->type_index > y->type_index;
+}
+
+/* The distinct types the source needs, and how many mdevs of each. */
+struct candidates_types {
+    const char *type[64];
+    int demand[64];
+    size_t count;
+};
+
+static int candidates_types_of(const struct source *src, struct candidates_types *t, char *err,
+                               size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < src->mdev_count; i++) {
+        size_t k = 0;
+        while (k < t->count && strcmp(t->type[k], src->mdevs[i].type) != 0)
+            k++;
+        if (k == t->count) {
+            if (t->count == 64) {
+                snprintf(err, errlen, "a VM with more than 64 mdev types is not supported");
+                return -1;
+            }
+            t->type[t->count++] = src->mdevs[i].type;
+        }
+        t->demand[k]++;
+    }
+    return 0;
+}
+
+/* Fold one host's rows (all types, all parents) into cand. */
+static void candidates_fold(struct candidate *cand, const struct source *src,
+                            const struct candidates_types *types, const struct candidates_row *rows,
+                            size_t n)
+{
+    int capacity[64] = {0};
+    const struct registry_offer *roomiest[64] = {NULL};
+    const struct registry_offer *unused[64] = {NULL};
+    for (size_t r = 0; r < n; r++) {
+        const struct registry_offer *o = rows[r].offer;
+        size_t k = rows[r].type_index;
+        int free_here = o->available_instances > 0 ? o->available_instances : 0;
+        capacity[k] += free_here + (o->unused_device[0] != '\0');
+        if (free_here > 0 && (roomiest[k] == NULL || free_here > roomiest[k]->available_instances))
+            roomiest[k] = o;
+        if (o->unused_device[0] != '\0' && unused[k] == NULL)
+            unused[k] = o;
+        if (r == 0 || o->last_seen > cand->last_seen)
+            cand->last_seen = o->last_seen;
+        if (cand->url == NULL && o->collector_url != NULL)
+            cand->url = strdup(o->collector_url);
+    }
+    cand->verdict = MDEVMIG_NOT_PROBED;
+    cand->same_digest = src->mdev_count > 0;
+    for (size_t k = 0; k < types->count; k++)
+        cand->free_instances += capacity[k];
+    for (size_t i = 0; i < src->mdev_count; i++) {
+        struct candidate_need *need = &cand->needs[i];
+        size_t k = 0;
+        while (k < types->count && strcmp(types->type[k], src->mdevs[i].type) != 0)
+            k++;
+        need->capacity = capacity[k];
+        for (size_t r = 0; r < n; r++)
+            need->offered = need->offered || rows[r].type_index == k;
+        /* Type-level where a new device fits (most room); otherwise an
+         * unused device already created, probed at device level. */
+        const struct registry_offer *at = roomiest[k] != NULL ? roomiest[k] : unused[k];
+        if (at != NULL) {
+            snprintf(need->parent, sizeof need->parent, "%s", at->parent);
+            memcpy(need->digest, at->digest, sizeof need->digest);
+            if (roomiest[k] == NULL)
+                memcpy(need->device, at->unused_device, sizeof need->device);
+        }
+        need->same_digest = at != NULL && strcmp(at->digest, src->mdevs[i].digest) == 0;
+        cand->same_digest = cand->same_digest && need->same_digest;
+        if (!need->offered)
+            cand->verdict = MDEVMIG_NO_TYPE;
+        else if (capacity[k] < types->demand[k] && cand->verdict != MDEVMIG_NO_TYPE)
+            cand->verdict = MDEVMIG_NO_CAPACITY;
+    }
+}
+
+static int candidates_reason(struct candidate *cand, const struct source *src)
+{
+    char text[512];
+    for (size_t i = 0; i < src->mdev_count; i++) {
+        const struct candidate_need *need = &cand->needs[i];
+        if (cand->verdict == MDEVMIG_NO_TYPE && !need->offered) {
+            snprintf(text, sizeof text, "host %s does not offer type %s", cand->host,
+                     src->mdevs[i].type);
+            break;
+        }
+        if (cand->verdict == MDEVMIG_NO_CAPACITY) {
+            snprintf(text, sizeof text, "host %s has room for %d %s, the VM needs more", cand->host,
+                     need->capacity, src->mdevs[i].type);
+            if (need->capacity < 1)
+                snprintf(text, sizeof text, "host %s has no free %s", cand->host,
+                         src->mdevs[i].type);
+            break;
+        }
+    }
+    if (cand->verdict == MDEVMIG_NO_TYPE || cand->verdict == MDEVMIG_NO_CAPACITY) {
+        cand->error = strdup(text);
+        return cand->error == NULL ? -1 : 0;
+    }
+    return 0;
+}
+
+/* Mark candidates whose every need has a cached compatible verdict for
+ * the digest the host has now. One query per source mdev. */
+static int candidates_mark_cached(struct mdevmig *m, const struct source *src, struct candidates *c,
+                                  char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->count; i++)
+        c->items[i].cached_compatible = c->items[i].verdict == MDEVMIG_NOT_PROBED;
+    for (size_t mi = 0; mi < src->mdev_count; mi++) {
+        struct registry_cached cached;
+        pthread_mutex_lock(&m->registry_lock);
+        int rc = registry_probe_cached(m->registry, src->mdevs[mi].digest, REGISTRY_LEVEL_TYPE,
+                                       src->mdevs[mi].type, &cached, err, errlen);
+        pthread_mutex_unlock(&m->registry_lock);
+        if (rc < 0)
+            return -1;
+        for (size_t i = 0; i < c->count; i++) {
+            struct candidate *cand = &c->items[i];
+            if (!cand->cached_compatible)
+                continue;
+            bool hit = false;
+            for (size_t k = 0; k < cached.count && !hit; k++) {
+                const struct registry_cached_verdict *v = &cached.items[k];
+                hit = v->verdict == REGISTRY_VERDICT_COMPATIBLE &&
+                      strcmp(v->host, cand->host) == 0 &&
+                      strcmp(v->target_digest, cand->needs[mi].digest) == 0;
+            }
+            cand->needs[mi].cached_compatible = hit;
+            cand->cached_compatible = hit;
+        }
+        registry_cached_free(&cached);
+    }
+    return 0;
+}
+
+static int candidates_rank_cmp(const void *a, const void *b)
+{
+    const struct candidate *x = a, *y = b;
+    /* Probe-worthy first; among those, the likeliest yes first. */
+    int px = x->verdict == MDEVMIG_NOT_PROBED ? 0 : x->verdict == MDEVMIG_NO_CAPACITY ? 1 : 2;
+    int py = y->verdict == MDEVMIG_NOT_PROBED ? 0 : y->verdict == MDEVMIG_NO_CAPACITY ? 1 : 2;
+    if (px != py)
+        return px - py;
+    if (x->same_digest != y->same_digest)
+        return x->same_digest ? -1 : 1;
+    if (x->cached_compatible != y->cached_compatible)
+        return x->cached_compatible ? -1 : 1;
+    if (x->free_instances != y->free_instances)
+        return x->free_instances > y->free_instances ? -1 : 1;
+    return strcmp(x->host, y->host);
+}
+
+static int candidates_order_cmp(const void *a, const void *b)
+{
+    const struct candidate *x = a, *y = b;
+    return x->order - y->order;
+}
+
+int candidates_build(struct mdevmig *m, const struct source *src, const struct mdevmig_request *req,
+                     bool filter, struct candidates *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    struct candidates_types types;
+    if (candidates_types_of(src, &types, err, errlen) < 0)
+        return -1;
+    struct registry_offers offers[64];
+    memset(offers, 0, sizeof offers);
+    size_t total = 0;
+    int rc = 0;
+    pthread_mutex_lock(&m->registry_lock);
+    for (size_t k = 0; k < types.count && rc == 0; k++) {
+        rc = registry_offers_all_by_type(m->registry, types.type[k], &offers[k], err, errlen);
+        total += offers[k].count;
+    }
+    pthread_mutex_unlock(&m->registry_lock);
+    struct candidates_row *rows = rc == 0 ? calloc(total + 1, sizeof *rows) : NULL;
+    if (rc == 0 && rows == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < types.count && rc == 0; k++) {
+        for (size_t r = 0; r < offers[k].count; r++) {
+            if (src->host != NULL && strcmp(offers[k].items[r].host, src->host) == 0)
+                continue; /* never the host it runs on */
+            rows[n].offer = &offers[k].items[r];
+            rows[n].type_index = k;
+            n++;
+        }
+    }
+    if (rc == 0)
+        qsort(rows, n, sizeof *rows, candidates_row_cmp);
+
+    /* One candidate per host in the rows; a filter adds its listed hosts
+     * that offer nothing (no-type) and drops the rest. */
+    size_t cap = filter ? req->candidate_count : n;
+    out->items = rc == 0 ? calloc(cap + 1, sizeof *out->items) : NULL;
+    if (rc == 0 && out->items == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    for (size_t r = 0; r < n && rc == 0;) {
+        size_t end = r + 1;
+        while (end < n && strcmp(rows[end].offer->host, rows[r].offer->host) == 0)
+            end++;
+        int order = -1;
+        for (size_t i = 0; filter && i < req->candidate_count && order < 0; i++) {
+            if (strcmp(req->candidates[i], rows[r].offer->host) == 0)
+                order = (int)i;
+        }
+        if (!filter || order >= 0) {
+            struct candidate *cand = &out->items[out->count++];
+            cand->order = order;
+            cand->host = strdup(rows[r].offer->host);
+            cand->needs = calloc(src->mdev_count + 1, sizeof *cand->needs);
+            if (cand->host == NULL || cand->needs == NULL) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+                break;
+            }
+            candidates_fold(cand, src, &types, &rows[r], end - r);
+            if (candidates_reason(cand, src) < 0) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
+        }
+        r = end;
+    }
+    if (rc == 0 && out->count > 1)
+        qsort(out->items, out->count, sizeof *out->items,
+              filter ? candidates_order_cmp : candidates_rank_cmp);
+    if (rc == 0 && filter) {
+        /* Listed hosts with no row at all: no type here, or unknown. */
+        for (size_t i = 0; i < req->candidate_count && rc == 0; i++) {
+            bool seen = src->host != NULL && strcmp(req->candidates[i], src->host) == 0;
+            for (size_t k = 0; k < out->count && !seen; k++)
+                seen = strcmp(out->items[k].host, req->candidates[i]) == 0;
+            if (seen)
+                continue;
+            struct candidate *cand = &out->items[out->count++];
+            cand->order = (int)i;
+            cand->verdict = MDEVMIG_NO_TYPE;
+            cand->host = strdup(req->candidates[i]);
+            char text[512];
+            snprintf(text, sizeof text, "host %.200s offers none of the VM's mdev types",
+                     req->candidates[i]);
+            cand->error = strdup(text);
+            cand->needs = calloc(src->mdev_count + 1, sizeof *cand->needs);
+            if (cand->host == NULL || cand->error == NULL || cand->needs == NULL) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
+        }
+        if (rc == 0)
+            qsort(out->items, out->count, sizeof *out->items, candidates_order_cmp);
+    }
+    if (rc == 0)
+        rc = candidates_mark_cached(m, src, out, err, errlen);
+    if (rc == 0 && !filter && out->count > 1)
+        qsort(out->items, out->count, sizeof *out->items, candidates_rank_cmp);
+    free(rows);
+    for (size_t k = 0; k < types.count; k++)
+        registry_offers_free(&offers[k]);
+    if (rc < 0)
+        candidates_clear(out);
+    return rc;
+}

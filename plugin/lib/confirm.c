@@ -1,0 +1,245 @@
+/*
+ * confirm — the live half of an answer: POST /v1/probe to each candidate's
+ * collector, all at once (bounded by the HTTP client), and turn the
+ * drivers' answers into a verdict per host. A host passes only when every
+ * one of the VM's mdevs passed there; a collector that does not answer is
+ * unreachable, never compatible. Verdicts are cached for ranking later
+ * calls, never for confirming them.
+ */
+#include "internal.h"
+
+#include "errname.h"
+#include "log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* One HTTP probe: which candidate and which of its needs it answers. */
+struct confirm_slot {
+    size_t candidate;
+    size_t mdev;
+    char url[600];
+    char *body;
+};
+
+static enum mdevmig_verdict confirm_verdict_of(const char *name)
+{
+    if (name == NULL)
+        return MDEVMIG_UNREACHABLE;
+    if (strcmp(name, "compatible") == 0)
+        return MDEVMIG_COMPATIBLE;
+    if (strcmp(name, "incompatible") == 0)
+        return MDEVMIG_INCOMPATIBLE;
+    if (strcmp(name, "unsupported") == 0)
+        return MDEVMIG_UNSUPPORTED;
+    if (strcmp(name, "no-type") == 0)
+        return MDEVMIG_NO_TYPE;
+    return MDEVMIG_UNREACHABLE;
+}
+
+/* Fill probe from the collector's reply to call. */
+static void confirm_read(const struct http_call *call, struct mdevmig_probe *probe)
+{
+    char text[512] = "";
+    json_t *json = call->response != NULL ? json_loads(call->response, 0, NULL) : NULL;
+    const char *message = json_string_value(json_object_get(json, "error"));
+    if (call->status == 200 && json_is_object(json)) {
+        probe->verdict = confirm_verdict_of(json_string_value(json_object_get(json, "verdict")));
+        json_t *e = json_object_get(json, "errno");
+        probe->err = json_is_integer(e) ? (int)json_integer_value(e) : 0;
+        json_t *elapsed = json_object_get(json, "elapsed_us");
+        probe->elapsed_us = json_is_integer(elapsed) ? (long)json_integer_value(elapsed) : 0;
+        if (message != NULL)
+            snprintf(text, sizeof text, "%s", message);
+        else if (probe->verdict == MDEVMIG_UNREACHABLE)
+            snprintf(text, sizeof text, "the collector's reply has no verdict");
+    } else if (call->status == 404) {
+        /* The registry is behind the host: the type or device is gone. */
+        probe->verdict = MDEVMIG_NO_TYPE;
+        snprintf(text, sizeof text, "%s", message != NULL ? message : "not found on the host");
+    } else if (call->status != 0) {
+        probe->verdict = MDEVMIG_UNREACHABLE;
+        snprintf(text, sizeof text, "collector answered HTTP %d%s%s", call->status,
+                 message != NULL ? ": " : "", message != NULL ? message : "");
+    } else {
+        probe->verdict = MDEVMIG_UNREACHABLE;
+        snprintf(text, sizeof text, "%s", call->error[0] != '\0' ? call->error : "no answer");
+    }
+    if (probe->elapsed_us == 0)
+        probe->elapsed_us = call->elapsed_us;
+    probe->error = text[0] != '\0' ? strdup(text) : NULL;
+    json_decref(json);
+}
+
+/* Which probe failure speaks for the host: the driver's own refusal is
+ * the most telling, a dead collector the least. */
+static int confirm_weight(enum mdevmig_verdict v)
+{
+    switch (v) {
+    case MDEVMIG_INCOMPATIBLE:
+        return 5;
+    case MDEVMIG_UNSUPPORTED:
+        return 4;
+    case MDEVMIG_NO_TYPE:
+        return 3;
+    case MDEVMIG_NO_CAPACITY:
+        return 2;
+    case MDEVMIG_UNREACHABLE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void confirm_settle(struct candidate *cand)
+{
+    cand->verdict = MDEVMIG_COMPATIBLE;
+    const struct mdevmig_probe *worst = NULL;
+    for (size_t p = 0; p < cand->probe_count; p++) {
+        const struct mdevmig_probe *probe = &cand->probes[p];
+        if (probe->verdict != MDEVMIG_COMPATIBLE &&
+            (worst == NULL || confirm_weight(probe->verdict) > confirm_weight(worst->verdict)))
+            worst = probe;
+    }
+    if (worst != NULL) {
+        cand->verdict = worst->verdict;
+        cand->err = worst->err;
+        free(cand->error);
+        cand->error = worst->error != NULL ? strdup(worst->error) : NULL;
+    }
+}
+
+static char *confirm_body(const struct mdevmig_mdev *mdev, const struct candidate_need *need)
+{
+    json_t *json = json_pack("{s:s, s:s}", "type", mdev->type, "version", mdev->version);
+    if (json == NULL)
+        return NULL;
+    if (need->device[0] != '\0')
+        json_object_set_new(json, "device", json_string(need->device));
+    else
+        json_object_set_new(json, "parent", json_string(need->parent));
+    char *text = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+    return text;
+}
+
+long confirm_probe(struct mdevmig *m, const struct source *src, struct candidates *c, size_t from,
+                   size_t to, char *err, size_t errlen)
+{
+    size_t max_slots = (to - from) * (src->mdev_count ? src->mdev_count : 1);
+    struct confirm_slot *slots = calloc(max_slots + 1, sizeof *slots);
+    struct http_call *calls = calloc(max_slots + 1, sizeof *calls);
+    if (slots == NULL || calls == NULL) {
+        free(slots);
+        free(calls);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = from; i < to && rc == 0; i++) {
+        struct candidate *cand = &c->items[i];
+        if (cand->verdict != MDEVMIG_NOT_PROBED)
+            continue;
+        cand->probes = calloc(src->mdev_count + 1, sizeof *cand->probes);
+        if (cand->probes == NULL) {
+            rc = -1;
+            break;
+        }
+        cand->probe_count = src->mdev_count;
+        for (size_t mi = 0; mi < src->mdev_count && rc == 0; mi++) {
+            const struct candidate_need *need = &cand->needs[mi];
+            struct mdevmig_probe *probe = &cand->probes[mi];
+            bool device = need->device[0] != '\0';
+            char target[400];
+            if (device)
+                snprintf(target, sizeof target, "%s", need->device);
+            else
+                snprintf(target, sizeof target, "%s/%s", need->parent, src->mdevs[mi].type);
+            probe->level = strdup(device ? "device" : "type");
+            probe->target = strdup(target);
+            if (probe->level == NULL || probe->target == NULL) {
+                rc = -1;
+                break;
+            }
+            if (cand->url == NULL) {
+                probe->verdict = MDEVMIG_UNREACHABLE;
+                probe->error = strdup("the host advertises no collector URL");
+                continue;
+            }
+            struct confirm_slot *slot = &slots[n];
+            slot->candidate = i;
+            slot->mdev = mi;
+            snprintf(slot->url, sizeof slot->url, "%s/v1/probe", cand->url);
+            slot->body = confirm_body(&src->mdevs[mi], need);
+            if (slot->body == NULL) {
+                rc = -1;
+                break;
+            }
+            calls[n].url = slot->url;
+            calls[n].method = "POST";
+            calls[n].body = slot->body;
+            calls[n].body_len = strlen(slot->body);
+            n++;
+        }
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0 && n > 0)
+        rc = http_client_run(m->http, calls, n, err, errlen);
+
+    struct registry_probe *cache = rc == 0 ? calloc(n + 1, sizeof *cache) : NULL;
+    size_t cached = 0;
+    time_t now = time(NULL);
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        struct candidate *cand = &c->items[slots[k].candidate];
+        struct mdevmig_probe *probe = &cand->probes[slots[k].mdev];
+        confirm_read(&calls[k], probe);
+        const struct candidate_need *need = &cand->needs[slots[k].mdev];
+        enum registry_verdict rv;
+        if (probe->verdict == MDEVMIG_COMPATIBLE)
+            rv = REGISTRY_VERDICT_COMPATIBLE;
+        else if (probe->verdict == MDEVMIG_INCOMPATIBLE)
+            rv = REGISTRY_VERDICT_INCOMPATIBLE;
+        else if (probe->verdict == MDEVMIG_UNSUPPORTED)
+            rv = REGISTRY_VERDICT_UNSUPPORTED;
+        else
+            continue; /* unreachable or gone: nothing that holds to cache */
+        if (cache == NULL)
+            continue;
+        bool device = need->device[0] != '\0';
+        cache[cached++] = (struct registry_probe){
+            .source_digest = src->mdevs[slots[k].mdev].digest,
+            .target_host = cand->host,
+            .level = device ? REGISTRY_LEVEL_DEVICE : REGISTRY_LEVEL_TYPE,
+            .target = device ? need->device : src->mdevs[slots[k].mdev].type,
+            .target_digest = need->digest,
+            .verdict = rv,
+            .err_no = probe->err,
+            .checked_at = (int64_t)now,
+        };
+    }
+    for (size_t i = from; i < to && rc == 0; i++) {
+        if (c->items[i].verdict == MDEVMIG_NOT_PROBED)
+            confirm_settle(&c->items[i]);
+    }
+    if (rc == 0 && cached > 0) {
+        char cache_err[512];
+        pthread_mutex_lock(&m->registry_lock);
+        /* A cache that cannot be written only costs ranking later. */
+        int put = registry_probe_put_many(m->registry, cache, cached, cache_err, sizeof cache_err);
+        pthread_mutex_unlock(&m->registry_lock);
+        if (put < 0)
+            log_warn("probe cache not updated: %s", cache_err);
+    }
+    free(cache);
+    http_calls_reset(calls, n);
+    for (size_t k = 0; k < n; k++)
+        free(slots[k].body);
+    free(slots);
+    free(calls);
+    return rc < 0 ? -1 : (long)n;
+}

@@ -1,0 +1,83 @@
+/*
+ * internal.h — what the parts of libmdevmig share and the public header
+ * does not show: the library handle, the resolved source, and the working
+ * set of candidate hosts a select or filter builds and probes.
+ */
+#ifndef MDEVMIG_INTERNAL_H
+#define MDEVMIG_INTERNAL_H
+
+#include "http_client.h"
+#include "inventory.h"
+#include "mdevmig.h"
+#include "registry.h"
+
+#include <pthread.h>
+
+struct mdevmig {
+    struct registry *registry;
+    pthread_mutex_t registry_lock; /* one SQLite connection, many callers */
+    struct http_client *http;
+    int64_t stale_after_s;
+};
+
+/* The VM's side: where it runs and what it must take along. */
+struct source {
+    char *host; /* NULL for explicit specs */
+    char *url;
+    bool known;
+    bool stale;
+    struct mdevmig_mdev *mdevs;
+    size_t mdev_count;
+};
+
+/* source.c: fill src from the request (registry + live reads). Returns 0,
+ * 1 when the instance is unknown, -1 on bad input or failure. */
+int source_resolve(struct mdevmig *m, const struct mdevmig_request *req, struct source *src,
+                   char *err, size_t errlen);
+void source_clear(struct source *src);
+
+/* What one candidate offers for one source mdev. */
+struct candidate_need {
+    bool offered;                    /* the host has the type at all */
+    int capacity;                    /* free instances plus unused created devices */
+    char parent[256];                /* where a type-level probe goes (most room) */
+    char device[INV_UUID_LEN];       /* a device-level probe target, when no room */
+    char digest[VERSION_DIGEST_LEN]; /* the target's digest there */
+    bool same_digest;
+    bool cached_compatible;
+};
+
+struct candidate {
+    char *host;
+    char *url;
+    int64_t last_seen;
+    int free_instances;
+    struct candidate_need *needs; /* one per source mdev */
+    enum mdevmig_verdict verdict; /* before probing: NO_TYPE, NO_CAPACITY or NOT_PROBED */
+    bool same_digest;
+    bool cached_compatible;
+    int order; /* filter: position in the given list */
+    struct mdevmig_probe *probes;
+    size_t probe_count;
+    int err;
+    char *error;
+};
+
+struct candidates {
+    struct candidate *items;
+    size_t count;
+};
+
+/* candidates.c: every host that could take src, with pre-probe verdicts
+ * and ranked best first. For a filter, only the hosts listed (in order). */
+int candidates_build(struct mdevmig *m, const struct source *src, const struct mdevmig_request *req,
+                     bool filter, struct candidates *out, char *err, size_t errlen);
+void candidates_clear(struct candidates *c);
+
+/* confirm.c: probe candidates [from, to) that are still NOT_PROBED, live,
+ * in parallel; set each one's verdict from its probes and cache them.
+ * Returns the number of probes sent, or -1. */
+long confirm_probe(struct mdevmig *m, const struct source *src, struct candidates *c, size_t from,
+                   size_t to, char *err, size_t errlen);
+
+#endif

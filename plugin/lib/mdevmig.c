@@ -1,0 +1,346 @@
+/*
+ * mdevmig — libmdevmig's entry points: select and filter, the result they
+ * share, and its JSON. A select probes candidates in waves, best ranked
+ * first, until it has as many confirmed destinations as asked for; a
+ * filter probes every host it was given. Either way a host is returned as
+ * able to take the VM only after its drivers accepted every mdev's version
+ * in this very call.
+ */
+#include "internal.h"
+
+#include "errname.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Probes per wave beyond the count asked for: a few spares absorb the
+ * usual refusals without a second round trip. */
+#define MDEVMIG_WAVE_SPARE 4
+#define MDEVMIG_WAVE_MIN   8
+
+const char *mdevmig_verdict_name(enum mdevmig_verdict verdict)
+{
+    switch (verdict) {
+    case MDEVMIG_COMPATIBLE:
+        return "compatible";
+    case MDEVMIG_INCOMPATIBLE:
+        return "incompatible";
+    case MDEVMIG_NO_TYPE:
+        return "no-type";
+    case MDEVMIG_NO_CAPACITY:
+        return "no-capacity";
+    case MDEVMIG_UNSUPPORTED:
+        return "unsupported";
+    case MDEVMIG_UNREACHABLE:
+        return "unreachable";
+    case MDEVMIG_NOT_PROBED:
+        return "not-probed";
+    }
+    return "unknown";
+}
+
+struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, size_t errlen)
+{
+    struct mdevmig *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->stale_after_s = options->stale_after_s > 0 ? options->stale_after_s : 180;
+    struct http_client_options http = {
+        .connect_timeout_ms = options->connect_timeout_ms > 0 ? options->connect_timeout_ms : 1000,
+        .timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 3000,
+        .max_parallel = options->max_parallel > 0 ? options->max_parallel : 64,
+        .token = options->token,
+    };
+    if (pthread_mutex_init(&m->registry_lock, NULL) != 0) {
+        free(m);
+        snprintf(err, errlen, "cannot create a lock");
+        return NULL;
+    }
+    if (registry_open(options->registry_path, &m->registry, err, errlen) < 0 ||
+        (m->http = http_client_new(&http, err, errlen)) == NULL) {
+        mdevmig_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+void mdevmig_close(struct mdevmig *m)
+{
+    if (m == NULL)
+        return;
+    registry_close(m->registry);
+    http_client_free(m->http);
+    pthread_mutex_destroy(&m->registry_lock);
+    free(m);
+}
+
+void mdevmig_result_free(struct mdevmig_result *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->mdev_count; i++) {
+        free(r->mdevs[i].type);
+        free(r->mdevs[i].version);
+        free(r->mdevs[i].reason);
+    }
+    free(r->mdevs);
+    for (size_t h = 0; h < r->host_count; h++) {
+        struct mdevmig_host *host = &r->hosts[h];
+        free(host->name);
+        free(host->url);
+        free(host->error);
+        for (size_t p = 0; p < host->probe_count; p++) {
+            free(host->probes[p].level);
+            free(host->probes[p].target);
+            free(host->probes[p].error);
+        }
+        free(host->probes);
+    }
+    free(r->hosts);
+    free(r->destinations);
+    free(r->instance);
+    free(r->source_host);
+    free(r->reason);
+    free(r);
+}
+
+static long mdevmig_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+/* Move the source and the candidates into a result (they are emptied). */
+static int mdevmig_collect(struct mdevmig *m, const struct mdevmig_request *req, struct source *src,
+                           struct candidates *c, bool filter, struct mdevmig_result *r)
+{
+    r->instance = req->instance != NULL ? strdup(req->instance) : NULL;
+    r->source_host = src->host;
+    src->host = NULL;
+    r->known = src->known;
+    r->source_stale = src->stale;
+    r->mdevs = src->mdevs;
+    r->mdev_count = src->mdev_count;
+    src->mdevs = NULL;
+    src->mdev_count = 0;
+    r->migratable = true;
+    for (size_t i = 0; i < r->mdev_count && r->migratable; i++) {
+        if (r->mdevs[i].version == NULL) {
+            r->migratable = false;
+            r->reason =
+                strdup(r->mdevs[i].reason != NULL ? r->mdevs[i].reason : "an mdev has no version");
+        }
+    }
+    r->hosts = calloc(c->count + 1, sizeof *r->hosts);
+    r->destinations = calloc(c->count + 1, sizeof *r->destinations);
+    if (r->hosts == NULL || r->destinations == NULL)
+        return -1;
+    int64_t now = (int64_t)time(NULL);
+    size_t wanted = req->count > 0 ? req->count : 1;
+    /* Select: confirmed hosts first, in rank order; the rest after. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < c->count; i++) {
+            struct candidate *cand = &c->items[i];
+            bool ok = cand->verdict == MDEVMIG_COMPATIBLE;
+            if (!filter && (pass == 0) != ok)
+                continue;
+            if (filter && pass == 1)
+                continue;
+            struct mdevmig_host *h = &r->hosts[r->host_count++];
+            h->name = cand->host;
+            h->url = cand->url;
+            h->error = cand->error;
+            h->probes = cand->probes;
+            h->probe_count = cand->probe_count;
+            cand->host = cand->url = cand->error = NULL;
+            cand->probes = NULL;
+            cand->probe_count = 0;
+            h->verdict = cand->verdict;
+            h->err = cand->err;
+            h->stale = cand->last_seen > 0 && now - cand->last_seen > m->stale_after_s;
+            h->same_digest = cand->same_digest;
+            h->cached_compatible = cand->cached_compatible;
+            h->free_instances = cand->free_instances;
+            if (ok && (filter || r->destination_count < wanted))
+                r->destinations[r->destination_count++] = h->name;
+        }
+    }
+    return r->instance == NULL && req->instance != NULL ? -1 : 0;
+}
+
+static int mdevmig_run(struct mdevmig *m, const struct mdevmig_request *req, bool filter,
+                       struct mdevmig_result **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    long start = mdevmig_now_us();
+    if (filter && req->candidate_count > 0 && req->candidates == NULL) {
+        snprintf(err, errlen, "candidates missing");
+        return MDEVMIG_ERR_INPUT;
+    }
+    struct source src;
+    int rc = source_resolve(m, req, &src, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct mdevmig_result *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        source_clear(&src);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (rc == 1) {
+        /* An instance no collector reports: a new boot, in Nova's terms. */
+        source_clear(&src);
+        if (!filter) {
+            free(r);
+            snprintf(err, errlen, "instance %s is not known to the registry (no host reports it)",
+                     req->instance);
+            return MDEVMIG_ERR_NOT_FOUND;
+        }
+        r->instance = strdup(req->instance);
+        r->migratable = true;
+        r->destinations = calloc(req->candidate_count + 1, sizeof *r->destinations);
+        r->hosts = calloc(req->candidate_count + 1, sizeof *r->hosts);
+        if (r->instance == NULL || r->destinations == NULL || r->hosts == NULL) {
+            mdevmig_result_free(r);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < req->candidate_count; i++) {
+            struct mdevmig_host *h = &r->hosts[r->host_count++];
+            if ((h->name = strdup(req->candidates[i])) == NULL) {
+                mdevmig_result_free(r);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            h->verdict = MDEVMIG_COMPATIBLE;
+            r->destinations[r->destination_count++] = h->name;
+        }
+        r->elapsed_us = mdevmig_now_us() - start;
+        *out = r;
+        return 0;
+    }
+
+    bool migratable = true;
+    for (size_t i = 0; i < src.mdev_count; i++)
+        migratable = migratable && src.mdevs[i].version != NULL;
+    struct candidates c = {0};
+    if (migratable && candidates_build(m, &src, req, filter, &c, err, errlen) < 0) {
+        source_clear(&src);
+        free(r);
+        return -1;
+    }
+    size_t wanted = req->count > 0 ? req->count : 1;
+    size_t probed_to = 0, confirmed = 0;
+    long sent = 0;
+    while (migratable && probed_to < c.count && (filter || confirmed < wanted)) {
+        size_t wave = filter ? c.count : (wanted - confirmed) + MDEVMIG_WAVE_SPARE;
+        if (!filter && wave < MDEVMIG_WAVE_MIN)
+            wave = MDEVMIG_WAVE_MIN;
+        size_t to = probed_to + wave < c.count ? probed_to + wave : c.count;
+        long n = confirm_probe(m, &src, &c, probed_to, to, err, errlen);
+        if (n < 0) {
+            candidates_clear(&c);
+            source_clear(&src);
+            free(r);
+            return -1;
+        }
+        sent += n;
+        for (size_t i = probed_to; i < to; i++)
+            confirmed += c.items[i].verdict == MDEVMIG_COMPATIBLE;
+        probed_to = to;
+        /* Ranked hosts past the first that cannot be probed end it. */
+        if (probed_to < c.count && c.items[probed_to].verdict != MDEVMIG_NOT_PROBED)
+            break;
+    }
+    r->probes_sent = (size_t)sent;
+    int collected = mdevmig_collect(m, req, &src, &c, filter, r);
+    candidates_clear(&c);
+    source_clear(&src);
+    if (collected < 0) {
+        mdevmig_result_free(r);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r->elapsed_us = mdevmig_now_us() - start;
+    *out = r;
+    return 0;
+}
+
+int mdevmig_select(struct mdevmig *m, const struct mdevmig_request *request,
+                   struct mdevmig_result **out, char *err, size_t errlen)
+{
+    return mdevmig_run(m, request, false, out, err, errlen);
+}
+
+int mdevmig_filter(struct mdevmig *m, const struct mdevmig_request *request,
+                   struct mdevmig_result **out, char *err, size_t errlen)
+{
+    return mdevmig_run(m, request, true, out, err, errlen);
+}
+
+static json_t *mdevmig_str(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+char *mdevmig_result_json(const struct mdevmig_result *r)
+{
+    json_t *mdevs = json_array();
+    for (size_t i = 0; i < r->mdev_count && mdevs != NULL; i++) {
+        const struct mdevmig_mdev *mdev = &r->mdevs[i];
+        json_array_append_new(mdevs,
+                              json_pack("{s:o, s:s, s:o, s:o, s:o}", "uuid",
+                                        mdevmig_str(mdev->uuid[0] ? mdev->uuid : NULL), "type",
+                                        mdev->type, "version", mdevmig_str(mdev->version), "digest",
+                                        mdevmig_str(mdev->digest[0] ? mdev->digest : NULL),
+                                        "reason", mdevmig_str(mdev->reason)));
+    }
+    json_t *hosts = json_array();
+    size_t not_probed = 0;
+    for (size_t h = 0; h < r->host_count && hosts != NULL; h++) {
+        const struct mdevmig_host *host = &r->hosts[h];
+        if (host->verdict == MDEVMIG_NOT_PROBED) {
+            /* Thousands of rows of "not needed" help nobody: count them. */
+            not_probed++;
+            continue;
+        }
+        json_t *probes = json_array();
+        for (size_t p = 0; p < host->probe_count && probes != NULL; p++) {
+            const struct mdevmig_probe *probe = &host->probes[p];
+            json_array_append_new(
+                probes,
+                json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "verdict",
+                          mdevmig_verdict_name(probe->verdict), "level", mdevmig_str(probe->level),
+                          "target", mdevmig_str(probe->target), "errno",
+                          probe->err ? json_integer(probe->err) : json_null(), "error",
+                          mdevmig_str(probe->error), "elapsed_us", (json_int_t)probe->elapsed_us));
+        }
+        json_array_append_new(
+            hosts, json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b, s:i, s:o}", "host",
+                             host->name, "verdict", mdevmig_verdict_name(host->verdict), "errno",
+                             host->err ? json_integer(host->err) : json_null(), "errno_name",
+                             mdevmig_str(host->err ? errname_of(host->err) : NULL), "error",
+                             mdevmig_str(host->error), "stale", host->stale, "same_version",
+                             host->same_digest, "cached_compatible", host->cached_compatible,
+                             "free_instances", host->free_instances, "probes", probes));
+    }
+    json_t *dest = json_array();
+    for (size_t d = 0; d < r->destination_count && dest != NULL; d++)
+        json_array_append_new(dest, json_string(r->destinations[d]));
+    json_t *root =
+        json_pack("{s:o, s:o, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "instance",
+                  mdevmig_str(r->instance), "source_host", mdevmig_str(r->source_host), "known",
+                  r->known, "source_stale", r->source_stale, "migratable", r->migratable, "reason",
+                  mdevmig_str(r->reason), "mdevs", mdevs, "destinations", dest, "hosts", hosts,
+                  "not_probed", (json_int_t)not_probed, "probes_sent", (json_int_t)r->probes_sent,
+                  "elapsed_us", (json_int_t)r->elapsed_us);
+    char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    return text;
+}

@@ -1,0 +1,147 @@
+/*
+ * mdevmig.h — the public API of libmdevmig, the scheduler extension: which
+ * hosts can take a VM's mediated devices by live migration, each answer
+ * confirmed by a real write-probe on that host's driver in the same call.
+ *
+ * One struct mdevmig per process (thread-safe); results are plain structs
+ * the caller frees, or JSON text for services.
+ */
+#ifndef MDEVMIG_H
+#define MDEVMIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MDEVMIG_UUID_LEN   37
+#define MDEVMIG_DIGEST_LEN 65
+
+/* A host's answer for the VM (DESIGN.md §3). */
+enum mdevmig_verdict {
+    MDEVMIG_COMPATIBLE,   /* every mdev's probe was accepted in this call */
+    MDEVMIG_INCOMPATIBLE, /* a driver refused a probe (errno kept) */
+    MDEVMIG_NO_TYPE,      /* the host does not offer an mdev's type */
+    MDEVMIG_NO_CAPACITY,  /* it offers the types, without room for all mdevs */
+    MDEVMIG_UNSUPPORTED,  /* the target has no migration_version attribute */
+    MDEVMIG_UNREACHABLE,  /* its collector did not answer in time */
+    MDEVMIG_NOT_PROBED,   /* a candidate not needed: enough were confirmed */
+};
+
+const char *mdevmig_verdict_name(enum mdevmig_verdict verdict);
+
+struct mdevmig_options {
+    const char *registry_path; /* the SQLite registry */
+    const char *token;         /* cluster bearer token for collectors */
+    long connect_timeout_ms;   /* 0: 1000 */
+    long timeout_ms;           /* 0: 3000, per probe */
+    int max_parallel;          /* 0: 64 probes in flight */
+    int64_t stale_after_s;     /* 0: 180; hosts not heard from longer are "stale" */
+};
+
+struct mdevmig;
+
+/* NULL with a message (e.g. the registry cannot be opened). */
+struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, size_t errlen);
+void mdevmig_close(struct mdevmig *m);
+
+/* An mdev given by type and version instead of by a device in the registry. */
+struct mdevmig_spec {
+    const char *type;
+    const char *version;
+};
+
+/* What to move, and where it may go. Exactly one source form:
+ *  - instance: the VM's UUID (its host and mdevs come from the registry,
+ *    versions live from the source collector);
+ *  - host + devices: mdevs on a host by UUID;
+ *  - specs: explicit type + version pairs (no source host). */
+struct mdevmig_request {
+    const char *instance;
+    const char *host;
+    const char *const *devices;
+    size_t device_count;
+    const struct mdevmig_spec *specs;
+    size_t spec_count;
+    /* filter: the candidate hosts (Nova's list); select: NULL for all. */
+    const char *const *candidates;
+    size_t candidate_count;
+    /* select: how many confirmed destinations are wanted (0: 1). */
+    size_t count;
+};
+
+/* One source mdev, resolved. */
+struct mdevmig_mdev {
+    char uuid[MDEVMIG_UUID_LEN]; /* "" for a spec */
+    char *type;
+    char *version; /* NULL when not migratable */
+    char digest[MDEVMIG_DIGEST_LEN];
+    char *reason; /* why it cannot migrate, or NULL */
+};
+
+/* One mdev's probe on one host. */
+struct mdevmig_probe {
+    enum mdevmig_verdict verdict;
+    char *level;  /* "type" or "device" */
+    char *target; /* the parent/type or device UUID probed */
+    int err;      /* errno the driver refused with, 0 if none */
+    char *error;  /* the collector's or transport's text, or NULL */
+    long elapsed_us;
+};
+
+struct mdevmig_host {
+    char *name;
+    char *url;
+    enum mdevmig_verdict verdict;
+    int err;                /* the errno of the first refusing probe */
+    char *error;            /* why, for an operator */
+    bool stale;             /* registry data older than stale_after_s */
+    bool same_digest;       /* the host already reports the source's version */
+    bool cached_compatible; /* a cached verdict ranked it up (never confirms) */
+    int free_instances;
+    struct mdevmig_probe *probes; /* one per source mdev, when probed */
+    size_t probe_count;
+};
+
+struct mdevmig_result {
+    char *instance;    /* or NULL */
+    char *source_host; /* or NULL for specs */
+    bool known;        /* the instance is in the registry */
+    bool source_stale; /* source versions came from the registry: collector down */
+    bool migratable;   /* every source mdev has a readable version */
+    char *reason;      /* why not migratable, or NULL */
+    struct mdevmig_mdev *mdevs;
+    size_t mdev_count;
+    struct mdevmig_host *hosts; /* every host considered, best first */
+    size_t host_count;
+    char **destinations; /* select: confirmed, best first; filter: passing, in input order */
+    size_t destination_count;
+    size_t probes_sent;
+    long elapsed_us;
+};
+
+/* What select and filter return when there is no answer (*out NULL, the
+ * message in err): the caller maps these to its own status codes. */
+enum mdevmig_status {
+    MDEVMIG_OK = 0,
+    MDEVMIG_ERR_INTERNAL = -1,  /* registry failure, out of memory */
+    MDEVMIG_ERR_INPUT = -2,     /* a malformed request */
+    MDEVMIG_ERR_NOT_FOUND = -3, /* an instance, host or device the registry does not know */
+};
+
+/* The best request->count destinations, each confirmed by live probes in
+ * this call, and the verdict of every host considered. Returns MDEVMIG_OK
+ * or an mdevmig_status error with a message. */
+int mdevmig_select(struct mdevmig *m, const struct mdevmig_request *request,
+                   struct mdevmig_result **out, char *err, size_t errlen);
+
+/* The candidates that can take the VM, in the order given, each confirmed
+ * live. An instance the registry does not know (a new boot) passes all. */
+int mdevmig_filter(struct mdevmig *m, const struct mdevmig_request *request,
+                   struct mdevmig_result **out, char *err, size_t errlen);
+
+/* The result as JSON text (malloc'd), or NULL when out of memory. */
+char *mdevmig_result_json(const struct mdevmig_result *result);
+
+void mdevmig_result_free(struct mdevmig_result *result);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * api — mdevmig-sched's HTTP API: collectors' snapshots in, the registry's
+ * view out, and the two questions a scheduler asks (select: where can this
+ * VM go; filter: which of these hosts can take it), answered by libmdevmig
+ * with live probes. Input is checked here, before the library sees it.
+ */
+#include "service.h"
+
+#include "log.h"
+#include "wire.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SCHED_HOSTS_PREFIX "/v1/hosts/"
+#define SCHED_MAX_LIST     100000
+
+static void sched_json(struct http_response *resp, int status, json_t *json)
+{
+    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    if (text == NULL) {
+        http_response_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = status;
+    resp->body = text;
+    resp->body_len = strlen(text);
+    resp->content_type = "application/json";
+}
+
+static bool sched_method(const struct http_request *req, struct http_response *resp,
+                         const char *allowed)
+{
+    if (strcmp(req->method, allowed) == 0)
+        return true;
+    http_response_error(resp, 405, "%s is not allowed on %s; use %s", req->method, req->path,
+                        allowed);
+    resp->allow = allowed;
+    return false;
+}
+
+static bool sched_stale(const struct sched *s, int64_t last_seen)
+{
+    return (double)(time(NULL) - last_seen) > s->cfg->stale_after;
+}
+
+/* POST /v1/hosts/{host}/inventory */
+static void sched_ingest(struct sched *s, const char *host, const struct http_request *req,
+                         struct http_response *resp)
+{
+    json_error_t jerr;
+    json_t *json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (json == NULL) {
+        atomic_fetch_add(&s->ingest_rejected, 1);
+        http_response_error(resp, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
+                            jerr.column, jerr.text);
+        return;
+    }
+    struct inventory inv;
+    char err[1024];
+    int rc = wire_inventory_from_json(json, &inv, err, sizeof err);
+    json_decref(json);
+    if (rc < 0) {
+        atomic_fetch_add(&s->ingest_rejected, 1);
+        http_response_error(resp, 400, "%s", err);
+        return;
+    }
+    if (strcmp(inv.host, host) != 0) {
+        atomic_fetch_add(&s->ingest_rejected, 1);
+        http_response_error(resp, 403, "the inventory is host %s's, not %s's", inv.host, host);
+        inventory_free(&inv);
+        return;
+    }
+    pthread_mutex_lock(&s->registry_lock);
+    rc = registry_replace_host(s->registry, &inv, (int64_t)time(NULL), err, sizeof err);
+    pthread_mutex_unlock(&s->registry_lock);
+    if (rc < 0) {
+        log_error("ingest from %s (host %s): %s", req->peer, host, err);
+        http_response_error(resp, 500, "%s", err);
+    } else {
+        atomic_fetch_add(rc == 0 ? &s->ingest_applied : &s->ingest_ignored, 1);
+        sched_json(
+            resp, 200,
+            json_pack("{s:b, s:I}", "applied", rc == 0, "generation", (json_int_t)inv.generation));
+    }
+    inventory_free(&inv);
+}
+
+/* One host's entry in an inventory listing. */
+static json_t *sched_host_json(struct sched *s, const char *host, int64_t last_seen, char *err,
+                               size_t errlen)
+{
+    struct inventory inv;
+    pthread_mutex_lock(&s->registry_lock);
+    int rc = registry_load_host(s->registry, host, &inv, err, errlen);
+    pthread_mutex_unlock(&s->registry_lock);
+    if (rc != 0)
+        return NULL;
+    json_t *json =
+        json_pack("{s:s, s:I, s:I, s:b, s:o}", "host", host, "last_seen", (json_int_t)last_seen,
+                  "age_s", (json_int_t)(time(NULL) - last_seen), "stale", sched_stale(s, last_seen),
+                  "inventory", wire_inventory_to_json(&inv));
+    inventory_free(&inv);
+    return json;
+}
+
+/* GET /v1/inventory and GET /v1/hosts/{host}/inventory */
+static void sched_inventory(struct sched *s, const char *only, struct http_response *resp)
+{
+    struct registry_hosts hosts;
+    char err[1024];
+    pthread_mutex_lock(&s->registry_lock);
+    int rc = registry_list_hosts(s->registry, &hosts, err, sizeof err);
+    pthread_mutex_unlock(&s->registry_lock);
+    if (rc < 0) {
+        http_response_error(resp, 500, "%s", err);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < hosts.count && list != NULL; i++) {
+        if (only != NULL && strcmp(hosts.items[i].name, only) != 0)
+            continue;
+        json_t *entry =
+            sched_host_json(s, hosts.items[i].name, hosts.items[i].last_seen, err, sizeof err);
+        if (entry != NULL) {
+            if (only != NULL) {
+                registry_hosts_free(&hosts);
+                json_decref(list);
+                sched_json(resp, 200, entry);
+                return;
+            }
+            json_array_append_new(list, entry);
+        }
+    }
+    registry_hosts_free(&hosts);
+    if (only != NULL) {
+        json_decref(list);
+        http_response_error(resp, 404, "host %.200s is not in the registry", only);
+        return;
+    }
+    sched_json(resp, 200, json_pack("{s:o}", "hosts", list));
+}
+
+/* Strings of a JSON array, borrowed from json. */
+static const char **sched_strings(const json_t *array, const char *what, size_t *count, char *err,
+                                  size_t errlen)
+{
+    *count = 0;
+    if (!json_is_array(array)) {
+        snprintf(err, errlen, "\"%s\" must be an array of strings", what);
+        return NULL;
+    }
+    if (json_array_size(array) > SCHED_MAX_LIST) {
+        snprintf(err, errlen, "\"%s\" has more than %d entries", what, SCHED_MAX_LIST);
+        return NULL;
+    }
+    const char **out = calloc(json_array_size(array) + 1, sizeof *out);
+    if (out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(array, i, item)
+    {
+        if (!json_is_string(item) || json_string_length(item) == 0 ||
+            json_string_length(item) > 255 ||
+            strlen(json_string_value(item)) != json_string_length(item)) {
+            snprintf(err, errlen, "\"%s\"[%zu] must be a non-empty string (at most 255 bytes)",
+                     what, i);
+            free(out);
+            return NULL;
+        }
+        out[i] = json_string_value(item);
+    }
+    *count = json_array_size(array);
+    return out;
+}
+
+/* The parts of a select or filter request, pointing into json. */
+struct sched_request {
+    struct mdevmig_request req;
+    const char **devices;
+    const char **hosts;
+    struct mdevmig_spec *specs;
+};
+
+static void sched_request_clear(struct sched_request *r)
+{
+    free(r->devices);
+    free(r->hosts);
+    free(r->specs);
+}
+
+static int sched_request_parse(const json_t *json, bool filter, struct sched_request *r, char *err,
+                               size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (!json_is_object(json)) {
+        snprintf(err, errlen, "the body must be a JSON object");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)json, key, value)
+    {
+        static const char *const known[] = {"instance", "host",  "devices",
+                                            "mdevs",    "count", "hosts"};
+        bool ok = false;
+        for (size_t i = 0; i < sizeof known / sizeof known[0] && !ok; i++)
+            ok = strcmp(key, known[i]) == 0;
+        if (!ok || (filter && strcmp(key, "count") == 0) ||
+            (!filter && strcmp(key, "hosts") == 0)) {
+            snprintf(err, errlen,
+                     "unknown field \"%.64s\" (expected instance, or host and devices, or "
+                     "mdevs%s)",
+                     key, filter ? "; and hosts" : "; and count");
+            return -1;
+        }
+    }
+    const json_t *instance = json_object_get(json, "instance");
+    if (instance != NULL && !json_is_string(instance)) {
+        snprintf(err, errlen, "\"instance\" must be a UUID string");
+        return -1;
+    }
+    r->req.instance = json_string_value(instance);
+    const json_t *host = json_object_get(json, "host");
+    if (host != NULL && (!json_is_string(host) || json_string_length(host) == 0)) {
+        snprintf(err, errlen, "\"host\" must be a host name");
+        return -1;
+    }
+    r->req.host = json_string_value(host);
+    const json_t *devices = json_object_get(json, "devices");
+    if (devices != NULL) {
+        if (host == NULL) {
+            snprintf(err, errlen, "\"devices\" goes with \"host\"");
+            return -1;
+        }
+        if ((r->devices = sched_strings(devices, "devices", &r->req.device_count, err, errlen)) ==
+            NULL)
+            return -1;
+        r->req.devices = r->devices;
+    }
+    const json_t *mdevs = json_object_get(json, "mdevs");
+    if (mdevs != NULL) {
+        if (!json_is_array(mdevs) || json_array_size(mdevs) == 0 || json_array_size(mdevs) > 64) {
+            snprintf(err, errlen, "\"mdevs\" must be an array of 1 to 64 {type, version}");
+            return -1;
+        }
+        r->specs = calloc(json_array_size(mdevs), sizeof *r->specs);
+        if (r->specs == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach(mdevs, i, item)
+        {
+            const json_t *type = json_object_get(item, "type");
+            const json_t *version = json_object_get(item, "version");
+            if (!json_is_object(item) || json_object_size(item) != 2 || !json_is_string(type) ||
+                !json_is_string(version) ||
+                strlen(json_string_value(version)) != json_string_length(version)) {
+                snprintf(err, errlen, "\"mdevs\"[%zu] must be {\"type\": ..., \"version\": ...}",
+                         i);
+                return -1;
+            }
+            r->specs[i].type = json_string_value(type);
+            r->specs[i].version = json_string_value(version);
+        }
+        r->req.specs = r->specs;
+        r->req.spec_count = json_array_size(mdevs);
+    }
+    const json_t *count = json_object_get(json, "count");
+    if (count != NULL) {
+        if (!json_is_integer(count) || json_integer_value(count) < 1 ||
+            json_integer_value(count) > 10000) {
+            snprintf(err, errlen, "\"count\" must be an integer from 1 to 10000");
+            return -1;
+        }
+        r->req.count = (size_t)json_integer_value(count);
+    }
+    if (filter) {
+        const json_t *hosts = json_object_get(json, "hosts");
+        if (hosts == NULL) {
+            snprintf(err, errlen, "\"hosts\" (the candidate host names) is required");
+            return -1;
+        }
+        if ((r->hosts = sched_strings(hosts, "hosts", &r->req.candidate_count, err, errlen)) ==
+            NULL)
+            return -1;
+        r->req.candidates = r->hosts;
+    }
+    return 0;
+}
+
+/* POST /v1/select and POST /v1/filter */
+static void sched_decide(struct sched *s, const struct http_request *http, bool filter,
+                         struct http_response *resp)
+{
+    json_error_t jerr;
+    json_t *json = json_loadb(http->body, http->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (json == NULL) {
+        atomic_fetch_add(&s->bad_requests, 1);
+        http_response_error(resp, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
+                            jerr.column, jerr.text);
+        return;
+    }
+    struct sched_request r;
+    char err[1024];
+    if (sched_request_parse(json, filter, &r, err, sizeof err) < 0) {
+        atomic_fetch_add(&s->bad_requests, 1);
+        http_response_error(resp, 400, "%s", err);
+        sched_request_clear(&r);
+        json_decref(json);
+        return;
+    }
+    struct mdevmig_result *result = NULL;
+    int rc = filter ? mdevmig_filter(s->lib, &r.req, &result, err, sizeof err)
+                    : mdevmig_select(s->lib, &r.req, &result, err, sizeof err);
+    sched_request_clear(&r);
+    json_decref(json);
+    atomic_fetch_add(filter ? &s->filters : &s->selects, 1);
+    if (rc != MDEVMIG_OK) {
+        int status = rc == MDEVMIG_ERR_INPUT ? 400 : rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500;
+        if (status == 400)
+            atomic_fetch_add(&s->bad_requests, 1);
+        if (status == 500)
+            log_error("%s from %s: %s", filter ? "filter" : "select", http->peer, err);
+        http_response_error(resp, status, "%s", err);
+        return;
+    }
+    atomic_fetch_add(&s->probes_sent, result->probes_sent);
+    atomic_fetch_add(&s->decision_us_total, (unsigned long)result->elapsed_us);
+    log_info("%s %s: %zu of %zu hosts pass, %zu probes, %ld us%s", filter ? "filter" : "select",
+             result->instance != NULL ? result->instance : "(mdevs)", result->destination_count,
+             result->host_count, result->probes_sent, result->elapsed_us,
+             result->source_stale ? " (source collector down: versions from the registry)" : "");
+    char *text = mdevmig_result_json(result);
+    mdevmig_result_free(result);
+    if (text == NULL) {
+        http_response_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = 200;
+    resp->body = text;
+    resp->body_len = strlen(text);
+    resp->content_type = "application/json";
+}
+
+static void sched_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void sched_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = *buf != NULL ? vsnprintf(*buf + *len, *cap - *len, fmt, ap) : -1;
+        va_end(ap);
+        if (n >= 0 && (size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return;
+        }
+        size_t grown_cap = *cap == 0 ? 4096 : *cap * 2;
+        char *grown = realloc(*buf, grown_cap);
+        if (grown == NULL)
+            return;
+        *buf = grown;
+        *cap = grown_cap;
+    }
+}
+
+static void sched_metrics(struct sched *s, struct http_response *resp)
+{
+    struct registry_hosts hosts;
+    char err[512];
+    size_t host_count = 0, stale = 0;
+    pthread_mutex_lock(&s->registry_lock);
+    int rc = registry_list_hosts(s->registry, &hosts, err, sizeof err);
+    pthread_mutex_unlock(&s->registry_lock);
+    if (rc == 0) {
+        host_count = hosts.count;
+        for (size_t i = 0; i < hosts.count; i++)
+            stale += sched_stale(s, hosts.items[i].last_seen);
+        registry_hosts_free(&hosts);
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    sched_metric(&buf, &len, &cap,
+                 "# TYPE mdevmig_sched_requests_total counter\n"
+                 "mdevmig_sched_requests_total %lu\n"
+                 "mdevmig_sched_bad_requests_total %lu\n"
+                 "mdevmig_sched_unauthorized_total %lu\n"
+                 "# TYPE mdevmig_sched_decisions_total counter\n"
+                 "mdevmig_sched_decisions_total{kind=\"select\"} %lu\n"
+                 "mdevmig_sched_decisions_total{kind=\"filter\"} %lu\n"
+                 "mdevmig_sched_decision_seconds_total %.6f\n"
+                 "mdevmig_sched_probes_sent_total %lu\n"
+                 "# TYPE mdevmig_sched_ingest_total counter\n"
+                 "mdevmig_sched_ingest_total{outcome=\"applied\"} %lu\n"
+                 "mdevmig_sched_ingest_total{outcome=\"ignored\"} %lu\n"
+                 "mdevmig_sched_ingest_total{outcome=\"rejected\"} %lu\n"
+                 "# TYPE mdevmig_sched_hosts gauge\n"
+                 "mdevmig_sched_hosts %zu\n"
+                 "mdevmig_sched_hosts_stale %zu\n",
+                 atomic_load(&s->requests), atomic_load(&s->bad_requests),
+                 atomic_load(&s->unauthorized), atomic_load(&s->selects), atomic_load(&s->filters),
+                 atomic_load(&s->decision_us_total) / 1e6, atomic_load(&s->probes_sent),
+                 atomic_load(&s->ingest_applied), atomic_load(&s->ingest_ignored),
+                 atomic_load(&s->ingest_rejected), host_count, stale);
+    if (buf == NULL) {
+        http_response_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = 200;
+    resp->body = buf;
+    resp->body_len = len;
+    resp->content_type = "text/plain; version=0.0.4";
+}
+
+void sched_api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    struct sched *s = ctx;
+    atomic_fetch_add(&s->requests, 1);
+    if (strcmp(req->path, "/v1/health") == 0) {
+        if (sched_method(req, resp, "GET"))
+            sched_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    if (!auth_bearer_ok(&s->token, req->authorization)) {
+        atomic_fetch_add(&s->unauthorized, 1);
+        http_response_error(resp, 401,
+                            req->authorization == NULL
+                                ? "missing Authorization: Bearer <cluster token>"
+                                : "wrong bearer token");
+        return;
+    }
+    if (strcmp(req->path, "/v1/select") == 0) {
+        if (sched_method(req, resp, "POST"))
+            sched_decide(s, req, false, resp);
+    } else if (strcmp(req->path, "/v1/filter") == 0) {
+        if (sched_method(req, resp, "POST"))
+            sched_decide(s, req, true, resp);
+    } else if (strcmp(req->path, "/v1/inventory") == 0) {
+        if (sched_method(req, resp, "GET"))
+            sched_inventory(s, NULL, resp);
+    } else if (strcmp(req->path, "/metrics") == 0) {
+        if (sched_method(req, resp, "GET"))
+            sched_metrics(s, resp);
+    } else if (strncmp(req->path, SCHED_HOSTS_PREFIX, strlen(SCHED_HOSTS_PREFIX)) == 0) {
+        const char *host = req->path + strlen(SCHED_HOSTS_PREFIX);
+        const char *slash = strchr(host, '/');
+        if (slash == NULL || strcmp(slash, "/inventory") != 0 || slash == host ||
+            slash - host > 255) {
+            http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
+            return;
+        }
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(slash - host), host);
+        if (strcmp(req->method, "POST") == 0)
+            sched_ingest(s, name, req, resp);
+        else if (strcmp(req->method, "GET") == 0)
+            sched_inventory(s, name, resp);
+        else {
+            http_response_error(resp, 405, "%s is not allowed on %s; use GET or POST", req->method,
+                                req->path);
+            resp->allow = "GET, POST";
+        }
+    } else {
+        http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
+    }
+}

@@ -1,0 +1,87 @@
+/*
+ * mdevmig-sched — the embedded scheduler service: it owns the registry
+ * (collectors publish into it), and answers select and filter for Nova's
+ * filter, the mdevmig CLI and batch tools, each answer confirmed live.
+ */
+#include "config.h"
+#include "http_server.h"
+#include "log.h"
+#include "service.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A whole inventory of a large host fits; a filter of 10,000 names too. */
+#define SCHED_MAX_BODY (8 * 1024 * 1024)
+
+int main(int argc, char **argv)
+{
+    struct sched_config cfg;
+    char err[1024];
+    int parsed = sched_config_parse(&cfg, argc, argv, err, sizeof err);
+    if (parsed == 1)
+        return 0;
+    if (parsed < 0) {
+        fprintf(stderr, "mdevmig-sched: %s\n(see mdevmig-sched --help)\n", err);
+        return 2;
+    }
+    enum log_level level = LOG_LEVEL_INFO;
+    log_level_parse(cfg.log_level, &level);
+    log_init("mdevmig-sched", level);
+
+    /* Only the main thread takes the stop signals (sigwait below). */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sched s = {.cfg = &cfg};
+    int status = 1;
+    struct http_server *server = NULL;
+    pthread_mutex_init(&s.registry_lock, NULL);
+    if (auth_token_load(cfg.token_file, &s.token, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (registry_open(cfg.registry, &s.registry, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    struct mdevmig_options options = {
+        .registry_path = cfg.registry,
+        .token = s.token.value,
+        .connect_timeout_ms = (long)(cfg.connect_timeout * 1000),
+        .timeout_ms = (long)(cfg.probe_timeout * 1000),
+        .max_parallel = cfg.max_parallel,
+        .stale_after_s = (int64_t)cfg.stale_after,
+    };
+    if ((s.lib = mdevmig_open(&options, err, sizeof err)) == NULL) {
+        log_error("%s", err);
+        goto out;
+    }
+    server = http_server_start(cfg.listen, cfg.threads, SCHED_MAX_BODY, sched_api_handle, &s, err,
+                               sizeof err);
+    if (server == NULL) {
+        log_error("%s", err);
+        goto out;
+    }
+    log_info("serving on %s, registry %s, probes time out after %.1f s", cfg.listen, cfg.registry,
+             cfg.probe_timeout);
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    status = 0;
+out:
+    http_server_stop(server);
+    mdevmig_close(s.lib);
+    registry_close(s.registry);
+    pthread_mutex_destroy(&s.registry_lock);
+    sched_config_free(&cfg);
+    return status;
+}

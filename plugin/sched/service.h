@@ -1,0 +1,42 @@
+/*
+ * service — the state of one mdevmig-sched: the library that answers select
+ * and filter, the registry connection that takes collectors' snapshots,
+ * and the counters /metrics shows.
+ */
+#ifndef MDEVMIG_SCHED_SERVICE_H
+#define MDEVMIG_SCHED_SERVICE_H
+
+#include "auth.h"
+#include "config.h"
+#include "http_server.h"
+#include "mdevmig.h"
+#include "registry.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct sched {
+    const struct sched_config *cfg;
+    struct auth_token token;
+    struct mdevmig *lib;
+    /* Ingest and inventory reads: a connection of their own, so a burst
+     * of snapshots never waits behind a select's probes. */
+    struct registry *registry;
+    pthread_mutex_t registry_lock;
+
+    atomic_ulong requests;
+    atomic_ulong bad_requests;
+    atomic_ulong unauthorized;
+    atomic_ulong selects;
+    atomic_ulong filters;
+    atomic_ulong probes_sent;
+    atomic_ulong ingest_applied;
+    atomic_ulong ingest_ignored;
+    atomic_ulong ingest_rejected;
+    atomic_ulong decision_us_total;
+};
+
+/* The http_handler for a struct sched (ctx). */
+void sched_api_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+
+#endif
