@@ -57,10 +57,11 @@ static bool api_method(const struct http_request *req, struct http_response *res
 static void api_health(struct collector *c, struct http_response *resp)
 {
     pthread_rwlock_rdlock(&c->lock);
+    /* Degraded: serving the last good inventory while scans fail. */
+    const char *status = !c->have_inventory ? "starting" : c->scan_failing ? "degraded" : "ok";
     json_t *json =
-        json_pack("{s:s, s:s, s:I, s:I}", "status", c->have_inventory ? "ok" : "starting", "host",
-                  c->cfg->host, "generation", (json_int_t)c->inv.generation, "scanned_at",
-                  (json_int_t)c->inv.scanned_at);
+        json_pack("{s:s, s:s, s:I, s:I}", "status", status, "host", c->cfg->host, "generation",
+                  (json_int_t)c->inv.generation, "scanned_at", (json_int_t)c->inv.scanned_at);
     pthread_rwlock_unlock(&c->lock);
     api_json(resp, 200, json);
 }
@@ -360,6 +361,15 @@ static void api_probe(struct collector *c, const struct http_request *http,
     } else {
         struct probe_outcome outcome;
         probe_write(t->path, req.version, req.version_len, &outcome);
+        if (outcome.err == ENOTCONN) {
+            /* The host's sysfs is gone, not the driver's answer: a verdict
+             * here would be cached as if the driver had refused. */
+            http_response_error(resp, 503, "sysfs on host %s is not connected (%s)", c->cfg->host,
+                                t->path);
+            free(t);
+            json_decref(body);
+            return;
+        }
         verdict = probe_verdict_name(outcome.verdict);
         probe_err = outcome.err;
         elapsed_us = outcome.elapsed_us;

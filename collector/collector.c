@@ -210,6 +210,9 @@ void collector_run(struct collector *c)
     bool was_failing = false;
     for (;;) {
         int rc = collector_rescan(c, err, sizeof err);
+        pthread_rwlock_wrlock(&c->lock);
+        c->scan_failing = rc < 0;
+        pthread_rwlock_unlock(&c->lock);
         if (rc < 0) {
             log_error("scan failed: %s", err);
             was_failing = true;

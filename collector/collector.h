@@ -46,6 +46,7 @@ struct collector {
     char *inventory_json;
     size_t inventory_json_len;
     bool have_inventory; /* false until the first successful scan */
+    bool scan_failing;   /* the last scan failed: the inventory is the last good one */
 
     /* The VMs libvirt last reported, kept while libvirt is unreachable so
      * an outage does not look like every VM leaving. */
