@@ -25,6 +25,7 @@ enum mdevmig_verdict {
     MDEVMIG_UNSUPPORTED,  /* the target has no migration_version attribute */
     MDEVMIG_UNREACHABLE,  /* its collector did not answer in time */
     MDEVMIG_NOT_PROBED,   /* a candidate not needed: enough were confirmed */
+    MDEVMIG_SOURCE_HOST,  /* a filter listed the host the VM runs on */
 };
 
 const char *mdevmig_verdict_name(enum mdevmig_verdict verdict);
@@ -97,7 +98,7 @@ struct mdevmig_host {
     bool stale;             /* registry data older than stale_after_s */
     bool same_digest;       /* the host already reports the source's version */
     bool cached_compatible; /* a cached verdict ranked it up (never confirms) */
-    int free_instances;
+    int free_instances;     /* room for the VM's types: free instances plus unused created mdevs */
     struct mdevmig_probe *probes; /* one per source mdev, when probed */
     size_t probe_count;
 };

@@ -283,18 +283,23 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
     if (rc == 0 && filter) {
         /* Listed hosts with no row at all: no type here, or unknown. */
         for (size_t i = 0; i < req->candidate_count && rc == 0; i++) {
-            bool seen = src->host != NULL && strcmp(req->candidates[i], src->host) == 0;
+            bool source = src->host != NULL && strcmp(req->candidates[i], src->host) == 0;
+            bool seen = false;
             for (size_t k = 0; k < out->count && !seen; k++)
                 seen = strcmp(out->items[k].host, req->candidates[i]) == 0;
             if (seen)
                 continue;
             struct candidate *cand = &out->items[out->count++];
             cand->order = (int)i;
-            cand->verdict = MDEVMIG_NO_TYPE;
+            cand->verdict = source ? MDEVMIG_SOURCE_HOST : MDEVMIG_NO_TYPE;
             cand->host = strdup(req->candidates[i]);
             char text[512];
-            snprintf(text, sizeof text, "host %.200s offers none of the VM's mdev types",
-                     req->candidates[i]);
+            if (source)
+                snprintf(text, sizeof text, "the VM runs on %.200s: not a destination",
+                         req->candidates[i]);
+            else
+                snprintf(text, sizeof text, "host %.200s offers none of the VM's mdev types",
+                         req->candidates[i]);
             cand->error = strdup(text);
             cand->needs = calloc(src->mdev_count + 1, sizeof *cand->needs);
             if (cand->host == NULL || cand->error == NULL || cand->needs == NULL) {

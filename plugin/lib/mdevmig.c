@@ -38,6 +38,8 @@ const char *mdevmig_verdict_name(enum mdevmig_verdict verdict)
         return "unreachable";
     case MDEVMIG_NOT_PROBED:
         return "not-probed";
+    case MDEVMIG_SOURCE_HOST:
+        return "source-host";
     }
     return "unknown";
 }

@@ -327,7 +327,7 @@ int source_resolve(struct mdevmig *m, const struct mdevmig_request *req, struct 
         snprintf(err, errlen,
                  "give exactly one source: an instance, a host with devices, or "
                  "mdevs as type and version");
-        return -1;
+        return MDEVMIG_ERR_INPUT;
     }
     int rc;
     if (req->instance != NULL) {

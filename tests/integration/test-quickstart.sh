@@ -13,10 +13,10 @@ check() {
         fails=$((fails + 1)); echo "not ok - $1 (expected '$2', got '$3')"
     fi
 }
-leftovers() {  # mounts and processes of the quickstart run whose work dir is $1
+leftovers() {  # mounts, processes (mdevsim, collectors, sched) and the folder of run $1
     local n
     n=$(grep -c " $1/" /proc/mounts)
-    n=$((n + $(pgrep -f -- "--mount $1/" | wc -l)))
+    n=$((n + $(pgrep -f -- "$1/" | wc -l)))
     [ -d "$1" ] && n=$((n + 1))
     echo "$n"
 }
@@ -26,8 +26,17 @@ MDEVMIG_BUILD=$BUILD_DIR "$top/deploy/quickstart" >"$log" 2>&1
 check "quickstart exits 0" 0 "$?"
 work=$(grep -o '/tmp/mdevmig-quickstart\.[A-Za-z0-9]*' "$log" | head -n 1)
 check "quickstart names its work folder" yes "$([ -n "$work" ] && echo yes || echo no)"
-check "quickstart shows an incompatible target" 1 "$(grep -c 'gpu-b.*write refused' "$log")"
-check "quickstart shows a compatible target" 1 "$(grep -c 'gpu-b.*-> gpu-a: write accepted' "$log")"
+tab=$(printf '\t')
+check "quickstart lists gpu-a's inventory with its VMs" 2 \
+    "$(grep -c "^device${tab}gpu-a${tab}.*instance-00000a0" "$log")"
+check "quickstart groups hosts by version" 4 "$(grep -c "^group${tab}nvidia-222${tab}" "$log")"
+check "quickstart selects gpu-d, confirmed compatible" 2 \
+    "$(grep -c "^host${tab}gpu-d${tab}compatible" "$log")"
+check "quickstart shows gpu-b refusing with the vendor errno" 1 \
+    "$(grep -c "^host${tab}gpu-b${tab}incompatible${tab}EINVAL" "$log")"
+check "quickstart shows gpu-e without capacity" 2 "$(grep -c "^host${tab}gpu-e${tab}no-capacity" "$log")"
+check "after gpu-b's driver upgrade it is a destination" 1 \
+    "$(grep -c "^destination${tab}gpu-b$" "$log")"
 check "quickstart leaves nothing behind" 0 "$(leftovers "$work")"
 
 # A background job of a script starts with SIGINT ignored; put the default
@@ -47,7 +56,7 @@ for sig in INT TERM; do
         sleep 0.1
     done
     work=$(grep -o '/tmp/mdevmig-quickstart\.[A-Za-z0-9]*' "$log" | head -n 1)
-    check "SIG$sig: the cluster was mounted" 3 "$(grep -c " $work/" /proc/mounts)"
+    check "SIG$sig: the cluster was mounted" 5 "$(grep -c " $work/" /proc/mounts)"
     kill -"$sig" "$pid"
     wait "$pid"
     check "SIG$sig: quickstart exits 130" 130 "$?"

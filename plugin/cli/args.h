@@ -1,0 +1,36 @@
+/*
+ * args — the command line: a subcommand's own options and the global ones
+ * (cli.h), accepted in any order around the subcommand's name, with a
+ * message naming the word that was wrong.
+ */
+#ifndef MDEVMIG_CLI_ARGS_H
+#define MDEVMIG_CLI_ARGS_H
+
+#include "cli.h"
+
+#include <stddef.h>
+
+/* One option of a subcommand: --name, or --name VALUE when metavar is set. */
+struct args_option {
+    const char *name;
+    const char *metavar;
+    int id;
+};
+
+/* Takes one of the subcommand's options: 0, or -1 with a message. */
+typedef int (*args_take)(void *ctx, int id, const char *value, char *err, size_t errlen);
+
+/* Parse argv[1..argc) into cli (global options) and through take (own).
+ * leading: stop at the first word that is not an option (the subcommand's
+ * name, which *next then indexes); otherwise any such word is an error.
+ * Returns 0, 1 when --help was given (it wins over other mistakes), or -1
+ * with a message. */
+int args_parse(struct cli *cli, int argc, char **argv, const struct args_option *own,
+               size_t own_count, args_take take, void *ctx, bool leading, int *next, char *err,
+               size_t errlen);
+
+/* Strict numbers for option values: the whole text, in range. 0 or -1. */
+int args_seconds(const char *text, const char *option, double *out, char *err, size_t errlen);
+int args_count(const char *text, const char *option, long max, long *out, char *err, size_t errlen);
+
+#endif

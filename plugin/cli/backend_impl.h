@@ -1,0 +1,35 @@
+/*
+ * backend_impl.h — what a backend implementation provides (backend.h's
+ * functions dispatch through it), and the constructors backend.c picks
+ * from. Not for the subcommands: they see only backend.h.
+ */
+#ifndef MDEVMIG_CLI_BACKEND_IMPL_H
+#define MDEVMIG_CLI_BACKEND_IMPL_H
+
+#include "auth.h"
+#include "backend.h"
+
+struct backend_ops {
+    int (*inventory)(struct backend *b, const char *only, json_t **out, char *err, size_t errlen);
+    int (*decide)(struct backend *b, enum backend_question q, const struct mdevmig_request *req,
+                  char **text, json_t **json, char *err, size_t errlen);
+    void (*close)(struct backend *b);
+};
+
+/* The part every implementation starts with. */
+struct backend {
+    const struct backend_ops *ops;
+    char name[600];
+    bool have_token;
+    struct auth_token token;
+    double timeout_s; /* 0: the implementation's default */
+};
+
+/* Each returns a cli_exit code; *out is NULL unless CLI_EXIT_OK. token
+ * may be NULL (no probes asked for, or none given). */
+int backend_registry_open(const char *path, const struct auth_token *token, double timeout_s,
+                          struct backend **out, char *err, size_t errlen);
+int backend_sched_open(const char *url, const struct auth_token *token, double timeout_s,
+                       struct backend **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * backend_registry — answers from the registry file itself: inventory
+ * straight from SQLite, select and filter by libmdevmig in this process
+ * (which reads versions from and probes the collectors, so it needs the
+ * cluster token). For an operator on a host that has the file and no
+ * mdevmig-sched running, or when the service is the thing being debugged.
+ */
+#include "backend_impl.h"
+
+#include "registry.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct backend_registry {
+    struct backend base;
+    char *path;
+    struct registry *reg;
+    struct mdevmig *lib; /* opened on the first select or filter */
+};
+
+static void backend_registry_close(struct backend *b)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    registry_close(r->reg);
+    mdevmig_close(r->lib);
+    explicit_bzero(&r->base.token, sizeof r->base.token);
+    free(r->path);
+    free(r);
+}
+
+static json_t *backend_registry_entry(struct backend_registry *r, const struct registry_host *h,
+                                      int64_t now, char *err, size_t errlen)
+{
+    struct inventory inv;
+    int rc = registry_load_host(r->reg, h->name, &inv, err, errlen);
+    if (rc != 0) {
+        if (rc == 1)
+            snprintf(err, errlen, "host %s vanished from the registry while being read", h->name);
+        return NULL;
+    }
+    json_t *entry = json_pack("{s:s, s:I, s:I, s:b, s:o}", "host", h->name, "last_seen",
+                              (json_int_t)h->last_seen, "age_s", (json_int_t)(now - h->last_seen),
+                              "stale", now - h->last_seen > BACKEND_STALE_AFTER_S, "inventory",
+                              wire_inventory_to_json(&inv));
+    inventory_free(&inv);
+    if (entry == NULL)
+        snprintf(err, errlen, "out of memory");
+    return entry;
+}
+
+static int backend_registry_inventory(struct backend *b, const char *only, json_t **out, char *err,
+                                      size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    struct registry_hosts hosts;
+    if (registry_list_hosts(r->reg, &hosts, err, errlen) < 0)
+        return CLI_EXIT_BACKEND;
+    int64_t now = (int64_t)time(NULL);
+    json_t *list = json_array();
+    int rc = list != NULL ? CLI_EXIT_OK : CLI_EXIT_BACKEND;
+    if (list == NULL)
+        snprintf(err, errlen, "out of memory");
+    bool found = false;
+    for (size_t i = 0; i < hosts.count && rc == CLI_EXIT_OK; i++) {
+        if (only != NULL && strcmp(hosts.items[i].name, only) != 0)
+            continue;
+        found = true;
+        json_t *entry = backend_registry_entry(r, &hosts.items[i], now, err, errlen);
+        if (entry == NULL || json_array_append_new(list, entry) < 0)
+            rc = CLI_EXIT_BACKEND;
+    }
+    registry_hosts_free(&hosts);
+    if (rc == CLI_EXIT_OK && only != NULL && !found) {
+        snprintf(err, errlen, "host %s is not in the registry %s", only, r->path);
+        rc = CLI_EXIT_NOT_FOUND;
+    }
+    if (rc == CLI_EXIT_OK && (*out = json_pack("{s:O}", "hosts", list)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = CLI_EXIT_BACKEND;
+    }
+    json_decref(list);
+    return rc;
+}
+
+static int backend_registry_decide(struct backend *b, enum backend_question q,
+                                   const struct mdevmig_request *req, char **text, json_t **json,
+                                   char *err, size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    if (!b->have_token) {
+        snprintf(err, errlen,
+                 "probing the collectors needs the cluster token: give --token-file "
+                 "FILE");
+        return CLI_EXIT_USAGE;
+    }
+    if (r->lib == NULL) {
+        long timeout_ms = b->timeout_s > 0 ? (long)(b->timeout_s * 1000) : 0;
+        struct mdevmig_options options = {
+            .registry_path = r->path,
+            .token = b->token.value,
+            .timeout_ms = timeout_ms,
+            /* A connect never waits longer than the whole probe may. */
+            .connect_timeout_ms = timeout_ms > 0 && timeout_ms < 1000 ? timeout_ms : 0,
+            .stale_after_s = BACKEND_STALE_AFTER_S,
+        };
+        if ((r->lib = mdevmig_open(&options, err, errlen)) == NULL)
+            return CLI_EXIT_BACKEND;
+    }
+    struct mdevmig_result *result = NULL;
+    int rc = q == BACKEND_SELECT ? mdevmig_select(r->lib, req, &result, err, errlen)
+                                 : mdevmig_filter(r->lib, req, &result, err, errlen);
+    if (rc != MDEVMIG_OK) {
+        return rc == MDEVMIG_ERR_INPUT       ? CLI_EXIT_USAGE
+               : rc == MDEVMIG_ERR_NOT_FOUND ? CLI_EXIT_NOT_FOUND
+                                             : CLI_EXIT_BACKEND;
+    }
+    *text = mdevmig_result_json(result);
+    mdevmig_result_free(result);
+    json_error_t jerr;
+    if (*text == NULL || (*json = json_loads(*text, 0, &jerr)) == NULL) {
+        snprintf(err, errlen, "%s",
+                 *text == NULL ? "out of memory" : "libmdevmig's answer is not JSON");
+        free(*text);
+        *text = NULL;
+        return CLI_EXIT_BACKEND;
+    }
+    return CLI_EXIT_OK;
+}
+
+static const struct backend_ops backend_registry_ops = {
+    .inventory = backend_registry_inventory,
+    .decide = backend_registry_decide,
+    .close = backend_registry_close,
+};
+
+int backend_registry_open(const char *path, const struct auth_token *token, double timeout_s,
+                          struct backend **out, char *err, size_t errlen)
+{
+    /* registry_open would create a missing file: a mistyped path must
+     * not turn into an empty cluster. */
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "registry %s: %s", path, strerror(errno));
+        return CLI_EXIT_BACKEND;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "registry %s: not a regular file", path);
+        return CLI_EXIT_BACKEND;
+    }
+    struct backend_registry *r = calloc(1, sizeof *r);
+    if (r == NULL || (r->path = strdup(path)) == NULL) {
+        free(r);
+        snprintf(err, errlen, "out of memory");
+        return CLI_EXIT_BACKEND;
+    }
+    r->base.ops = &backend_registry_ops;
+    snprintf(r->base.name, sizeof r->base.name, "registry %s", path);
+    r->base.timeout_s = timeout_s;
+    if (token != NULL) {
+        r->base.token = *token;
+        r->base.have_token = true;
+    }
+    /* The registry's messages name the file already. */
+    if (registry_open(path, &r->reg, err, errlen) < 0) {
+        backend_registry_close(&r->base);
+        return CLI_EXIT_BACKEND;
+    }
+    *out = &r->base;
+    return CLI_EXIT_OK;
+}

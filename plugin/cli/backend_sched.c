@@ -1,0 +1,344 @@
+/*
+ * backend_sched — answers from an mdevmig-sched service: GET /v1/inventory
+ * (or one host's), POST /v1/select and /v1/filter, with the cluster token
+ * as a bearer token. One request at a time, so libcurl's easy interface
+ * is all it takes; the response cap is far above the library client's,
+ * because an inventory of 10,000 hosts is tens of megabytes.
+ */
+#include "backend_impl.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The whole request, probes included: the service's own probe timeout
+ * (3 s by default) must fit inside with room to spare. */
+#define BACKEND_SCHED_TIMEOUT_S    30.0
+#define BACKEND_SCHED_CONNECT_MS   5000L
+#define BACKEND_SCHED_MAX_RESPONSE (512L * 1024 * 1024)
+
+struct backend_sched {
+    struct backend base;
+    char *url; /* without a trailing '/' */
+    CURL *curl;
+    struct curl_slist *headers;
+    bool global_init;
+};
+
+struct backend_sched_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool too_big;
+    bool no_memory;
+};
+
+static size_t backend_sched_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct backend_sched_buf *buf = userdata;
+    size_t n = size * nmemb;
+    if (buf->len + n > (size_t)BACKEND_SCHED_MAX_RESPONSE) {
+        buf->too_big = true;
+        return 0; /* libcurl stops with CURLE_WRITE_ERROR */
+    }
+    if (buf->len + n + 1 > buf->cap) {
+        size_t cap = buf->cap == 0 ? 16384 : buf->cap;
+        while (cap < buf->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(buf->data, cap);
+        if (grown == NULL) {
+            buf->no_memory = true;
+            return 0;
+        }
+        buf->data = grown;
+        buf->cap = cap;
+    }
+    memcpy(buf->data + buf->len, ptr, n);
+    buf->len += n;
+    buf->data[buf->len] = '\0';
+    return n;
+}
+
+static void backend_sched_close(struct backend *b)
+{
+    struct backend_sched *s = (struct backend_sched *)b;
+    if (s->curl != NULL)
+        curl_easy_cleanup(s->curl);
+    /* The list holds the Authorization header: wipe it before freeing. */
+    for (struct curl_slist *h = s->headers; h != NULL; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(s->headers);
+    if (s->global_init)
+        curl_global_cleanup();
+    explicit_bzero(&s->base.token, sizeof s->base.token);
+    free(s->url);
+    free(s);
+}
+
+/* The service's {"error": "..."} text, or the start of whatever it sent. */
+static void backend_sched_message(const char *text, const json_t *json, char *out, size_t len)
+{
+    const char *message = json_string_value(json_object_get(json, "error"));
+    if (message != NULL)
+        snprintf(out, len, "%s", message);
+    else if (text != NULL && text[0] != '\0')
+        snprintf(out, len, "%.200s", text);
+    else
+        snprintf(out, len, "(no message)");
+}
+
+/* One request; on CLI_EXIT_OK, *text and *json hold the 200 answer. */
+static int backend_sched_call(struct backend_sched *s, const char *path, const char *body,
+                              char **text, json_t **json, char *err, size_t errlen)
+{
+    char url[4096];
+    if ((size_t)snprintf(url, sizeof url, "%s%s", s->url, path) >= sizeof url) {
+        snprintf(err, errlen, "the request URL would be longer than %zu bytes", sizeof url);
+        return CLI_EXIT_USAGE;
+    }
+    struct backend_sched_buf buf = {0};
+    char curl_err[CURL_ERROR_SIZE] = "";
+    double timeout_s = s->base.timeout_s > 0 ? s->base.timeout_s : BACKEND_SCHED_TIMEOUT_S;
+    long timeout_ms = (long)(timeout_s * 1000);
+    CURL *c = s->curl;
+    curl_easy_reset(c);
+    CURLcode rc = CURLE_OK;
+    /* Every setopt is checked: a failure here is a libcurl built
+     * without what the command needs, and says so. */
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_URL, url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                              timeout_ms < BACKEND_SCHED_CONNECT_MS ? timeout_ms
+                                                                    : BACKEND_SCHED_CONNECT_MS);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, backend_sched_write);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    if (rc == CURLE_OK && body != NULL)
+        rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "cannot set up a request to %s: %s", url, curl_easy_strerror(rc));
+        return CLI_EXIT_BACKEND;
+    }
+    rc = curl_easy_perform(c);
+    long status = 0;
+    if (rc == CURLE_OK)
+        rc = curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) {
+        if (buf.too_big)
+            snprintf(err, errlen, "mdevmig-sched at %s: the answer to %s is larger than %ld MiB",
+                     s->url, path, BACKEND_SCHED_MAX_RESPONSE >> 20);
+        else if (buf.no_memory)
+            snprintf(err, errlen, "out of memory reading the answer to %s", path);
+        else
+            snprintf(err, errlen, "mdevmig-sched at %s: %s", s->url,
+                     curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc));
+        free(buf.data);
+        return CLI_EXIT_BACKEND;
+    }
+    json_t *parsed = buf.data != NULL ? json_loads(buf.data, 0, NULL) : NULL;
+    char message[1200];
+    int code = CLI_EXIT_OK;
+    if (status != 200)
+        backend_sched_message(buf.data, parsed, message, sizeof message);
+    if (status == 200 && !json_is_object(parsed)) {
+        snprintf(err, errlen,
+                 "mdevmig-sched at %s answered %s with something that is not a JSON "
+                 "object",
+                 s->url, path);
+        code = CLI_EXIT_BACKEND;
+    } else if (status == 400) {
+        snprintf(err, errlen, "mdevmig-sched refused the request: %s", message);
+        code = CLI_EXIT_USAGE;
+    } else if (status == 401 || status == 403) {
+        snprintf(err, errlen,
+                 "mdevmig-sched at %s refused the token (%s): is --token-file the cluster "
+                 "token the service was started with?",
+                 s->url, message);
+        code = CLI_EXIT_BACKEND;
+    } else if (status == 404 && json_is_string(json_object_get(parsed, "error")) &&
+               strncmp(message, "no such endpoint", 16) != 0) {
+        /* The service's own "no such instance/host/device". */
+        snprintf(err, errlen, "%s", message);
+        code = CLI_EXIT_NOT_FOUND;
+    } else if (status == 404) {
+        snprintf(err, errlen, "%s answered HTTP 404 on %s (%s): is that mdevmig-sched's address?",
+                 s->url, path, message);
+        code = CLI_EXIT_BACKEND;
+    } else if (status != 200) {
+        snprintf(err, errlen, "mdevmig-sched at %s failed: HTTP %ld on %s: %s", s->url, status,
+                 path, message);
+        code = CLI_EXIT_BACKEND;
+    }
+    if (code != CLI_EXIT_OK) {
+        json_decref(parsed);
+        free(buf.data);
+        return code;
+    }
+    *text = buf.data;
+    *json = parsed;
+    return CLI_EXIT_OK;
+}
+
+static int backend_sched_inventory(struct backend *b, const char *only, json_t **out, char *err,
+                                   size_t errlen)
+{
+    struct backend_sched *s = (struct backend_sched *)b;
+    char path[1024] = "/v1/inventory";
+    if (only != NULL) {
+        char *escaped = curl_easy_escape(s->curl, only, 0);
+        if (escaped == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return CLI_EXIT_BACKEND;
+        }
+        snprintf(path, sizeof path, "/v1/hosts/%.900s/inventory", escaped);
+        curl_free(escaped);
+    }
+    char *text = NULL;
+    json_t *json = NULL;
+    int rc = backend_sched_call(s, path, NULL, &text, &json, err, errlen);
+    free(text);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    /* One host's endpoint answers with the entry itself: list it, so
+     * both forms have the listing's shape. */
+    if (only != NULL) {
+        *out = json_pack("{s:[o]}", "hosts", json);
+        json = NULL;
+    } else if (json_is_array(json_object_get(json, "hosts"))) {
+        *out = json;
+        json = NULL;
+    } else {
+        json_decref(json);
+        snprintf(err, errlen, "mdevmig-sched at %s: the inventory has no \"hosts\" list", s->url);
+        return CLI_EXIT_BACKEND;
+    }
+    if (*out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return CLI_EXIT_BACKEND;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The request body mdevmig-sched's API takes (plugin/sched/api.c). */
+static json_t *backend_sched_body(enum backend_question q, const struct mdevmig_request *req)
+{
+    json_t *body = json_object();
+    bool ok = body != NULL;
+    if (ok && req->instance != NULL)
+        ok = json_object_set_new(body, "instance", json_string(req->instance)) == 0;
+    if (ok && req->host != NULL) {
+        json_t *devices = json_array();
+        for (size_t i = 0; i < req->device_count && devices != NULL; i++)
+            ok = ok && json_array_append_new(devices, json_string(req->devices[i])) == 0;
+        ok = ok && json_object_set_new(body, "host", json_string(req->host)) == 0 &&
+             json_object_set_new(body, "devices", devices) == 0;
+    }
+    if (ok && req->spec_count > 0) {
+        json_t *mdevs = json_array();
+        for (size_t i = 0; i < req->spec_count && mdevs != NULL; i++)
+            ok = ok &&
+                 json_array_append_new(mdevs, json_pack("{s:s, s:s}", "type", req->specs[i].type,
+                                                        "version", req->specs[i].version)) == 0;
+        ok = ok && json_object_set_new(body, "mdevs", mdevs) == 0;
+    }
+    if (ok && q == BACKEND_SELECT && req->count > 0)
+        ok = json_object_set_new(body, "count", json_integer((json_int_t)req->count)) == 0;
+    if (ok && q == BACKEND_FILTER) {
+        json_t *hosts = json_array();
+        for (size_t i = 0; i < req->candidate_count && hosts != NULL; i++)
+            ok = ok && json_array_append_new(hosts, json_string(req->candidates[i])) == 0;
+        ok = ok && json_object_set_new(body, "hosts", hosts) == 0;
+    }
+    if (!ok) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+static int backend_sched_decide(struct backend *b, enum backend_question q,
+                                const struct mdevmig_request *req, char **text, json_t **json,
+                                char *err, size_t errlen)
+{
+    struct backend_sched *s = (struct backend_sched *)b;
+    json_t *body = backend_sched_body(q, req);
+    char *payload = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (payload == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return CLI_EXIT_BACKEND;
+    }
+    int rc = backend_sched_call(s, q == BACKEND_SELECT ? "/v1/select" : "/v1/filter", payload, text,
+                                json, err, errlen);
+    free(payload);
+    return rc;
+}
+
+static const struct backend_ops backend_sched_ops = {
+    .inventory = backend_sched_inventory,
+    .decide = backend_sched_decide,
+    .close = backend_sched_close,
+};
+
+int backend_sched_open(const char *url, const struct auth_token *token, double timeout_s,
+                       struct backend **out, char *err, size_t errlen)
+{
+    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+        snprintf(err, errlen,
+                 "URL \"%.200s\" (--url or MDEVMIG_URL): expected mdevmig-sched's address as "
+                 "http://HOST:PORT or https://HOST:PORT",
+                 url);
+        return CLI_EXIT_USAGE;
+    }
+    struct backend_sched *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->url = strdup(url)) == NULL) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return CLI_EXIT_BACKEND;
+    }
+    s->base.ops = &backend_sched_ops;
+    size_t len = strlen(s->url);
+    while (len > 0 && s->url[len - 1] == '/')
+        s->url[--len] = '\0';
+    snprintf(s->base.name, sizeof s->base.name, "mdevmig-sched at %.500s", s->url);
+    s->base.timeout_s = timeout_s;
+    s->base.token = *token;
+    s->base.have_token = true;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "libcurl could not be initialised");
+        backend_sched_close(&s->base);
+        return CLI_EXIT_BACKEND;
+    }
+    s->global_init = true;
+    char auth[AUTH_TOKEN_MAX + 32];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token->value);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    explicit_bzero(auth, sizeof auth);
+    if (h != NULL)
+        s->headers = h;
+    if (h != NULL && (h = curl_slist_append(s->headers, "Content-Type: application/json")) != NULL)
+        s->headers = h;
+    if (h != NULL && (h = curl_slist_append(s->headers, "Accept: application/json")) != NULL)
+        s->headers = h;
+    if (h == NULL || (s->curl = curl_easy_init()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        backend_sched_close(&s->base);
+        return CLI_EXIT_BACKEND;
+    }
+    *out = &s->base;
+    return CLI_EXIT_OK;
+}

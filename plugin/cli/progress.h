@@ -1,0 +1,19 @@
+/*
+ * progress — one line on stderr while work that takes seconds (a probe
+ * fan-out) runs, erased when it ends; only when stderr is a terminal, so
+ * logs and pipes never collect it.
+ */
+#ifndef MDEVMIG_CLI_PROGRESS_H
+#define MDEVMIG_CLI_PROGRESS_H
+
+#include "cli.h"
+
+#include <stdbool.h>
+
+/* Shows the line; true when it was shown (pass that to progress_done). */
+bool progress_show(const struct cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+void progress_done(bool shown);
+
+#endif
