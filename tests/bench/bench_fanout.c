@@ -1,42 +1,54 @@
 /*
  * bench_fanout — the scheduler's probe fan-out through common/http_client:
- * SERVERS loopback collectors stand-ins (libmicrohttpd, 127.0.0.10 up,
- * one polling thread each, a small JSON reply per POST after a trivial
- * hash of the body), CALLS POSTs spread over them per batch, ROUNDS
- * batches after one warm-up batch. Prints p50/p99/max ms per batch and the
+ * SERVERS stand-in collectors (libmicrohttpd on 127.0.0.10 up, one polling
+ * thread each, a small JSON reply per POST after a trivial hash of the
+ * body) in a child process, so the figures split client and server CPU;
+ * CALLS POSTs spread over them per batch; ROUNDS batches after one
+ * warm-up batch. Prints p50/p99/max ms per batch, CPU per batch, and the
  * TCP connections the servers accepted per batch (0 when every batch
- * reuses the warm ones). A benchmark tool, not a test: figures go to
- * docs/BENCHMARKS.md (issue 4 target: 1,000 probes over 50 collectors
- * <= 150 ms).
+ * reuses the warm ones). With 20 rounds p99 is the slowest batch. A
+ * benchmark tool, not a test: figures go to docs/BENCHMARKS.md (issue 4
+ * target: 1,000 probes over 50 collectors <= 150 ms).
  *
  * bench_fanout [--servers N] [--calls N] [--rounds N] [--parallel N]
  *              [--per-host N] [--threads N]
  *
- * --threads runs that many batches at once from as many threads on one
- * client (each of CALLS calls), as the sched service's HTTP pool would.
+ * --per-host 0 takes the client's default. --threads runs that many
+ * batches at once from as many threads on one client (each of CALLS
+ * calls), as the sched service's HTTP pool would.
  */
 #include "http_client.h"
 
 #include <getopt.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_MAX_SERVERS 200
 #define BENCH_MAX_THREADS 16
 #define BENCH_BODY_MAX    4096
 
-static atomic_long bench_connections;
-static atomic_long bench_closed;
-static atomic_long bench_requests;
+/* Shared with the server process (MAP_SHARED before fork). */
+struct bench_shared {
+    atomic_long connections; /* accepted */
+    atomic_long closed;
+    atomic_int ready; /* 1 when every server listens, -1 when one could not */
+    int ports[BENCH_MAX_SERVERS];
+};
+
+static struct bench_shared *bench_shared;
 
 struct bench_request {
     char body[BENCH_BODY_MAX];
@@ -50,9 +62,9 @@ static void bench_notify_connection(void *cls, struct MHD_Connection *conn, void
     (void)conn;
     (void)socket_context;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        atomic_fetch_add(&bench_connections, 1);
+        atomic_fetch_add(&bench_shared->connections, 1);
     else
-        atomic_fetch_add(&bench_closed, 1);
+        atomic_fetch_add(&bench_shared->closed, 1);
 }
 
 static void bench_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -113,7 +125,6 @@ static enum MHD_Result bench_access(void *cls, struct MHD_Connection *conn, cons
     }
     enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
-    atomic_fetch_add(&bench_requests, 1);
     return ret;
 }
 
@@ -136,6 +147,30 @@ static struct MHD_Daemon *bench_server_start(uint32_t addr_host_order, int *port
     return d;
 }
 
+/* The server process: listen, report the ports, serve until the parent
+ * closes the pipe (or dies). */
+static int bench_servers_main(long servers, int stop_fd)
+{
+    struct MHD_Daemon *daemons[BENCH_MAX_SERVERS] = {0};
+    int rc = 0;
+    for (long i = 0; i < servers; i++) {
+        daemons[i] = bench_server_start((127u << 24) | (uint32_t)(10 + i), &bench_shared->ports[i]);
+        if (daemons[i] == NULL) {
+            fprintf(stderr, "bench_fanout: cannot start a server on 127.0.0.%ld\n", 10 + i);
+            rc = 1;
+            break;
+        }
+    }
+    atomic_store(&bench_shared->ready, rc == 0 ? 1 : -1);
+    char byte;
+    while (rc == 0 && read(stop_fd, &byte, 1) > 0) {
+    }
+    for (long i = 0; i < servers; i++)
+        if (daemons[i] != NULL)
+            MHD_stop_daemon(daemons[i]);
+    return rc;
+}
+
 static double bench_now_ms(void)
 {
     struct timespec ts;
@@ -143,10 +178,10 @@ static double bench_now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static double bench_cpu_ms(void)
+static double bench_cpu_ms(int who)
 {
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
+    if (getrusage(who, &ru) != 0)
         return 0;
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
@@ -254,7 +289,27 @@ int main(int argc, char **argv)
             return 2;
     }
 
-    struct MHD_Daemon *daemons[BENCH_MAX_SERVERS] = {0};
+    /* Fork before any thread exists: the servers run in a child so that
+     * getrusage() here is the client's CPU alone. */
+    bench_shared =
+        mmap(NULL, sizeof *bench_shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int stop[2];
+    if (bench_shared == MAP_FAILED || pipe(stop) != 0) {
+        perror("bench_fanout: mmap/pipe");
+        return 1;
+    }
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0) {
+        perror("bench_fanout: fork");
+        return 1;
+    }
+    if (child == 0) {
+        close(stop[1]);
+        return bench_servers_main(servers, stop[0]);
+    }
+    close(stop[0]);
+
     char(*urls)[64] = calloc((size_t)servers, sizeof *urls);
     struct bench_worker workers[BENCH_MAX_THREADS] = {0};
     double *samples = calloc((size_t)rounds, sizeof *samples);
@@ -265,16 +320,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_fanout: out of memory\n");
         goto out;
     }
-    for (long i = 0; i < servers; i++) {
-        uint32_t addr = (127u << 24) | (uint32_t)(10 + i);
-        int port = 0;
-        daemons[i] = bench_server_start(addr, &port);
-        if (daemons[i] == NULL) {
-            fprintf(stderr, "bench_fanout: cannot start a server on 127.0.0.%ld\n", 10 + i);
+    for (int waited = 0; atomic_load(&bench_shared->ready) == 0; waited++) {
+        if (waited > 10000) {
+            fprintf(stderr, "bench_fanout: the servers did not start within 10 s\n");
             goto out;
         }
-        snprintf(urls[i], sizeof urls[i], "http://127.0.0.%ld:%d/v1/probe", 10 + i, port);
+        poll(NULL, 0, 1);
     }
+    if (atomic_load(&bench_shared->ready) < 0)
+        goto out;
+    for (long i = 0; i < servers; i++)
+        snprintf(urls[i], sizeof urls[i], "http://127.0.0.%ld:%d/v1/probe", 10 + i,
+                 bench_shared->ports[i]);
 
     char err[256];
     struct http_client_options opts = {
@@ -301,30 +358,28 @@ int main(int argc, char **argv)
         }
     }
 
-    long before = atomic_load(&bench_connections);
+    long before = atomic_load(&bench_shared->connections);
     double start = bench_now_ms();
     long failures = bench_round(workers, (int)threads);
     double cold_ms = bench_now_ms() - start;
-    long cold_connects = atomic_load(&bench_connections) - before;
+    long cold_connects = atomic_load(&bench_shared->connections) - before;
     if (failures != 0) {
         fprintf(stderr, "bench_fanout: warm-up batch: %ld failures\n", failures);
         goto out;
     }
     long total_failures = 0;
-    double cpu_start = bench_cpu_ms();
+    double cpu_start = bench_cpu_ms(RUSAGE_SELF);
     for (long r = 0; r < rounds; r++) {
-        before = atomic_load(&bench_connections);
+        before = atomic_load(&bench_shared->connections);
         start = bench_now_ms();
         failures = bench_round(workers, (int)threads);
         samples[r] = bench_now_ms() - start;
-        connects[r] = atomic_load(&bench_connections) - before;
+        connects[r] = atomic_load(&bench_shared->connections) - before;
         if (failures < 0)
             goto out;
         total_failures += failures;
     }
-    /* CPU of the whole process (client and servers): steadier than wall
-     * time on a shared machine. */
-    double cpu_per_batch = (bench_cpu_ms() - cpu_start) / (double)rounds;
+    double client_cpu = (bench_cpu_ms(RUSAGE_SELF) - cpu_start) / (double)rounds;
     double connects_mean = 0;
     long connects_max = 0;
     for (long r = 0; r < rounds; r++) {
@@ -332,15 +387,26 @@ int main(int argc, char **argv)
         if (connects[r] > connects_max)
             connects_max = connects[r];
     }
+    long closed = atomic_load(&bench_shared->closed);
+    /* Stop the servers now to learn their CPU (over every batch, warm-up
+     * included, and their start). */
+    http_client_free(client);
+    client = NULL;
+    close(stop[1]);
+    stop[1] = -1;
+    int status = 0;
+    if (waitpid(child, &status, 0) == child)
+        child = -1;
+    double server_cpu = bench_cpu_ms(RUSAGE_CHILDREN) / (double)(rounds + 1);
     qsort(samples, (size_t)rounds, sizeof *samples, bench_compare);
     printf("servers=%ld calls=%ld threads=%ld parallel=%ld per_host=%ld rounds=%ld "
            "cold_ms=%.1f cold_new_connections=%ld p50_ms=%.1f p99_ms=%.1f max_ms=%.1f "
-           "cpu_ms_per_batch=%.1f "
+           "client_cpu_ms_per_batch=%.1f server_cpu_ms_per_batch=%.1f "
            "new_connections_per_batch_mean=%.1f new_connections_per_batch_max=%ld "
-           "closed_connections=%ld failures=%ld\n",
+           "closed_during_run=%ld failures=%ld\n",
            servers, calls, threads, parallel, per_host, rounds, cold_ms, cold_connects,
-           samples[rounds / 2], samples[(rounds * 99) / 100], samples[rounds - 1], cpu_per_batch,
-           connects_mean, connects_max, atomic_load(&bench_closed), total_failures);
+           samples[rounds / 2], samples[(rounds * 99) / 100], samples[rounds - 1], client_cpu,
+           server_cpu, connects_mean, connects_max, closed, total_failures);
     rc = total_failures == 0 ? 0 : 1;
 out:
     for (long t = 0; t < threads; t++) {
@@ -349,9 +415,10 @@ out:
         free(workers[t].calls);
     }
     http_client_free(client);
-    for (long i = 0; i < servers; i++)
-        if (daemons[i] != NULL)
-            MHD_stop_daemon(daemons[i]);
+    if (stop[1] >= 0)
+        close(stop[1]);
+    if (child > 0)
+        waitpid(child, NULL, 0);
     free(urls);
     free(samples);
     free(connects);

@@ -2,8 +2,9 @@
  * test_http_client — common/http_client against libmicrohttpd servers in
  * this process, on 127.0.0.2..6 (five "hosts", port 0 each): replies,
  * bodies and the bearer token arrive; max_parallel and max_per_host hold
- * (the servers count requests in flight); timeouts, refused connections
- * and bad URLs come back as operator text per call; connections stay warm
+ * (the servers count requests in flight); timeouts, refused and
+ * unanswered connections and bad URLs come back as operator text per
+ * call, a dead host failing its queued calls at once; connections stay warm
  * across batches and are shared by four threads running batches at once
  * (the servers count the connections they accept).
  *
@@ -270,13 +271,14 @@ static void test_replies_bodies_and_headers(void **state)
 {
     (void)state;
     struct http_client *c = client_new(&(struct http_client_options){.token = "s3cret"});
-    struct urls u = urls_new(8);
-    const char *paths[] = {"/echo",       "/echo",  "/auth",   "/ctype",
-                           "/status/404", "/empty", "/method", "/auth"};
-    for (int i = 0; i < 8; i++)
+    enum { N = 9 };
+    struct urls u = urls_new(N);
+    const char *paths[N] = {"/echo",  "/echo",   "/auth", "/ctype", "/status/404",
+                            "/empty", "/method", "/auth", "/method"};
+    for (int i = 0; i < N; i++)
         snprintf(u.v[i], sizeof u.v[i], "%s%s", servers[i % SERVERS].base, paths[i]);
     static const char json[] = "{\"type\":\"nvidia-35\",\"version\":\"1.0\"}";
-    struct http_call calls[8] = {
+    struct http_call calls[N] = {
         {.url = u.v[0]},
         {.url = u.v[1], .body = json, .body_len = sizeof json - 1},
         {.url = u.v[2]},
@@ -285,9 +287,10 @@ static void test_replies_bodies_and_headers(void **state)
         {.url = u.v[5]},
         {.url = u.v[6], .method = "DELETE"},
         {.url = u.v[7], .method = "PUT", .body = "{}", .body_len = 2},
+        {.url = u.v[8], .method = "POST"},
     };
-    run_ok(c, calls, 8);
-    for (int i = 0; i < 8; i++)
+    run_ok(c, calls, N);
+    for (int i = 0; i < N; i++)
         assert_string_equal(calls[i].error, "");
     assert_int_equal(calls[0].status, 200);
     assert_string_equal(calls[0].response, "hello");
@@ -303,9 +306,10 @@ static void test_replies_bodies_and_headers(void **state)
     assert_int_equal(calls[5].response_len, 0);
     assert_string_equal(calls[6].response, "DELETE");
     assert_string_equal(calls[7].response, "Bearer s3cret");
-    for (int i = 0; i < 8; i++)
+    assert_string_equal(calls[8].response, "POST");
+    for (int i = 0; i < N; i++)
         assert_true(calls[i].elapsed_us > 0);
-    http_calls_reset(calls, 8);
+    http_calls_reset(calls, N);
     assert_null(calls[0].response);
     assert_int_equal(calls[0].status, 0);
     http_client_free(c);
@@ -437,6 +441,53 @@ static void test_connection_refused(void **state)
     http_client_free(c);
 }
 
+/* A host that never completes the handshake (a listener with a full
+ * backlog drops further SYNs, like a host gone dark): the first call's
+ * connect timeout fails the calls queued behind it too, so five calls
+ * take one connect timeout, not five. */
+static void test_unanswered_connect_fails_the_host_at_once(void **state)
+{
+    (void)state;
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(listener >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(listener, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(listener, 0), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(listener, (struct sockaddr *)&sa, &len), 0);
+    int fillers[4];
+    for (int i = 0; i < 4; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(fillers[i] >= 0);
+        if (connect(fillers[i], (struct sockaddr *)&sa, sizeof sa) != 0) {
+            /* EINPROGRESS: the backlog is what we want full, not these. */
+        }
+    }
+    usleep(50 * 1000);
+
+    struct http_client *c = client_new(&(struct http_client_options){.connect_timeout_ms = 200});
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/health", ntohs(sa.sin_port));
+    enum { N = 5 };
+    struct http_call calls[N] = {0};
+    for (int i = 0; i < N; i++)
+        calls[i].url = url;
+    int64_t start = mono_ms();
+    run_ok(c, calls, N);
+    int64_t took = mono_ms() - start;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(calls[i].status, 0);
+        assert_non_null(strstr(calls[i].error, "connect timed out after"));
+    }
+    assert_true(took >= 150);
+    assert_true(took < 700);
+    http_calls_reset(calls, N);
+    http_client_free(c);
+    for (int i = 0; i < 4; i++)
+        close(fillers[i]);
+    close(listener);
+}
+
 static void test_bad_calls_fail_alone(void **state)
 {
     (void)state;
@@ -511,6 +562,30 @@ static void test_connections_reused_across_runs(void **state)
     free(u.v);
 }
 
+/* One call in flight at a time over five hosts: libcurl's default cache
+ * (4 x the handles in the multi) would keep 4 of the 5 connections; the
+ * client keeps them all. */
+static void test_idle_connections_outlive_the_batch(void **state)
+{
+    (void)state;
+    struct http_client *c = client_new(&(struct http_client_options){.max_parallel = 1});
+    struct urls u = urls_new(SERVERS);
+    struct http_call calls[SERVERS] = {0};
+    for (int i = 0; i < SERVERS; i++) {
+        snprintf(u.v[i], sizeof u.v[i], "%s/echo", servers[i].base);
+        calls[i].url = u.v[i];
+    }
+    for (int round = 0; round < 3; round++) {
+        run_ok(c, calls, SERVERS);
+        for (int i = 0; i < SERVERS; i++)
+            assert_string_equal(calls[i].error, "");
+        assert_int_equal(total_connections(), SERVERS);
+    }
+    http_calls_reset(calls, SERVERS);
+    http_client_free(c);
+    free(u.v);
+}
+
 /* One host busy past the deadline: the calls it could not start in time
  * fail as timed out, and the batch returns within about timeout_ms. */
 static void test_queued_calls_keep_the_deadline(void **state)
@@ -534,6 +609,8 @@ static void test_queued_calls_keep_the_deadline(void **state)
         else if (strstr(calls[i].error, "timed out") != NULL)
             timed_out++;
     }
+    /* The last call never got a connection. */
+    assert_non_null(strstr(calls[N - 1].error, "waiting for a free connection"));
     assert_true(ok >= 1);
     assert_true(timed_out >= 3);
     assert_int_equal(ok + timed_out, N);
@@ -627,9 +704,11 @@ int main(void)
         cmocka_unit_test_setup(test_max_per_host_bounds_connections, counters_reset),
         cmocka_unit_test_setup(test_timeout, counters_reset),
         cmocka_unit_test_setup(test_connection_refused, counters_reset),
+        cmocka_unit_test_setup(test_unanswered_connect_fails_the_host_at_once, counters_reset),
         cmocka_unit_test_setup(test_bad_calls_fail_alone, counters_reset),
         cmocka_unit_test_setup(test_response_too_large, counters_reset),
         cmocka_unit_test_setup(test_connections_reused_across_runs, counters_reset),
+        cmocka_unit_test_setup(test_idle_connections_outlive_the_batch, counters_reset),
         cmocka_unit_test_setup(test_queued_calls_keep_the_deadline, counters_reset),
         cmocka_unit_test_setup(test_four_threads_share_one_client, counters_reset),
         cmocka_unit_test_setup(test_bad_options, counters_reset),
