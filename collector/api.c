@@ -13,6 +13,7 @@
 #include "probe.h"
 #include "publish.h"
 #include "scan.h"
+#include "textbuf.h"
 #include "version.h"
 #include "wire.h"
 
@@ -29,31 +30,6 @@
 #define API_DEVICE_PREFIX "/v1/devices/"
 #define API_DEVICE_SUFFIX "/migration_version"
 
-static void api_json(struct http_response *resp, int status, json_t *json)
-{
-    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    if (text == NULL) {
-        http_response_error(resp, 500, "out of memory");
-        return;
-    }
-    resp->status = status;
-    resp->body = text;
-    resp->body_len = strlen(text);
-    resp->content_type = "application/json";
-}
-
-static bool api_method(const struct http_request *req, struct http_response *resp,
-                       const char *allowed)
-{
-    if (strcmp(req->method, allowed) == 0)
-        return true;
-    http_response_error(resp, 405, "%s is not allowed on %s; use %s", req->method, req->path,
-                        allowed);
-    resp->allow = allowed;
-    return false;
-}
-
 static void api_health(struct collector *c, struct http_response *resp)
 {
     pthread_rwlock_rdlock(&c->lock);
@@ -63,7 +39,7 @@ static void api_health(struct collector *c, struct http_response *resp)
         json_pack("{s:s, s:s, s:I, s:I}", "status", status, "host", c->cfg->host, "generation",
                   (json_int_t)c->inv.generation, "scanned_at", (json_int_t)c->inv.scanned_at);
     pthread_rwlock_unlock(&c->lock);
-    api_json(resp, 200, json);
+    http_response_json(resp, 200, json);
 }
 
 static void api_inventory(struct collector *c, struct http_response *resp)
@@ -117,7 +93,7 @@ static void api_device_version(struct collector *c, const char *uuid_text,
         json_pack("{s:s, s:s, s:s, s:s, s:o}", "host", c->cfg->host, "device", uuid, "type", type,
                   "parent", parent, "migration", wire_migration_to_json(&mig));
     inv_migration_clear(&mig);
-    api_json(resp, 200, json);
+    http_response_json(resp, 200, json);
 }
 
 /* The parts of a probe request, checked. */
@@ -397,104 +373,75 @@ static void api_probe(struct collector *c, const struct http_request *http,
         json_object_set_new(json, "device", json_string(req.device));
     free(t);
     json_decref(body);
-    api_json(resp, 200, json);
-}
-
-static void api_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void api_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = *buf != NULL ? vsnprintf(*buf + *len, *cap - *len, fmt, ap) : -1;
-        va_end(ap);
-        if (n >= 0 && (size_t)n < *cap - *len) {
-            *len += (size_t)n;
-            return;
-        }
-        size_t grown_cap = *cap == 0 ? 4096 : *cap * 2;
-        char *grown = realloc(*buf, grown_cap);
-        if (grown == NULL)
-            return;
-        *buf = grown;
-        *cap = grown_cap;
-    }
+    http_response_json(resp, 200, json);
 }
 
 static void api_metrics(struct collector *c, struct http_response *resp)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    struct textbuf buf = {0};
     struct collector_metrics *m = &c->metrics;
     pthread_rwlock_rdlock(&c->lock);
     long long generation = c->inv.generation;
     size_t devices = c->inv.device_count, instances = c->inv.instance_count;
     pthread_rwlock_unlock(&c->lock);
-    api_metric(&buf, &len, &cap,
-               "# HELP mdevmig_collector_probes_total Write-probes answered, by verdict.\n"
-               "# TYPE mdevmig_collector_probes_total counter\n"
-               "mdevmig_collector_probes_total{verdict=\"compatible\"} %lu\n"
-               "mdevmig_collector_probes_total{verdict=\"incompatible\"} %lu\n"
-               "mdevmig_collector_probes_total{verdict=\"unsupported\"} %lu\n"
-               "mdevmig_collector_probes_total{verdict=\"no-type\"} %lu\n",
-               atomic_load(&m->probes_compatible), atomic_load(&m->probes_incompatible),
-               atomic_load(&m->probes_unsupported), atomic_load(&m->probes_no_type));
-    api_metric(&buf, &len, &cap,
-               "# HELP mdevmig_collector_requests_total HTTP requests, and those refused.\n"
-               "# TYPE mdevmig_collector_requests_total counter\n"
-               "mdevmig_collector_requests_total %lu\n"
-               "mdevmig_collector_bad_requests_total %lu\n"
-               "mdevmig_collector_unauthorized_total %lu\n",
-               atomic_load(&m->requests), atomic_load(&m->bad_requests),
-               atomic_load(&m->unauthorized));
-    api_metric(&buf, &len, &cap,
-               "# HELP mdevmig_collector_scans_total Sysfs scans, failed ones, and entries "
-               "skipped or unreadable.\n"
-               "# TYPE mdevmig_collector_scans_total counter\n"
-               "mdevmig_collector_scans_total %lu\n"
-               "mdevmig_collector_scan_failures_total %lu\n"
-               "mdevmig_collector_scan_skipped_total %lu\n"
-               "mdevmig_collector_scan_errors_total %lu\n"
-               "mdevmig_collector_libvirt_failures_total %lu\n"
-               "# TYPE mdevmig_collector_last_scan_seconds gauge\n"
-               "mdevmig_collector_last_scan_seconds %.6f\n"
-               "# TYPE mdevmig_collector_generation gauge\n"
-               "mdevmig_collector_generation %lld\n"
-               "# TYPE mdevmig_collector_devices gauge\n"
-               "mdevmig_collector_devices %zu\n"
-               "# TYPE mdevmig_collector_instances gauge\n"
-               "mdevmig_collector_instances %zu\n",
-               atomic_load(&m->scans), atomic_load(&m->scan_failures),
-               atomic_load(&m->scan_skipped), atomic_load(&m->scan_errors),
-               atomic_load(&m->libvirt_failures), atomic_load(&m->last_scan_us) / 1e6, generation,
-               devices, instances);
+    textbuf_printf(&buf,
+                   "# HELP mdevmig_collector_probes_total Write-probes answered, by verdict.\n"
+                   "# TYPE mdevmig_collector_probes_total counter\n"
+                   "mdevmig_collector_probes_total{verdict=\"compatible\"} %lu\n"
+                   "mdevmig_collector_probes_total{verdict=\"incompatible\"} %lu\n"
+                   "mdevmig_collector_probes_total{verdict=\"unsupported\"} %lu\n"
+                   "mdevmig_collector_probes_total{verdict=\"no-type\"} %lu\n",
+                   atomic_load(&m->probes_compatible), atomic_load(&m->probes_incompatible),
+                   atomic_load(&m->probes_unsupported), atomic_load(&m->probes_no_type));
+    textbuf_printf(&buf,
+                   "# HELP mdevmig_collector_requests_total HTTP requests, and those refused.\n"
+                   "# TYPE mdevmig_collector_requests_total counter\n"
+                   "mdevmig_collector_requests_total %lu\n"
+                   "mdevmig_collector_bad_requests_total %lu\n"
+                   "mdevmig_collector_unauthorized_total %lu\n",
+                   atomic_load(&m->requests), atomic_load(&m->bad_requests),
+                   atomic_load(&m->unauthorized));
+    textbuf_printf(&buf,
+                   "# HELP mdevmig_collector_scans_total Sysfs scans, failed ones, and entries "
+                   "skipped or unreadable.\n"
+                   "# TYPE mdevmig_collector_scans_total counter\n"
+                   "mdevmig_collector_scans_total %lu\n"
+                   "mdevmig_collector_scan_failures_total %lu\n"
+                   "mdevmig_collector_scan_skipped_total %lu\n"
+                   "mdevmig_collector_scan_errors_total %lu\n"
+                   "mdevmig_collector_libvirt_failures_total %lu\n"
+                   "# TYPE mdevmig_collector_last_scan_seconds gauge\n"
+                   "mdevmig_collector_last_scan_seconds %.6f\n"
+                   "# TYPE mdevmig_collector_generation gauge\n"
+                   "mdevmig_collector_generation %lld\n"
+                   "# TYPE mdevmig_collector_devices gauge\n"
+                   "mdevmig_collector_devices %zu\n"
+                   "# TYPE mdevmig_collector_instances gauge\n"
+                   "mdevmig_collector_instances %zu\n",
+                   atomic_load(&m->scans), atomic_load(&m->scan_failures),
+                   atomic_load(&m->scan_skipped), atomic_load(&m->scan_errors),
+                   atomic_load(&m->libvirt_failures), atomic_load(&m->last_scan_us) / 1e6,
+                   generation, devices, instances);
     if (c->publish != NULL) {
         struct publish_stats ps;
         publish_get_stats(c->publish, &ps);
-        api_metric(&buf, &len, &cap,
-                   "# TYPE mdevmig_collector_publish_total counter\n"
-                   "mdevmig_collector_publish_total %lu\n"
-                   "mdevmig_collector_publish_heartbeats_total %lu\n"
-                   "mdevmig_collector_publish_failures_total %lu\n"
-                   "# TYPE mdevmig_collector_published_generation gauge\n"
-                   "mdevmig_collector_published_generation %lld\n",
-                   ps.published, ps.heartbeats, ps.failures, (long long)ps.last_generation);
+        textbuf_printf(&buf,
+                       "# TYPE mdevmig_collector_publish_total counter\n"
+                       "mdevmig_collector_publish_total %lu\n"
+                       "mdevmig_collector_publish_heartbeats_total %lu\n"
+                       "mdevmig_collector_publish_failures_total %lu\n"
+                       "# TYPE mdevmig_collector_published_generation gauge\n"
+                       "mdevmig_collector_published_generation %lld\n",
+                       ps.published, ps.heartbeats, ps.failures, (long long)ps.last_generation);
     }
     if (c->audit != NULL)
-        api_metric(&buf, &len, &cap,
-                   "# TYPE mdevmig_collector_audit_dropped_total counter\n"
-                   "mdevmig_collector_audit_dropped_total %llu\n",
-                   (unsigned long long)audit_dropped(c->audit));
-    if (buf == NULL) {
-        http_response_error(resp, 500, "out of memory");
-        return;
-    }
-    resp->status = 200;
-    resp->body = buf;
-    resp->body_len = len;
-    resp->content_type = "text/plain; version=0.0.4";
+        textbuf_printf(&buf,
+                       "# TYPE mdevmig_collector_audit_dropped_total counter\n"
+                       "mdevmig_collector_audit_dropped_total %llu\n",
+                       (unsigned long long)audit_dropped(c->audit));
+    size_t len;
+    char *text = textbuf_take(&buf, &len);
+    http_response_take(resp, 200, "text/plain; version=0.0.4", text, len);
 }
 
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
@@ -502,7 +449,7 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
     struct collector *c = ctx;
     atomic_fetch_add(&c->metrics.requests, 1);
     if (strcmp(req->path, "/v1/health") == 0) {
-        if (api_method(req, resp, "GET"))
+        if (http_method_allowed(req, resp, "GET"))
             api_health(c, resp);
         return;
     }
@@ -515,13 +462,13 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
         return;
     }
     if (strcmp(req->path, "/v1/inventory") == 0) {
-        if (api_method(req, resp, "GET"))
+        if (http_method_allowed(req, resp, "GET"))
             api_inventory(c, resp);
     } else if (strcmp(req->path, "/v1/probe") == 0) {
-        if (api_method(req, resp, "POST"))
+        if (http_method_allowed(req, resp, "POST"))
             api_probe(c, req, resp);
     } else if (strcmp(req->path, "/metrics") == 0) {
-        if (api_method(req, resp, "GET"))
+        if (http_method_allowed(req, resp, "GET"))
             api_metrics(c, resp);
     } else if (strncmp(req->path, API_DEVICE_PREFIX, strlen(API_DEVICE_PREFIX)) == 0) {
         const char *uuid = req->path + strlen(API_DEVICE_PREFIX);
@@ -533,7 +480,7 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
         char uuid_text[64];
         size_t n = (size_t)(suffix - uuid);
         snprintf(uuid_text, sizeof uuid_text, "%.*s", (int)(n < 63 ? n : 63), uuid);
-        if (api_method(req, resp, "GET"))
+        if (http_method_allowed(req, resp, "GET"))
             api_device_version(c, n < 63 ? uuid_text : "(too long)", resp);
     } else {
         http_response_error(resp, 404, "no such endpoint: %.200s", req->path);

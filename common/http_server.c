@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -96,6 +97,37 @@ void http_response_text(struct http_response *resp, int status, const char *cont
     memcpy(resp->body, text, len);
     resp->body[len] = '\0';
     resp->body_len = len;
+}
+
+void http_response_take(struct http_response *resp, int status, const char *content_type,
+                        char *body, size_t len)
+{
+    if (body == NULL) {
+        http_response_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = status;
+    resp->content_type = content_type;
+    resp->body = body;
+    resp->body_len = len;
+}
+
+void http_response_json(struct http_response *resp, int status, struct json_t *json)
+{
+    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    http_response_take(resp, status, "application/json", text, text != NULL ? strlen(text) : 0);
+}
+
+bool http_method_allowed(const struct http_request *req, struct http_response *resp,
+                         const char *allowed)
+{
+    if (strcmp(req->method, allowed) == 0)
+        return true;
+    http_response_error(resp, 405, "%s is not allowed on %s; use %s", req->method, req->path,
+                        allowed);
+    resp->allow = allowed;
+    return false;
 }
 
 void http_response_error(struct http_response *resp, int status, const char *fmt, ...)

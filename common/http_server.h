@@ -46,6 +46,19 @@ void http_server_stop(struct http_server *server);
 void http_response_error(struct http_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Take body (malloc'd, len bytes) as the reply; NULL body gives a 500. */
+void http_response_take(struct http_response *resp, int status, const char *content_type,
+                        char *body, size_t len);
+
+/* The reply is json (its reference is consumed), compact. */
+struct json_t;
+void http_response_json(struct http_response *resp, int status, struct json_t *json);
+
+/* True when req->method is allowed; otherwise resp is a 405 naming it,
+ * with the Allow header. allowed must be a static string. */
+bool http_method_allowed(const struct http_request *req, struct http_response *resp,
+                         const char *allowed);
+
 /* Fill resp with text (copied) and status. */
 void http_response_text(struct http_response *resp, int status, const char *content_type,
                         const char *text, size_t len);

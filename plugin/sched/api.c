@@ -7,6 +7,7 @@
 #include "service.h"
 
 #include "log.h"
+#include "textbuf.h"
 #include "wire.h"
 
 #include <jansson.h>
@@ -18,31 +19,6 @@
 
 #define SCHED_HOSTS_PREFIX "/v1/hosts/"
 #define SCHED_MAX_LIST     100000
-
-static void sched_json(struct http_response *resp, int status, json_t *json)
-{
-    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    if (text == NULL) {
-        http_response_error(resp, 500, "out of memory");
-        return;
-    }
-    resp->status = status;
-    resp->body = text;
-    resp->body_len = strlen(text);
-    resp->content_type = "application/json";
-}
-
-static bool sched_method(const struct http_request *req, struct http_response *resp,
-                         const char *allowed)
-{
-    if (strcmp(req->method, allowed) == 0)
-        return true;
-    http_response_error(resp, 405, "%s is not allowed on %s; use %s", req->method, req->path,
-                        allowed);
-    resp->allow = allowed;
-    return false;
-}
 
 static bool sched_stale(const struct sched *s, int64_t last_seen)
 {
@@ -84,7 +60,7 @@ static void sched_ingest(struct sched *s, const char *host, const struct http_re
         http_response_error(resp, 500, "%s", err);
     } else {
         atomic_fetch_add(rc == 0 ? &s->ingest_applied : &s->ingest_ignored, 1);
-        sched_json(
+        http_response_json(
             resp, 200,
             json_pack("{s:b, s:I}", "applied", rc == 0, "generation", (json_int_t)inv.generation));
     }
@@ -131,7 +107,7 @@ static void sched_inventory(struct sched *s, const char *only, struct http_respo
             if (only != NULL) {
                 registry_hosts_free(&hosts);
                 json_decref(list);
-                sched_json(resp, 200, entry);
+                http_response_json(resp, 200, entry);
                 return;
             }
             json_array_append_new(list, entry);
@@ -143,7 +119,7 @@ static void sched_inventory(struct sched *s, const char *only, struct http_respo
         http_response_error(resp, 404, "host %.200s is not in the registry", only);
         return;
     }
-    sched_json(resp, 200, json_pack("{s:o}", "hosts", list));
+    http_response_json(resp, 200, json_pack("{s:o}", "hosts", list));
 }
 
 /* Strings of a JSON array, borrowed from json. */
@@ -343,37 +319,7 @@ static void sched_decide(struct sched *s, const struct http_request *http, bool 
              result->source_stale ? " (source collector down: versions from the registry)" : "");
     char *text = mdevmig_result_json(result);
     mdevmig_result_free(result);
-    if (text == NULL) {
-        http_response_error(resp, 500, "out of memory");
-        return;
-    }
-    resp->status = 200;
-    resp->body = text;
-    resp->body_len = strlen(text);
-    resp->content_type = "application/json";
-}
-
-static void sched_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void sched_metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = *buf != NULL ? vsnprintf(*buf + *len, *cap - *len, fmt, ap) : -1;
-        va_end(ap);
-        if (n >= 0 && (size_t)n < *cap - *len) {
-            *len += (size_t)n;
-            return;
-        }
-        size_t grown_cap = *cap == 0 ? 4096 : *cap * 2;
-        char *grown = realloc(*buf, grown_cap);
-        if (grown == NULL)
-            return;
-        *buf = grown;
-        *cap = grown_cap;
-    }
+    http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
 }
 
 static void sched_metrics(struct sched *s, struct http_response *resp)
@@ -390,38 +336,33 @@ static void sched_metrics(struct sched *s, struct http_response *resp)
             stale += sched_stale(s, hosts.items[i].last_seen);
         registry_hosts_free(&hosts);
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    sched_metric(&buf, &len, &cap,
-                 "# TYPE mdevmig_sched_requests_total counter\n"
-                 "mdevmig_sched_requests_total %lu\n"
-                 "mdevmig_sched_bad_requests_total %lu\n"
-                 "mdevmig_sched_unauthorized_total %lu\n"
-                 "# TYPE mdevmig_sched_decisions_total counter\n"
-                 "mdevmig_sched_decisions_total{kind=\"select\"} %lu\n"
-                 "mdevmig_sched_decisions_total{kind=\"filter\"} %lu\n"
-                 "mdevmig_sched_decision_seconds_total %.6f\n"
-                 "mdevmig_sched_probes_sent_total %lu\n"
-                 "# TYPE mdevmig_sched_ingest_total counter\n"
-                 "mdevmig_sched_ingest_total{outcome=\"applied\"} %lu\n"
-                 "mdevmig_sched_ingest_total{outcome=\"ignored\"} %lu\n"
-                 "mdevmig_sched_ingest_total{outcome=\"rejected\"} %lu\n"
-                 "# TYPE mdevmig_sched_hosts gauge\n"
-                 "mdevmig_sched_hosts %zu\n"
-                 "mdevmig_sched_hosts_stale %zu\n",
-                 atomic_load(&s->requests), atomic_load(&s->bad_requests),
-                 atomic_load(&s->unauthorized), atomic_load(&s->selects), atomic_load(&s->filters),
-                 atomic_load(&s->decision_us_total) / 1e6, atomic_load(&s->probes_sent),
-                 atomic_load(&s->ingest_applied), atomic_load(&s->ingest_ignored),
-                 atomic_load(&s->ingest_rejected), host_count, stale);
-    if (buf == NULL) {
-        http_response_error(resp, 500, "out of memory");
-        return;
-    }
-    resp->status = 200;
-    resp->body = buf;
-    resp->body_len = len;
-    resp->content_type = "text/plain; version=0.0.4";
+    struct textbuf buf = {0};
+    textbuf_printf(&buf,
+                   "# TYPE mdevmig_sched_requests_total counter\n"
+                   "mdevmig_sched_requests_total %lu\n"
+                   "mdevmig_sched_bad_requests_total %lu\n"
+                   "mdevmig_sched_unauthorized_total %lu\n"
+                   "# TYPE mdevmig_sched_decisions_total counter\n"
+                   "mdevmig_sched_decisions_total{kind=\"select\"} %lu\n"
+                   "mdevmig_sched_decisions_total{kind=\"filter\"} %lu\n"
+                   "mdevmig_sched_decision_seconds_total %.6f\n"
+                   "mdevmig_sched_probes_sent_total %lu\n"
+                   "# TYPE mdevmig_sched_ingest_total counter\n"
+                   "mdevmig_sched_ingest_total{outcome=\"applied\"} %lu\n"
+                   "mdevmig_sched_ingest_total{outcome=\"ignored\"} %lu\n"
+                   "mdevmig_sched_ingest_total{outcome=\"rejected\"} %lu\n"
+                   "# TYPE mdevmig_sched_hosts gauge\n"
+                   "mdevmig_sched_hosts %zu\n"
+                   "mdevmig_sched_hosts_stale %zu\n",
+                   atomic_load(&s->requests), atomic_load(&s->bad_requests),
+                   atomic_load(&s->unauthorized), atomic_load(&s->selects),
+                   atomic_load(&s->filters), atomic_load(&s->decision_us_total) / 1e6,
+                   atomic_load(&s->probes_sent), atomic_load(&s->ingest_applied),
+                   atomic_load(&s->ingest_ignored), atomic_load(&s->ingest_rejected), host_count,
+                   stale);
+    size_t len;
+    char *text = textbuf_take(&buf, &len);
+    http_response_take(resp, 200, "text/plain; version=0.0.4", text, len);
 }
 
 void sched_api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
@@ -429,8 +370,8 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
     struct sched *s = ctx;
     atomic_fetch_add(&s->requests, 1);
     if (strcmp(req->path, "/v1/health") == 0) {
-        if (sched_method(req, resp, "GET"))
-            sched_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+        if (http_method_allowed(req, resp, "GET"))
+            http_response_json(resp, 200, json_pack("{s:s}", "status", "ok"));
         return;
     }
     if (!auth_bearer_ok(&s->token, req->authorization)) {
@@ -442,16 +383,16 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
         return;
     }
     if (strcmp(req->path, "/v1/select") == 0) {
-        if (sched_method(req, resp, "POST"))
+        if (http_method_allowed(req, resp, "POST"))
             sched_decide(s, req, false, resp);
     } else if (strcmp(req->path, "/v1/filter") == 0) {
-        if (sched_method(req, resp, "POST"))
+        if (http_method_allowed(req, resp, "POST"))
             sched_decide(s, req, true, resp);
     } else if (strcmp(req->path, "/v1/inventory") == 0) {
-        if (sched_method(req, resp, "GET"))
+        if (http_method_allowed(req, resp, "GET"))
             sched_inventory(s, NULL, resp);
     } else if (strcmp(req->path, "/metrics") == 0) {
-        if (sched_method(req, resp, "GET"))
+        if (http_method_allowed(req, resp, "GET"))
             sched_metrics(s, resp);
     } else if (strncmp(req->path, SCHED_HOSTS_PREFIX, strlen(SCHED_HOSTS_PREFIX)) == 0) {
         const char *host = req->path + strlen(SCHED_HOSTS_PREFIX);
