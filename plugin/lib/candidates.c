@@ -201,6 +201,36 @@ static int candidates_rank_cmp(const void *a, const void *b)
     return strcmp(x->host, y->host);
 }
 
+/* A filter's host list, sorted for lookups: Nova may send thousands. */
+struct candidates_name {
+    const char *name;
+    size_t index; /* position in the list as given */
+    bool seen;    /* the registry has rows for it */
+    bool repeat;  /* a later copy of a name listed before */
+};
+
+static int candidates_name_cmp(const void *a, const void *b)
+{
+    const struct candidates_name *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static int candidates_name_key(const void *key, const void *item)
+{
+    return strcmp(key, ((const struct candidates_name *)item)->name);
+}
+
+/* The first listing of host, or NULL. */
+static struct candidates_name *candidates_find_name(struct candidates_name *names, size_t count,
+                                                    const char *host)
+{
+    struct candidates_name *hit = bsearch(host, names, count, sizeof *names, candidates_name_key);
+    while (hit != NULL && hit > names && strcmp(hit[-1].name, host) == 0)
+        hit--;
+    return hit;
+}
+
 static int candidates_order_cmp(const void *a, const void *b)
 {
     const struct candidate *x = a, *y = b;
@@ -242,6 +272,21 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
     if (rc == 0)
         qsort(rows, n, sizeof *rows, candidates_row_cmp);
 
+    struct candidates_name *names = NULL;
+    if (rc == 0 && filter) {
+        names = calloc(req->candidate_count + 1, sizeof *names);
+        if (names == NULL) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+        for (size_t i = 0; rc == 0 && i < req->candidate_count; i++)
+            names[i] = (struct candidates_name){.name = req->candidates[i], .index = i};
+        if (rc == 0 && req->candidate_count > 1)
+            qsort(names, req->candidate_count, sizeof *names, candidates_name_cmp);
+        for (size_t i = 1; rc == 0 && i < req->candidate_count; i++)
+            names[i].repeat = strcmp(names[i].name, names[i - 1].name) == 0;
+    }
+
     /* One candidate per host in the rows; a filter adds its listed hosts
      * that offer nothing (no-type) and drops the rest. */
     size_t cap = filter ? req->candidate_count : n;
@@ -255,9 +300,11 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
         while (end < n && strcmp(rows[end].offer->host, rows[r].offer->host) == 0)
             end++;
         int order = -1;
-        for (size_t i = 0; filter && i < req->candidate_count && order < 0; i++) {
-            if (strcmp(req->candidates[i], rows[r].offer->host) == 0)
-                order = (int)i;
+        struct candidates_name *listed =
+            filter ? candidates_find_name(names, req->candidate_count, rows[r].offer->host) : NULL;
+        if (listed != NULL) {
+            listed->seen = true;
+            order = (int)listed->index;
         }
         if (!filter || order >= 0) {
             struct candidate *cand = &out->items[out->count++];
@@ -282,13 +329,11 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
               filter ? candidates_order_cmp : candidates_rank_cmp);
     if (rc == 0 && filter) {
         /* Listed hosts with no row at all: no type here, or unknown. */
-        for (size_t i = 0; i < req->candidate_count && rc == 0; i++) {
-            bool source = src->host != NULL && strcmp(req->candidates[i], src->host) == 0;
-            bool seen = false;
-            for (size_t k = 0; k < out->count && !seen; k++)
-                seen = strcmp(out->items[k].host, req->candidates[i]) == 0;
-            if (seen)
+        for (size_t k = 0; k < req->candidate_count && rc == 0; k++) {
+            if (names[k].seen || names[k].repeat)
                 continue;
+            size_t i = names[k].index;
+            bool source = src->host != NULL && strcmp(req->candidates[i], src->host) == 0;
             struct candidate *cand = &out->items[out->count++];
             cand->order = (int)i;
             cand->verdict = source ? MDEVMIG_SOURCE_HOST : MDEVMIG_NO_TYPE;
@@ -315,6 +360,7 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
     if (rc == 0 && !filter && out->count > 1)
         qsort(out->items, out->count, sizeof *out->items, candidates_rank_cmp);
     free(rows);
+    free(names);
     for (size_t k = 0; k < types.count; k++)
         registry_offers_free(&offers[k]);
     if (rc < 0)
