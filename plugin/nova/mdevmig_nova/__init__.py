@@ -1,0 +1,14 @@
+"""mdevmig for OpenStack Nova: a scheduler host filter that keeps a moving
+instance away from hosts whose drivers cannot take its mediated devices.
+
+The package is a thin shim over mdevmig-sched (DESIGN.md §3): the filter
+asks the service once per scheduling request, and the service answers with
+live write-probes on the candidate hosts. Enable it in nova.conf:
+
+    [filter_scheduler]
+    available_filters = nova.scheduler.filters.all_filters
+    available_filters = mdevmig_nova.filter.MdevMigrationFilter
+    enabled_filters = ...,MdevMigrationFilter
+
+and point the [mdevmig] options (mdevmig_nova.conf) at the service.
+"""

@@ -1,0 +1,236 @@
+"""MdevMigrationFilter: Nova's scheduler asks mdevmig-sched, once per
+request, which candidate hosts can take the instance's mediated devices.
+
+Nova only checks that a destination offers the same mdev type, so a driver
+version the destination refuses surfaces as a failed live migration, late.
+mdevmig-sched answers with a live write-probe of each source mdev's
+migration_version on each candidate host (DESIGN.md §3). This module only
+asks and relays: one POST /v1/filter with the instance UUID and every
+candidate host name; the hosts in its "destinations" pass, in Nova's order.
+
+Nova never hands the source host to filters (it is in ignore_hosts), and
+nothing in the RequestSpec says "this is a move" -- _nova_check_type is
+only ever "rebuild". The service tells moves from boots itself: an instance
+it knows runs on a host and has mdevs to check; one it does not know is a
+new boot and every host passes, unprobed.
+"""
+
+import http.client
+import json
+import ssl
+import time
+import urllib.parse
+
+from oslo_log import log as logging
+
+from nova.scheduler import filters
+from nova.scheduler import utils
+
+from mdevmig_nova import conf as mdevmig_conf
+
+LOG = logging.getLogger(__name__)
+
+# Nova's global CONF (oslo.config's), with the [mdevmig] group on it.
+CONF = mdevmig_conf.CONF
+
+FILTER_PATH = "/v1/filter"
+# Reasons named in the one log line per request; the rest are counted.
+MAX_REASONS = 20
+
+
+class ServiceError(Exception):
+    """mdevmig-sched gave no answer the filter can use."""
+
+
+def _read_token():
+    path = CONF.mdevmig.token_file
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as e:
+        raise ServiceError("cannot read [mdevmig] token_file %s: %s"
+                           % (path, e.strerror or e))
+    if not token:
+        raise ServiceError("[mdevmig] token_file %s is empty" % path)
+    return token
+
+
+def _connection(url, timeout):
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError as e:
+        raise ServiceError("[mdevmig] url %s: %s" % (url, e))
+    if not parts.hostname:
+        raise ServiceError("[mdevmig] url %s has no host" % url)
+    # The port is always given: http.client would read an IPv6 literal's
+    # last group as one.
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(
+            parts.hostname, port or 443, timeout=timeout,
+            context=ssl.create_default_context()), parts.path
+    return http.client.HTTPConnection(parts.hostname, port or 80,
+                                      timeout=timeout), parts.path
+
+
+def _service_error(status, data):
+    try:
+        message = json.loads(data)["error"]
+    except (ValueError, TypeError, KeyError):
+        message = data[:200].decode("utf-8", "replace").strip()
+    return ServiceError("HTTP %d from mdevmig-sched: %s" % (status, message))
+
+
+def ask(instance_uuid, host_names):
+    """One POST /v1/filter: the service's answer, checked enough to use."""
+    url = CONF.mdevmig.url
+    token = _read_token()
+    conn, base = _connection(url, CONF.mdevmig.timeout)
+    body = json.dumps({"instance": instance_uuid, "hosts": host_names})
+    headers = {"Content-Type": "application/json",
+               "Accept": "application/json",
+               "Authorization": "Bearer " + token,
+               "User-Agent": "mdevmig-nova-filter"}
+    try:
+        conn.request("POST", base.rstrip("/") + FILTER_PATH, body=body,
+                     headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+    except (OSError, http.client.HTTPException) as e:
+        raise ServiceError("%s%s: %s" % (url.rstrip("/"), FILTER_PATH,
+                                         str(e) or type(e).__name__))
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise _service_error(resp.status, data)
+    try:
+        answer = json.loads(data)
+    except ValueError as e:
+        raise ServiceError("mdevmig-sched's answer is not JSON: %s" % e)
+    if (not isinstance(answer, dict) or
+            not isinstance(answer.get("destinations"), list) or
+            not all(isinstance(d, str) for d in answer["destinations"]) or
+            not isinstance(answer.get("hosts", []), list)):
+        raise ServiceError("mdevmig-sched's answer has no list of "
+                           "destinations")
+    return answer
+
+
+def _instance_uuid(spec_obj):
+    if spec_obj is not None and "instance_uuid" in spec_obj:
+        return spec_obj.instance_uuid
+    return None
+
+
+def _reasons(answer, names, passing):
+    """'host: why' for each host kept out, at most MAX_REASONS of them."""
+    entries = {}
+    for entry in answer.get("hosts") or ():
+        if isinstance(entry, dict) and isinstance(entry.get("host"), str):
+            entries[entry["host"]] = entry
+    out = []
+    for name in names:
+        if name in passing:
+            continue
+        entry = entries.get(name)
+        if entry is None:
+            why = answer.get("reason") or "not confirmed"
+        else:
+            why = str(entry.get("verdict") or "not confirmed")
+            if entry.get("error"):
+                why += " (%s)" % entry["error"]
+        out.append("%s: %s" % (name, why))
+    if len(out) > MAX_REASONS:
+        out = out[:MAX_REASONS] + ["and %d more" % (len(out) - MAX_REASONS)]
+    return "; ".join(out)
+
+
+class MdevMigrationFilter(filters.BaseHostFilter):
+    """Keeps out every host that cannot take the instance's mediated devices.
+
+    For an instance that already runs with mdevs (a live migration, cold
+    migration, resize, evacuation or unshelve), a host passes only when
+    mdevmig-sched confirms, by a write-probe of each mdev's
+    migration_version on that host, that its driver accepts the device
+    state and it has a free instance of each type; hosts with an older or
+    other-major driver, without the type, without capacity, without the
+    attribute or whose collector does not answer are kept out. A new boot
+    (an instance mdevmig does not know) passes every host. When
+    mdevmig-sched cannot answer, no host passes unless [mdevmig] fail_open
+    is true.
+    """
+
+    # A rebuild stays on its host; whether that host can take the mdevs it
+    # already holds is no question.
+    RUN_ON_REBUILD = False
+
+    # Each instance of a multi-create request is asked about on its own.
+    run_filter_once_per_request = False
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        """The hosts that pass, in Nova's order, from one request to
+        mdevmig-sched for the whole list."""
+        host_states = list(filter_obj_list)
+        if not self.RUN_ON_REBUILD and utils.request_is_rebuild(spec_obj):
+            # What BaseHostFilter._filter_one does for host_passes callers.
+            return iter(host_states)
+        return iter(self._passing(host_states, spec_obj))
+
+    def host_passes(self, host_state, spec_obj):
+        """For callers that go one host at a time: a request for that one."""
+        return bool(self._passing([host_state], spec_obj))
+
+    def _passing(self, host_states, spec_obj):
+        if not host_states:
+            return []
+        instance = _instance_uuid(spec_obj)
+        if not instance:
+            LOG.debug("No instance UUID in the request: all %d host(s) "
+                      "pass", len(host_states))
+            return host_states
+        # One host may stand for several nodes (HostStates); ask once each.
+        names = list(dict.fromkeys(h.host for h in host_states))
+        start = time.monotonic()
+        try:
+            answer = ask(instance, names)
+        except ServiceError as e:
+            return self._unanswered(e, host_states, names, instance)
+        passing = set(answer["destinations"])
+        result = [h for h in host_states if h.host in passing]
+        ms = (time.monotonic() - start) * 1000
+        if not answer.get("known", True):
+            LOG.debug("Not known to mdevmig (a new boot): %(passed)d of "
+                      "%(total)d host(s) pass, %(ms).0f ms",
+                      {"passed": len(passing & set(names)),
+                       "total": len(names), "ms": ms},
+                      instance_uuid=instance)
+            return result
+        kept = _reasons(answer, names, passing)
+        LOG.info("mdevs on %(source)s%(stale)s: %(passed)d of %(total)d "
+                 "host(s) can take them, %(probes)s probe(s), "
+                 "%(ms).0f ms%(why)s%(kept)s",
+                 {"source": answer.get("source_host") or "?",
+                  "stale": (" (source collector down: versions from the "
+                            "registry)" if answer.get("source_stale") else ""),
+                  "passed": len(passing & set(names)), "total": len(names),
+                  "probes": answer.get("probes_sent", "?"), "ms": ms,
+                  "why": ("; not migratable: %s" % answer.get("reason")
+                          if answer.get("migratable") is False else ""),
+                  "kept": "; kept out: " + kept if kept else ""},
+                 instance_uuid=instance)
+        return result
+
+    @staticmethod
+    def _unanswered(error, host_states, names, instance):
+        if CONF.mdevmig.fail_open:
+            LOG.warning("mdevmig-sched could not answer (%(error)s): all "
+                        "%(total)d host(s) pass unchecked, as [mdevmig] "
+                        "fail_open is true",
+                        {"error": error, "total": len(names)},
+                        instance_uuid=instance)
+            return host_states
+        LOG.error("mdevmig-sched could not answer (%(error)s): none of "
+                  "%(total)d host(s) pass, as [mdevmig] fail_open is false",
+                  {"error": error, "total": len(names)},
+                  instance_uuid=instance)
+        return []
