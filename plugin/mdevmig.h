@@ -37,6 +37,7 @@ struct mdevmig_options {
     long timeout_ms;           /* 0: 3000, per probe */
     int max_parallel;          /* 0: 64 probes in flight */
     int64_t stale_after_s;     /* 0: 180; hosts not heard from longer are "stale" */
+    size_t full_scan_max;      /* 0: 256; above this many offers, select ranks likely hosts */
 };
 
 struct mdevmig;

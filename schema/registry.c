@@ -52,6 +52,9 @@ enum registry_stmt_id {
     ST_OFFERS_BY_TYPE,
     ST_OFFERS_BY_DIGEST,
     ST_OFFERS_ALL_BY_TYPE,
+    ST_OFFERS_TOP_BY_TYPE,
+    ST_OFFERS_ON_HOST,
+    ST_OFFERS_COUNT,
     ST_PROBE_CACHED,
     ST_INSTANCE_GET,
     ST_PROBE_GET,
@@ -114,6 +117,11 @@ static const char *const registry_sql[ST_COUNT] = {
                                         "ORDER BY t.available_instances DESC, t.host, t.parent",
     [ST_OFFERS_BY_DIGEST] = OFFER_COLUMNS "WHERE t.digest = ?1 ORDER BY t.host, t.parent",
     [ST_OFFERS_ALL_BY_TYPE] = OFFER_COLUMNS "WHERE t.type_id = ?1 ORDER BY t.host, t.parent",
+    [ST_OFFERS_TOP_BY_TYPE] =
+        OFFER_COLUMNS "WHERE t.type_id = ?1 AND t.available_instances > 0 "
+                      "ORDER BY t.available_instances DESC, t.host, t.parent LIMIT ?2",
+    [ST_OFFERS_ON_HOST] = OFFER_COLUMNS "WHERE t.type_id = ?1 AND t.host = ?2 ORDER BY t.parent",
+    [ST_OFFERS_COUNT] = "SELECT count(*) FROM types WHERE type_id = ?1",
     [ST_INSTANCE_GET] =
         "SELECT i.host, h.collector_url, h.last_seen, i.name, i.state, m.mdev, "
         "d.uuid IS NOT NULL, d.parent, d.type_id, d.migration_supported, d.version, d.digest, "
@@ -941,8 +949,11 @@ void registry_offers_free(struct registry_offers *offers)
     memset(offers, 0, sizeof *offers);
 }
 
-static int registry_offers(struct registry *reg, enum registry_stmt_id id, const char *key,
-                           const char *what, struct registry_offers *out, char *err, size_t errlen)
+/* key binds ?1; host (when not NULL) binds ?2 as text, else limit (when
+ * >= 0) binds ?2 as a number. */
+static int registry_offers_query(struct registry *reg, enum registry_stmt_id id, const char *key,
+                                 const char *host, int64_t limit, const char *what,
+                                 struct registry_offers *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (key == NULL)
@@ -951,6 +962,11 @@ static int registry_offers(struct registry *reg, enum registry_stmt_id id, const
     size_t cap = 0;
     bool corrupt = false;
     int rc = registry_bind_text(s, 1, key) == SQLITE_OK ? SQLITE_ROW : SQLITE_ERROR;
+    if (rc == SQLITE_ROW && host != NULL && registry_bind_text(s, 2, host) != SQLITE_OK)
+        rc = SQLITE_ERROR;
+    if (rc == SQLITE_ROW && host == NULL && limit >= 0 &&
+        sqlite3_bind_int64(s, 2, limit) != SQLITE_OK)
+        rc = SQLITE_ERROR;
     while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (registry_grow((void **)&out->items, &cap, out->count, sizeof *out->items) < 0)
             break;
@@ -988,6 +1004,42 @@ static int registry_offers(struct registry *reg, enum registry_stmt_id id, const
         registry_offers_free(out);
         return -1;
     }
+    return 0;
+}
+
+static int registry_offers(struct registry *reg, enum registry_stmt_id id, const char *key,
+                           const char *what, struct registry_offers *out, char *err, size_t errlen)
+{
+    return registry_offers_query(reg, id, key, NULL, -1, what, out, err, errlen);
+}
+
+int registry_offers_top_by_type(struct registry *reg, const char *type_id, size_t limit,
+                                struct registry_offers *out, char *err, size_t errlen)
+{
+    return registry_offers_query(reg, ST_OFFERS_TOP_BY_TYPE, type_id, NULL, (int64_t)limit, "type",
+                                 out, err, errlen);
+}
+
+int registry_offers_on_host(struct registry *reg, const char *type_id, const char *host,
+                            struct registry_offers *out, char *err, size_t errlen)
+{
+    if (host == NULL)
+        return registry_fail_plain(reg, err, errlen, "finding offers on a host: none given");
+    return registry_offers_query(reg, ST_OFFERS_ON_HOST, type_id, host, -1, "type", out, err,
+                                 errlen);
+}
+
+int registry_offers_count(struct registry *reg, const char *type_id, size_t *count, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *s = reg->stmt[ST_OFFERS_COUNT];
+    *count = 0;
+    if (registry_bind_text(s, 1, type_id) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+        registry_done(s);
+        return registry_fail(reg, err, errlen, "counting the offers of type %s", type_id);
+    }
+    *count = (size_t)sqlite3_column_int64(s, 0);
+    registry_done(s);
     return 0;
 }
 

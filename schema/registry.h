@@ -100,6 +100,19 @@ int registry_offers_by_type(struct registry *reg, const char *type_id, struct re
 int registry_offers_all_by_type(struct registry *reg, const char *type_id,
                                 struct registry_offers *out, char *err, size_t errlen);
 
+/* The limit parents of type_id with the most free instances (ties by host
+ * and parent): a bounded look at a very large registry. */
+int registry_offers_top_by_type(struct registry *reg, const char *type_id, size_t limit,
+                                struct registry_offers *out, char *err, size_t errlen);
+
+/* Every parent of host offering type_id, full or not. */
+int registry_offers_on_host(struct registry *reg, const char *type_id, const char *host,
+                            struct registry_offers *out, char *err, size_t errlen);
+
+/* How many parents, on all hosts, offer type_id. */
+int registry_offers_count(struct registry *reg, const char *type_id, size_t *count, char *err,
+                          size_t errlen);
+
 /* Parents whose type has exactly this version (digest), free or not: these
  * need no probe type-wise. By host and parent. */
 int registry_offers_by_digest(struct registry *reg, const char *digest, struct registry_offers *out,

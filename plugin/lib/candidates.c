@@ -237,6 +237,178 @@ static int candidates_order_cmp(const void *a, const void *b)
     return x->order - y->order;
 }
 
+/* Registry rows, each set for one of the VM's types. */
+struct candidates_set {
+    struct registry_offers offers;
+    size_t type_index;
+};
+
+struct candidates_sets {
+    struct candidates_set *items;
+    size_t count;
+    size_t cap;
+};
+
+static void candidates_sets_clear(struct candidates_sets *sets)
+{
+    for (size_t i = 0; i < sets->count; i++)
+        registry_offers_free(&sets->items[i].offers);
+    free(sets->items);
+    memset(sets, 0, sizeof *sets);
+}
+
+static struct candidates_set *candidates_sets_add(struct candidates_sets *sets)
+{
+    if (sets->count == sets->cap) {
+        size_t cap = sets->cap == 0 ? 16 : sets->cap * 2;
+        struct candidates_set *grown = realloc(sets->items, cap * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        sets->items = grown;
+        sets->cap = cap;
+    }
+    struct candidates_set *set = &sets->items[sets->count++];
+    memset(set, 0, sizeof *set);
+    return set;
+}
+
+/* A small set of host names, for the bounded look. */
+struct candidates_hosts {
+    char **names;
+    size_t count;
+    size_t cap;
+};
+
+static int candidates_hosts_add(struct candidates_hosts *h, const char *name)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        if (strcmp(h->names[i], name) == 0)
+            return 0;
+    }
+    if (h->count == h->cap) {
+        size_t cap = h->cap == 0 ? 64 : h->cap * 2;
+        char **grown = realloc(h->names, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        h->names = grown;
+        h->cap = cap;
+    }
+    if ((h->names[h->count] = strdup(name)) == NULL)
+        return -1;
+    h->count++;
+    return 0;
+}
+
+static void candidates_hosts_clear(struct candidates_hosts *h)
+{
+    for (size_t i = 0; i < h->count; i++)
+        free(h->names[i]);
+    free(h->names);
+    memset(h, 0, sizeof *h);
+}
+
+static int candidates_hosts_from(struct candidates_hosts *h, const struct registry_offers *o)
+{
+    for (size_t i = 0; i < o->count; i++) {
+        if (candidates_hosts_add(h, o->items[i].host) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Above this many offers of a type, a select looks at the likeliest
+ * hosts only: those already at the source's version, those with a cached
+ * compatible verdict, and those with the most room. Reading every row
+ * of a 10,000-host registry would cost more than all the probes. */
+#define CANDIDATES_FULL_SCAN_MAX 2000
+#define CANDIDATES_TOP_ROOMY     64
+
+/* The bounded look: gather likely hosts, then every row they have for
+ * each of the VM's types. Caller holds the registry lock. */
+static int candidates_gather_likely(struct mdevmig *m, const struct source *src,
+                                    const struct candidates_types *types, size_t count,
+                                    struct candidates_sets *sets, char *err, size_t errlen)
+{
+    struct candidates_hosts hosts = {0};
+    int rc = 0;
+    err[0] = '\0';
+    size_t limit = CANDIDATES_TOP_ROOMY + 4 * count;
+    for (size_t k = 0; k < types->count && rc == 0; k++) {
+        struct registry_offers found;
+        rc = registry_offers_top_by_type(m->registry, types->type[k], limit, &found, err, errlen);
+        if (rc == 0) {
+            rc = candidates_hosts_from(&hosts, &found);
+            registry_offers_free(&found);
+        }
+    }
+    for (size_t i = 0; i < src->mdev_count && rc == 0; i++) {
+        struct registry_offers found;
+        rc = registry_offers_by_digest(m->registry, src->mdevs[i].digest, &found, err, errlen);
+        if (rc == 0) {
+            rc = candidates_hosts_from(&hosts, &found);
+            registry_offers_free(&found);
+        }
+        struct registry_cached cached;
+        if (rc == 0)
+            rc = registry_probe_cached(m->registry, src->mdevs[i].digest, REGISTRY_LEVEL_TYPE,
+                                       src->mdevs[i].type, &cached, err, errlen);
+        if (rc == 0) {
+            for (size_t c = 0; c < cached.count && rc == 0; c++) {
+                if (cached.items[c].verdict == REGISTRY_VERDICT_COMPATIBLE)
+                    rc = candidates_hosts_add(&hosts, cached.items[c].host);
+            }
+            registry_cached_free(&cached);
+        }
+    }
+    for (size_t h = 0; h < hosts.count && rc == 0; h++) {
+        for (size_t k = 0; k < types->count && rc == 0; k++) {
+            struct candidates_set *set = candidates_sets_add(sets);
+            if (set == NULL) {
+                rc = -1;
+                break;
+            }
+            set->type_index = k;
+            rc = registry_offers_on_host(m->registry, types->type[k], hosts.names[h], &set->offers,
+                                         err, errlen);
+        }
+    }
+    if (rc < 0 && err[0] == '\0')
+        snprintf(err, errlen, "out of memory");
+    candidates_hosts_clear(&hosts);
+    return rc;
+}
+
+/* Every registry row that could matter, per type. Caller holds the lock. */
+static int candidates_gather(struct mdevmig *m, const struct source *src,
+                             const struct candidates_types *types, bool filter,
+                             const struct mdevmig_request *req, struct candidates_sets *sets,
+                             char *err, size_t errlen)
+{
+    if (!filter) {
+        size_t most = 0;
+        for (size_t k = 0; k < types->count; k++) {
+            size_t count;
+            if (registry_offers_count(m->registry, types->type[k], &count, err, errlen) < 0)
+                return -1;
+            most = count > most ? count : most;
+        }
+        if (most > m->full_scan_max)
+            return candidates_gather_likely(m, src, types, req->count > 0 ? req->count : 1, sets,
+                                            err, errlen);
+    }
+    for (size_t k = 0; k < types->count; k++) {
+        struct candidates_set *set = candidates_sets_add(sets);
+        if (set == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        set->type_index = k;
+        if (registry_offers_all_by_type(m->registry, types->type[k], &set->offers, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int candidates_build(struct mdevmig *m, const struct source *src, const struct mdevmig_request *req,
                      bool filter, struct candidates *out, char *err, size_t errlen)
 {
@@ -244,28 +416,26 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
     struct candidates_types types;
     if (candidates_types_of(src, &types, err, errlen) < 0)
         return -1;
-    struct registry_offers offers[64];
-    memset(offers, 0, sizeof offers);
-    size_t total = 0;
-    int rc = 0;
+    struct candidates_sets sets = {0};
     pthread_mutex_lock(&m->registry_lock);
-    for (size_t k = 0; k < types.count && rc == 0; k++) {
-        rc = registry_offers_all_by_type(m->registry, types.type[k], &offers[k], err, errlen);
-        total += offers[k].count;
-    }
+    int rc = candidates_gather(m, src, &types, filter, req, &sets, err, errlen);
     pthread_mutex_unlock(&m->registry_lock);
+    size_t total = 0;
+    for (size_t i = 0; i < sets.count; i++)
+        total += sets.items[i].offers.count;
     struct candidates_row *rows = rc == 0 ? calloc(total + 1, sizeof *rows) : NULL;
     if (rc == 0 && rows == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     }
     size_t n = 0;
-    for (size_t k = 0; k < types.count && rc == 0; k++) {
-        for (size_t r = 0; r < offers[k].count; r++) {
-            if (src->host != NULL && strcmp(offers[k].items[r].host, src->host) == 0)
+    for (size_t i = 0; i < sets.count && rc == 0; i++) {
+        const struct registry_offers *offers = &sets.items[i].offers;
+        for (size_t r = 0; r < offers->count; r++) {
+            if (src->host != NULL && strcmp(offers->items[r].host, src->host) == 0)
                 continue; /* never the host it runs on */
-            rows[n].offer = &offers[k].items[r];
-            rows[n].type_index = k;
+            rows[n].offer = &offers->items[r];
+            rows[n].type_index = sets.items[i].type_index;
             n++;
         }
     }
@@ -361,8 +531,7 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
         qsort(out->items, out->count, sizeof *out->items, candidates_rank_cmp);
     free(rows);
     free(names);
-    for (size_t k = 0; k < types.count; k++)
-        registry_offers_free(&offers[k]);
+    candidates_sets_clear(&sets);
     if (rc < 0)
         candidates_clear(out);
     return rc;

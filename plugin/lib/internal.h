@@ -18,6 +18,7 @@ struct mdevmig {
     pthread_mutex_t registry_lock; /* one SQLite connection, many callers */
     struct http_client *http;
     int64_t stale_after_s;
+    size_t full_scan_max;
 };
 
 /* The VM's side: where it runs and what it must take along. */

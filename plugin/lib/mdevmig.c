@@ -52,6 +52,7 @@ struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, s
         return NULL;
     }
     m->stale_after_s = options->stale_after_s > 0 ? options->stale_after_s : 180;
+    m->full_scan_max = options->full_scan_max > 0 ? options->full_scan_max : 256;
     struct http_client_options http = {
         .connect_timeout_ms = options->connect_timeout_ms > 0 ? options->connect_timeout_ms : 1000,
         .timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 3000,

@@ -18,6 +18,7 @@ struct sched_config {
     double connect_timeout; /* connect_timeout = 1 (seconds, per probe) */
     double probe_timeout;   /* probe_timeout = 3 (seconds, per probe, total) */
     int max_parallel;       /* max_parallel = 64 (probes in flight) */
+    int full_scan_max;      /* full_scan_max = 256 (offers of a type select reads in full) */
     int threads;            /* threads = 2 (HTTP worker threads) */
     char *log_level;        /* log_level = info */
 };

@@ -59,6 +59,7 @@ int main(int argc, char **argv)
         .timeout_ms = (long)(cfg.probe_timeout * 1000),
         .max_parallel = cfg.max_parallel,
         .stale_after_s = (int64_t)cfg.stale_after,
+        .full_scan_max = (size_t)cfg.full_scan_max,
     };
     if ((s.lib = mdevmig_open(&options, err, sizeof err)) == NULL) {
         log_error("%s", err);

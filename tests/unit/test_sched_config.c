@@ -145,6 +145,8 @@ static bool field_number(const struct sched_config *cfg, const char *name, doubl
         *out = cfg->probe_timeout;
     else if (strcmp(name, "max_parallel") == 0)
         *out = cfg->max_parallel;
+    else if (strcmp(name, "full_scan_max") == 0)
+        *out = cfg->full_scan_max;
     else if (strcmp(name, "threads") == 0)
         *out = cfg->threads;
     else
@@ -309,7 +311,7 @@ static void test_help(void **state)
     struct help_key keys[MAX_KEYS];
     char *text;
     size_t n = help_keys(keys, MAX_KEYS, &text);
-    assert_int_equal(n, 9);
+    assert_int_equal(n, 10);
     const char *must[] = {"--config FILE", "--help",     "[sched]",     "/v1/health",
                           "/v1/inventory", "/v1/hosts/", "/v1/select",  "/v1/filter",
                           "/metrics",      "SIGTERM",    "EXIT STATUS", "  0 ",
