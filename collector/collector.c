@@ -8,6 +8,7 @@
 #include "log.h"
 #include "publish.h"
 #include "scan.h"
+#include "traits.h"
 #include "vmmap.h"
 #include "wire.h"
 
@@ -183,6 +184,8 @@ int collector_rescan(struct collector *c, char *err, size_t errlen)
              fresh.instance_count);
     if (c->publish != NULL)
         publish_offer(c->publish, text, text_len, fresh.generation);
+    if (c->traits != NULL)
+        traits_offer(c->traits, text, text_len, fresh.generation);
     inventory_free(&old);
     free(old_text);
     return 1;

@@ -19,6 +19,7 @@
 struct audit;
 struct vmmap;
 struct publish;
+struct traits;
 
 struct collector_metrics {
     atomic_ulong probes_compatible;
@@ -57,6 +58,7 @@ struct collector {
     struct audit *audit;
     struct vmmap *vmmap;
     struct publish *publish;
+    struct traits *traits; /* Placement; NULL when placement_url is unset */
 
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;

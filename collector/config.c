@@ -65,6 +65,18 @@ static int config_check_registry(const char *target, const char *name, char *err
     return 0;
 }
 
+/* create_providers: a truth value the settings engine takes as a choice. */
+static const char *const config_booleans[] = {"false", "true", NULL};
+
+static int config_check_http_url(const char *value, const char *name, char *err, size_t errlen)
+{
+    if (!config_is_http_url(value)) {
+        snprintf(err, errlen, "%s must be an http:// or https:// URL, not '%s'", name, value);
+        return -1;
+    }
+    return 0;
+}
+
 /* Settings with an INI key come first, in --help's order. The defaults
  * shown are the ones applied (host and advertise_url are worked out after
  * parsing); the unit test checks the example file agrees. */
@@ -173,6 +185,90 @@ static const struct settings_item config_items[] = {
      .def = "info",
      .choices = config_log_levels,
      .help = "Most verbose messages shown: error, warn, info or debug."},
+    {.key = "placement_url",
+     .flag = "placement-url",
+     .metavar = "URL",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(placement_url, char *),
+     .shown = "(none: no traits are published)",
+     .check = config_check_http_url,
+     .help = "Placement's base URL (e.g. http://controller:8778). When set, each parent "
+             "device's resource provider gets CUSTOM_MDEV_TYPE_<TYPE> and "
+             "CUSTOM_MDEVMIG_<DIGEST> for every type that can migrate, from a thread of its "
+             "own (the registry and probes never wait for Placement). Needs "
+             "placement_token_file (or placement_token), or the keystone_* settings."},
+    {.key = "placement_token",
+     .flag = "placement-token",
+     .metavar = "TOKEN",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(placement_token, char *),
+     .shown = "(none)",
+     .help = "A static X-Auth-Token for Placement (\"admin\" with noauth2, as in tests); "
+             "prefer placement_token_file, which keeps it out of the process list."},
+    {.key = "placement_token_file",
+     .flag = "placement-token-file",
+     .metavar = "FILE",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(placement_token_file, char *),
+     .shown = "(none)",
+     .help = "File (mode 0600) holding a static X-Auth-Token for Placement."},
+    {.key = "keystone_auth_url",
+     .flag = "keystone-auth-url",
+     .metavar = "URL",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(keystone_auth_url, char *),
+     .shown = "(none: no Keystone)",
+     .check = config_check_http_url,
+     .help = "Keystone v3 URL (e.g. http://controller:5000/v3) for password auth to "
+             "Placement; the token is cached until shortly before it expires and renewed "
+             "once when Placement refuses it. Needs keystone_username, "
+             "keystone_password_file and keystone_project."},
+    {.key = "keystone_username",
+     .flag = "keystone-username",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(keystone_username, char *),
+     .shown = "(none)",
+     .help = "Keystone user the collector authenticates as."},
+    {.key = "keystone_password_file",
+     .flag = "keystone-password-file",
+     .metavar = "FILE",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(keystone_password_file, char *),
+     .shown = "(none)",
+     .help = "File (mode 0600) holding that user's password (one line, no spaces)."},
+    {.key = "keystone_project",
+     .flag = "keystone-project",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(keystone_project, char *),
+     .shown = "(none)",
+     .help = "Project the Keystone token is scoped to (e.g. service)."},
+    {.key = "keystone_user_domain",
+     .flag = "keystone-user-domain",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(keystone_user_domain, char *),
+     .def = "Default",
+     .help = "Name of the Keystone domain of the user."},
+    {.key = "keystone_project_domain",
+     .flag = "keystone-project-domain",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = CONFIG_FIELD(keystone_project_domain, char *),
+     .def = "Default",
+     .help = "Name of the Keystone domain of the project."},
+    {.key = "create_providers",
+     .flag = "create-providers",
+     .metavar = "BOOL",
+     .kind = SETTINGS_ENUM,
+     .offset = CONFIG_FIELD(create_providers_value, char *),
+     .def = "false",
+     .choices = config_booleans,
+     .help = "true: create the host's root provider (named as host) and one child "
+             "provider per parent device, named as Nova names pGPU providers "
+             "(<host>_pci_0000_3b_00_0), when Placement lacks them. false: use the "
+             "providers Nova made (a parent without its own provider uses the root)."},
     {.flag = "config",
      .metavar = "FILE",
      .kind = SETTINGS_CONFIG,
@@ -233,11 +329,62 @@ static int config_default_advertise(struct collector_config *cfg, char *err, siz
     return 0;
 }
 
+/* The Placement settings that only make sense together. */
+static int config_check_placement(const struct collector_config *cfg, char *err, size_t errlen)
+{
+    const char *auth_keys[] = {"placement_token",   "placement_token_file",   "keystone_auth_url",
+                               "keystone_username", "keystone_password_file", "keystone_project"};
+    const char *auth_values[] = {cfg->placement_token,        cfg->placement_token_file,
+                                 cfg->keystone_auth_url,      cfg->keystone_username,
+                                 cfg->keystone_password_file, cfg->keystone_project};
+    if (cfg->placement_url == NULL) {
+        for (size_t i = 0; i < sizeof auth_keys / sizeof auth_keys[0]; i++) {
+            if (auth_values[i] != NULL) {
+                snprintf(err, errlen, "%s is set but placement_url is not", auth_keys[i]);
+                return -1;
+            }
+        }
+        if (cfg->create_providers) {
+            snprintf(err, errlen, "create_providers is true but placement_url is not set");
+            return -1;
+        }
+        return 0;
+    }
+    /* Both kinds given is not refused: the example config, uncommented,
+     * has every key. The collector says at start which one it uses
+     * (Keystone, else the token file, else the token). */
+    bool token = cfg->placement_token != NULL || cfg->placement_token_file != NULL;
+    if (!token && cfg->keystone_auth_url == NULL) {
+        for (size_t i = 3; i < sizeof auth_keys / sizeof auth_keys[0]; i++) {
+            if (auth_values[i] != NULL) {
+                snprintf(err, errlen, "%s is set but keystone_auth_url is not", auth_keys[i]);
+                return -1;
+            }
+        }
+        snprintf(err, errlen,
+                 "placement_url needs placement_token_file (or placement_token), or Keystone "
+                 "credentials (keystone_auth_url, keystone_username, keystone_password_file, "
+                 "keystone_project)");
+        return -1;
+    }
+    for (size_t i = 2; cfg->keystone_auth_url != NULL && i < sizeof auth_keys / sizeof auth_keys[0];
+         i++) {
+        if (auth_values[i] == NULL) {
+            snprintf(err, errlen, "Keystone auth for Placement needs %s too", auth_keys[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int config_parse(struct collector_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     int rc = settings_parse(&config_spec, cfg, argc, argv, err, errlen);
     if (rc != 0)
         return rc;
+    cfg->create_providers = strcmp(cfg->create_providers_value, "true") == 0;
+    if (config_check_placement(cfg, err, errlen) < 0)
+        goto fail;
     if (cfg->host == NULL && config_default_host(cfg, err, errlen) < 0)
         goto fail;
     if (cfg->advertise_url == NULL && config_default_advertise(cfg, err, errlen) < 0)
@@ -253,7 +400,8 @@ void config_usage(FILE *out)
     fputs("Usage: mdevmig-collector [--config FILE] [OPTION]...\n"
           "\n"
           "Inventories this host's mdev (vGPU) devices and their migration versions,\n"
-          "answers write-probes over HTTP, and publishes the inventory to the registry.\n"
+          "answers write-probes over HTTP, and publishes the inventory to the registry\n"
+          "and, when placement_url is set, to Placement as traits.\n"
           "\n"
           "Every setting is a key in the [collector] section of the config file and a\n"
           "flag of the same name with dashes for underscores; a flag wins over the\n"
@@ -268,6 +416,8 @@ void config_usage(FILE *out)
           "  host = gpu-a\n"
           "  listen = 0.0.0.0:7301\n"
           "  registry = sqlite:/var/lib/mdevmig/registry.db\n"
+          "  placement_url = http://controller:8778\n"
+          "  placement_token_file = /etc/mdevmig/placement-token\n"
           "Only the [collector] section is read; an unknown section or key, a key\n"
           "given twice (registry aside), or a bad value is an error naming FILE:LINE.\n"
           "A line may hold about 200 characters; give long registry lists one per line.\n"

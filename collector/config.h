@@ -28,8 +28,20 @@ struct collector_config {
     double heartbeat_interval; /* heartbeat_interval = 60 (seconds) */
     int threads;               /* threads = 2 (HTTP worker threads) */
     char *log_level;           /* log_level = info (error|warn|info|debug) */
-    bool scan_once;            /* --scan-once: print the inventory and exit */
-    bool json;                 /* --json: with --scan-once, JSON output */
+    /* Placement (DESIGN.md §3): off while placement_url is unset. */
+    char *placement_url;           /* placement_url = http://controller:8778 */
+    char *placement_token;         /* placement_token = TOKEN (static X-Auth-Token) */
+    char *placement_token_file;    /* placement_token_file = FILE (mode 0600) */
+    char *keystone_auth_url;       /* keystone_auth_url = http://controller:5000/v3 */
+    char *keystone_username;       /* keystone_username = NAME */
+    char *keystone_password_file;  /* keystone_password_file = FILE (mode 0600) */
+    char *keystone_project;        /* keystone_project = NAME */
+    char *keystone_user_domain;    /* keystone_user_domain = Default */
+    char *keystone_project_domain; /* keystone_project_domain = Default */
+    char *create_providers_value;  /* create_providers = false|true, as written */
+    bool create_providers;         /* ... as a truth value */
+    bool scan_once;                /* --scan-once: print the inventory and exit */
+    bool json;                     /* --json: with --scan-once, JSON output */
 };
 
 /* Fill cfg from argv (and the --config file it names, read first so flags

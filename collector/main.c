@@ -11,6 +11,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "publish.h"
+#include "traits.h"
 #include "vmmap.h"
 #include "wire.h"
 
@@ -167,6 +168,26 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (cfg.placement_url != NULL) {
+        struct traits_options to = {
+            .host = cfg.host,
+            .url = cfg.placement_url,
+            .token = cfg.placement_token,
+            .token_file = cfg.placement_token_file,
+            .keystone_auth_url = cfg.keystone_auth_url,
+            .keystone_username = cfg.keystone_username,
+            .keystone_password_file = cfg.keystone_password_file,
+            .keystone_project = cfg.keystone_project,
+            .keystone_user_domain = cfg.keystone_user_domain,
+            .keystone_project_domain = cfg.keystone_project_domain,
+            .create_providers = cfg.create_providers,
+        };
+        if ((c.traits = traits_start(&to, err, sizeof err)) == NULL) {
+            log_error("placement: %s", err);
+            goto out;
+        }
+    }
+
     pthread_t signal_thread;
     if (pthread_create(&signal_thread, NULL, main_signal_thread, &signals) != 0) {
         log_error("cannot start the signal thread");
@@ -191,6 +212,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     publish_stop(c.publish);
+    traits_stop(c.traits);
     vmmap_free(c.vmmap);
     audit_close(c.audit);
     collector_destroy(&c);

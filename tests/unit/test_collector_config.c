@@ -131,6 +131,15 @@ static const char *field_string(const struct collector_config *cfg, const char *
         {"token_file", offsetof(struct collector_config, token_file)},
         {"audit_db", offsetof(struct collector_config, audit_db)},
         {"log_level", offsetof(struct collector_config, log_level)},
+        {"placement_url", offsetof(struct collector_config, placement_url)},
+        {"placement_token", offsetof(struct collector_config, placement_token)},
+        {"placement_token_file", offsetof(struct collector_config, placement_token_file)},
+        {"keystone_auth_url", offsetof(struct collector_config, keystone_auth_url)},
+        {"keystone_username", offsetof(struct collector_config, keystone_username)},
+        {"keystone_password_file", offsetof(struct collector_config, keystone_password_file)},
+        {"keystone_project", offsetof(struct collector_config, keystone_project)},
+        {"keystone_user_domain", offsetof(struct collector_config, keystone_user_domain)},
+        {"keystone_project_domain", offsetof(struct collector_config, keystone_project_domain)},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (strcmp(name, fields[i].name) == 0) {
@@ -173,8 +182,11 @@ static void check_field(const char *name, const struct collector_config *cfg, co
         got = cfg->threads;
     else if (strcmp(key, "registry_count") == 0)
         got = (double)cfg->registry_count;
-    else if (strcmp(key, "scan_once") == 0 || strcmp(key, "json") == 0) {
-        bool b = strcmp(key, "json") == 0 ? cfg->json : cfg->scan_once;
+    else if (strcmp(key, "scan_once") == 0 || strcmp(key, "json") == 0 ||
+             strcmp(key, "create_providers") == 0) {
+        bool b = strcmp(key, "json") == 0        ? cfg->json
+                 : strcmp(key, "scan_once") == 0 ? cfg->scan_once
+                                                 : cfg->create_providers;
         if (strcmp(want, b ? "true" : "false") != 0)
             fail_msg("%s: %s is %s, expected %s", name, key, b ? "true" : "false", want);
         return;
@@ -330,7 +342,7 @@ static void test_help(void **state)
     struct help_key keys[MAX_KEYS];
     char *text;
     size_t n = help_keys(keys, MAX_KEYS, &text);
-    assert_int_equal(n, 12);
+    assert_int_equal(n, 22);
     const char *must[] = {"--config FILE", "--scan-once", "--json", "--help", "[collector]",
                           "EXIT STATUS",   "  0 ",        "  1 ",   "  2 "};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {

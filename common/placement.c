@@ -1,0 +1,727 @@
+/*
+ * placement — the Placement client: one libcurl easy handle per client
+ * (so one kept-alive connection, reused call after call), a mutex that
+ * serialises calls on it, JSON through jansson. Every request carries
+ * "OpenStack-API-Version: placement 1.39" and X-Auth-Token; with Keystone
+ * a 401 gets one retry with a new token, since a token can be revoked or
+ * expire early (Keystone restarted with new fernet keys, clock skew).
+ */
+#include "placement.h"
+
+#include "keystone.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLACEMENT_CONNECT_TIMEOUT_MS 2000L
+#define PLACEMENT_TIMEOUT_MS         10000L
+/* Listing 10,000 providers is about 5 MB of JSON; refuse beyond this. */
+#define PLACEMENT_MAX_RESPONSE (64 * 1024 * 1024)
+
+struct placement {
+    pthread_mutex_t lock;
+    bool lock_ready;
+    char *base_url; /* without trailing '/' */
+    char *token;    /* static token, or NULL */
+    struct keystone *keystone;
+    CURL *curl;
+    char curl_err[CURL_ERROR_SIZE];
+    char *response;
+    size_t response_len, response_cap;
+    bool response_overflow;
+};
+
+static void placement_fail(struct placement_error *perr, long status, const char *code,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void placement_fail(struct placement_error *perr, long status, const char *code,
+                           const char *fmt, ...)
+{
+    perr->status = status;
+    snprintf(perr->code, sizeof perr->code, "%s", code != NULL ? code : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(perr->message, sizeof perr->message, fmt, ap);
+    va_end(ap);
+}
+
+static void placement_ok(struct placement_error *perr)
+{
+    perr->status = 0;
+    perr->code[0] = '\0';
+    perr->message[0] = '\0';
+}
+
+bool placement_error_is_conflict(const struct placement_error *perr)
+{
+    return perr->status == 409 && strcmp(perr->code, PLACEMENT_CODE_CONCURRENT_UPDATE) == 0;
+}
+
+static size_t placement_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct placement *pl = arg;
+    size_t n = size * nmemb;
+    if (pl->response_len + n > PLACEMENT_MAX_RESPONSE) {
+        pl->response_overflow = true;
+        return 0;
+    }
+    if (pl->response_len + n + 1 > pl->response_cap) {
+        size_t cap = pl->response_cap == 0 ? 4096 : pl->response_cap;
+        while (cap < pl->response_len + n + 1)
+            cap *= 2;
+        char *grown = realloc(pl->response, cap);
+        if (grown == NULL)
+            return 0;
+        pl->response = grown;
+        pl->response_cap = cap;
+    }
+    memcpy(pl->response + pl->response_len, data, n);
+    pl->response_len += n;
+    pl->response[pl->response_len] = '\0';
+    return n;
+}
+
+/* Placement's error body is {"errors": [{"status", "title", "detail",
+ * "code", "request_id"}]}; keep the first code and detail. Anything else
+ * (a proxy's HTML page) is shown as its first bytes, control bytes masked. */
+static void placement_http_error(struct placement *pl, long status, const char *what,
+                                 struct placement_error *perr)
+{
+    json_t *json = json_loadb(pl->response, pl->response_len, 0, NULL);
+    json_t *first = json_array_get(json_object_get(json, "errors"), 0);
+    const char *code = json_string_value(json_object_get(first, "code"));
+    const char *detail = json_string_value(json_object_get(first, "detail"));
+    char text[600];
+    if (detail != NULL) {
+        /* webob puts its generic text and a blank line before the detail. */
+        const char *cut = strstr(detail, "\n\n");
+        const char *start = cut != NULL ? cut + 2 : detail;
+        while (*start == ' ')
+            start++;
+        snprintf(text, sizeof text, "%s", start);
+        size_t n = strlen(text);
+        while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\n'))
+            text[--n] = '\0';
+    } else {
+        size_t n = 0;
+        for (size_t i = 0; i < pl->response_len && n + 1 < sizeof text && n < 200; i++) {
+            unsigned char ch = (unsigned char)pl->response[i];
+            text[n++] = isprint(ch) ? (char)ch : ' ';
+        }
+        text[n] = '\0';
+        if (n == 0)
+            snprintf(text, sizeof text, "no detail given");
+    }
+    for (char *c = text; *c != '\0'; c++) {
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    }
+    if (code != NULL)
+        placement_fail(perr, status, code, "Placement %s: HTTP %ld (%s): %s", what, status, code,
+                       text);
+    else
+        placement_fail(perr, status, NULL, "Placement %s: HTTP %ld: %s", what, status, text);
+    json_decref(json);
+}
+
+/* The token to send: the static one, or Keystone's (renewed when stale
+ * names the one just refused). */
+static int placement_auth_header(struct placement *pl, const char *stale, char *out, size_t outlen,
+                                 char *token_out, size_t token_outlen, struct placement_error *perr)
+{
+    char token[KEYSTONE_TOKEN_MAX];
+    if (pl->keystone != NULL) {
+        char err[512];
+        if (keystone_token(pl->keystone, stale, token, sizeof token, err, sizeof err) < 0) {
+            placement_fail(perr, 0, NULL, "Keystone: %s", err);
+            return -1;
+        }
+    } else {
+        snprintf(token, sizeof token, "%s", pl->token);
+    }
+    int n = snprintf(out, outlen, "X-Auth-Token: %s", token);
+    snprintf(token_out, token_outlen, "%s", token);
+    explicit_bzero(token, sizeof token);
+    if (n < 0 || (size_t)n >= outlen) {
+        placement_fail(perr, 0, NULL, "the token is too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* One request. body: JSON to send (PUT/POST) or NULL. On a 2xx returns 0
+ * with the parsed body in *reply (NULL for an empty body; reply may be
+ * NULL when unwanted); otherwise -1 with perr filled. what names the call
+ * in messages. Caller holds pl->lock. */
+static int placement_call(struct placement *pl, const char *method, const char *path, json_t *body,
+                          json_t **reply, const char *what, struct placement_error *perr)
+{
+    if (reply != NULL)
+        *reply = NULL;
+    char *text = NULL;
+    if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    char *url = NULL;
+    if (asprintf(&url, "%s%s", pl->base_url, path) < 0) {
+        free(text);
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    char stale[KEYSTONE_TOKEN_MAX] = "";
+    int rc = -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char auth[KEYSTONE_TOKEN_MAX + 32];
+        if (placement_auth_header(pl, attempt == 0 ? NULL : stale, auth, sizeof auth, stale,
+                                  sizeof stale, perr) < 0)
+            break;
+        struct curl_slist *headers = NULL;
+        const char *lines[] = {auth, "OpenStack-API-Version: placement " PLACEMENT_MICROVERSION,
+                               "Accept: application/json", "Content-Type: application/json",
+                               "Expect:"};
+        bool oom = false;
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0] && !oom; i++) {
+            struct curl_slist *more = curl_slist_append(headers, lines[i]);
+            if (more == NULL)
+                oom = true;
+            else
+                headers = more;
+        }
+        explicit_bzero(auth, sizeof auth);
+        if (oom) {
+            for (struct curl_slist *h = headers; h != NULL; h = h->next)
+                explicit_bzero(h->data, strlen(h->data));
+            curl_slist_free_all(headers);
+            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+            break;
+        }
+        pl->response_len = 0;
+        pl->response_overflow = false;
+        if (pl->response != NULL)
+            pl->response[0] = '\0';
+        pl->curl_err[0] = '\0';
+        curl_easy_setopt(pl->curl, CURLOPT_URL, url);
+        curl_easy_setopt(pl->curl, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(pl->curl, CURLOPT_CUSTOMREQUEST, method);
+        if (text != NULL) {
+            curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDS, text);
+            curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
+        } else {
+            curl_easy_setopt(pl->curl, CURLOPT_HTTPGET, 1L);
+        }
+        CURLcode cc = curl_easy_perform(pl->curl);
+        /* Leave curl no pointer to what is freed below. */
+        curl_easy_setopt(pl->curl, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(pl->curl, CURLOPT_CUSTOMREQUEST, NULL);
+        for (struct curl_slist *h = headers; h != NULL; h = h->next)
+            explicit_bzero(h->data, strlen(h->data));
+        curl_slist_free_all(headers);
+        if (cc != CURLE_OK) {
+            placement_fail(perr, 0, NULL, "Placement %s: %s", what,
+                           pl->response_overflow     ? "response larger than 64 MiB"
+                           : pl->curl_err[0] != '\0' ? pl->curl_err
+                                                     : curl_easy_strerror(cc));
+            break;
+        }
+        long status = 0;
+        curl_easy_getinfo(pl->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 401 && pl->keystone != NULL && attempt == 0)
+            continue; /* once more with a new token */
+        if (status < 200 || status > 299) {
+            placement_http_error(pl, status, what, perr);
+            break;
+        }
+        if (reply != NULL && pl->response_len > 0) {
+            json_error_t jerr;
+            *reply = json_loadb(pl->response, pl->response_len, 0, &jerr);
+            if (*reply == NULL) {
+                placement_fail(perr, status, NULL, "Placement %s: reply is not JSON: %s", what,
+                               jerr.text);
+                break;
+            }
+        }
+        placement_ok(perr);
+        rc = 0;
+        break;
+    }
+    explicit_bzero(stale, sizeof stale);
+    free(url);
+    free(text);
+    return rc;
+}
+
+static int placement_copy_field(json_t *obj, const char *key, char *out, size_t outlen,
+                                bool optional)
+{
+    json_t *v = json_object_get(obj, key);
+    if ((v == NULL || json_is_null(v)) && optional) {
+        out[0] = '\0';
+        return 0;
+    }
+    const char *s = json_string_value(v);
+    if (s == NULL || strlen(s) >= outlen)
+        return -1;
+    memcpy(out, s, strlen(s) + 1);
+    return 0;
+}
+
+static int placement_parse_provider(json_t *obj, struct placement_provider *out)
+{
+    json_t *gen = json_object_get(obj, "generation");
+    if (placement_copy_field(obj, "uuid", out->uuid, sizeof out->uuid, false) < 0 ||
+        placement_copy_field(obj, "name", out->name, sizeof out->name, false) < 0 ||
+        placement_copy_field(obj, "parent_provider_uuid", out->parent_uuid, sizeof out->parent_uuid,
+                             true) < 0 ||
+        placement_copy_field(obj, "root_provider_uuid", out->root_uuid, sizeof out->root_uuid,
+                             true) < 0 ||
+        !json_is_integer(gen))
+        return -1;
+    out->generation = json_integer_value(gen);
+    if (out->root_uuid[0] == '\0')
+        memcpy(out->root_uuid, out->uuid, sizeof out->uuid);
+    return 0;
+}
+
+/* {"resource_providers": [...]} into a list. */
+static int placement_parse_providers(json_t *reply, struct placement_provider_list *out,
+                                     const char *what, struct placement_error *perr)
+{
+    json_t *arr = json_object_get(reply, "resource_providers");
+    if (!json_is_array(arr)) {
+        placement_fail(perr, 200, NULL, "Placement %s: reply has no resource_providers list", what);
+        return -1;
+    }
+    size_t n = json_array_size(arr);
+    out->items = calloc(n + 1, sizeof *out->items);
+    out->count = 0;
+    if (out->items == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (placement_parse_provider(json_array_get(arr, i), &out->items[i]) < 0) {
+            placement_fail(perr, 200, NULL, "Placement %s: provider %zu in the reply is malformed",
+                           what, i);
+            placement_provider_list_free(out);
+            return -1;
+        }
+        out->count = i + 1;
+    }
+    return 0;
+}
+
+/* A query value, percent-encoded. */
+static char *placement_escape(struct placement *pl, const char *value)
+{
+    return curl_easy_escape(pl->curl, value, 0);
+}
+
+int placement_provider_find(struct placement *pl, const char *name, struct placement_provider *out,
+                            struct placement_error *perr)
+{
+    pthread_mutex_lock(&pl->lock);
+    char what[PLACEMENT_NAME_MAX + 64];
+    snprintf(what, sizeof what, "finding provider \"%s\"", name);
+    char *esc = placement_escape(pl, name);
+    char *path = NULL;
+    int rc = -1;
+    json_t *reply = NULL;
+    if (esc == NULL || asprintf(&path, "/resource_providers?name=%s", esc) < 0) {
+        path = NULL;
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
+        goto out;
+    struct placement_provider_list list = {0};
+    if (placement_parse_providers(reply, &list, what, perr) < 0)
+        goto out;
+    rc = 0;
+    if (list.count > 0) {
+        *out = list.items[0];
+        rc = 1;
+    }
+    placement_provider_list_free(&list);
+out:
+    json_decref(reply);
+    free(path);
+    curl_free(esc);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+int placement_provider_create(struct placement *pl, const char *name, const char *parent_uuid,
+                              struct placement_provider *out, struct placement_error *perr)
+{
+    pthread_mutex_lock(&pl->lock);
+    char what[PLACEMENT_NAME_MAX + 64];
+    snprintf(what, sizeof what, "creating provider \"%s\"", name);
+    int rc = -1;
+    json_t *reply = NULL;
+    json_t *body = json_pack("{s:s}", "name", name);
+    if (body != NULL && parent_uuid != NULL && parent_uuid[0] != '\0' &&
+        json_object_set_new(body, "parent_provider_uuid", json_string(parent_uuid)) < 0) {
+        json_decref(body);
+        body = NULL;
+    }
+    if (body == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    if (placement_call(pl, "POST", "/resource_providers", body, &reply, what, perr) < 0)
+        goto out;
+    /* Since 1.20 the reply is the new provider. */
+    if (placement_parse_provider(reply, out) < 0) {
+        placement_fail(perr, 200, NULL, "Placement %s: reply is not a resource provider", what);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(body);
+    json_decref(reply);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+int placement_provider_tree(struct placement *pl, const char *uuid,
+                            struct placement_provider_list *out, struct placement_error *perr)
+{
+    pthread_mutex_lock(&pl->lock);
+    char what[96], path[96];
+    snprintf(what, sizeof what, "listing the tree of provider %s", uuid);
+    int rc = -1;
+    json_t *reply = NULL;
+    char *esc = placement_escape(pl, uuid);
+    if (esc == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    snprintf(path, sizeof path, "/resource_providers?in_tree=%s", esc);
+    curl_free(esc);
+    if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
+        goto out;
+    rc = placement_parse_providers(reply, out, what, perr);
+out:
+    json_decref(reply);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+/* {"traits": [...], "resource_provider_generation": N} */
+static int placement_parse_traits(json_t *reply, struct placement_traits *out, const char *what,
+                                  struct placement_error *perr)
+{
+    json_t *arr = json_object_get(reply, "traits");
+    json_t *gen = json_object_get(reply, "resource_provider_generation");
+    if (!json_is_array(arr) || !json_is_integer(gen)) {
+        placement_fail(perr, 200, NULL,
+                       "Placement %s: reply lacks traits or resource_provider_generation", what);
+        return -1;
+    }
+    size_t n = json_array_size(arr);
+    out->names = calloc(n + 1, sizeof *out->names);
+    out->count = 0;
+    out->generation = json_integer_value(gen);
+    if (out->names == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        out->names[i] = s != NULL ? strdup(s) : NULL;
+        if (out->names[i] == NULL) {
+            placement_fail(perr, 200, NULL, "Placement %s: trait %zu is not a string", what, i);
+            placement_traits_free(out);
+            return -1;
+        }
+        out->count = i + 1;
+    }
+    return 0;
+}
+
+int placement_traits_get(struct placement *pl, const char *uuid, struct placement_traits *out,
+                         struct placement_error *perr)
+{
+    pthread_mutex_lock(&pl->lock);
+    char what[96], path[96];
+    snprintf(what, sizeof what, "reading traits of provider %s", uuid);
+    int rc = -1;
+    json_t *reply = NULL;
+    char *esc = placement_escape(pl, uuid);
+    if (esc == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    snprintf(path, sizeof path, "/resource_providers/%s/traits", esc);
+    curl_free(esc);
+    if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
+        goto out;
+    rc = placement_parse_traits(reply, out, what, perr);
+out:
+    json_decref(reply);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+int placement_traits_put(struct placement *pl, const char *uuid, const char *const *names,
+                         size_t count, int64_t generation, int64_t *new_generation,
+                         struct placement_error *perr)
+{
+    pthread_mutex_lock(&pl->lock);
+    char what[128], path[96];
+    snprintf(what, sizeof what, "setting traits of provider %s at generation %lld", uuid,
+             (long long)generation);
+    int rc = -1;
+    json_t *reply = NULL;
+    json_t *list = json_array();
+    json_t *body = NULL;
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        if (json_array_append_new(list, json_string(names[i])) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    if (list != NULL)
+        body = json_pack("{s:o,s:I}", "traits", list, "resource_provider_generation",
+                         (json_int_t)generation);
+    char *esc = placement_escape(pl, uuid);
+    if (body == NULL || esc == NULL) {
+        curl_free(esc);
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    snprintf(path, sizeof path, "/resource_providers/%s/traits", esc);
+    curl_free(esc);
+    if (placement_call(pl, "PUT", path, body, &reply, what, perr) < 0)
+        goto out;
+    json_t *gen = json_object_get(reply, "resource_provider_generation");
+    if (!json_is_integer(gen)) {
+        placement_fail(perr, 200, NULL, "Placement %s: reply lacks resource_provider_generation",
+                       what);
+        goto out;
+    }
+    if (new_generation != NULL)
+        *new_generation = json_integer_value(gen);
+    rc = 0;
+out:
+    json_decref(body);
+    json_decref(reply);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+int placement_trait_ensure(struct placement *pl, const char *name, struct placement_error *perr)
+{
+    pthread_mutex_lock(&pl->lock);
+    char what[PLACEMENT_TRAIT_MAX + 64];
+    snprintf(what, sizeof what, "creating trait %s", name);
+    int rc = -1;
+    char *esc = placement_escape(pl, name);
+    char *path = NULL;
+    if (esc == NULL || asprintf(&path, "/traits/%s", esc) < 0) {
+        path = NULL;
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+    } else {
+        rc = placement_call(pl, "PUT", path, NULL, NULL, what, perr);
+    }
+    free(path);
+    curl_free(esc);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+/* The name of the provider with this uuid: from list when there, else
+ * asked of Placement (GET /resource_providers/UUID). */
+static int placement_root_name(struct placement *pl, const struct placement_provider_list *list,
+                               const char *uuid, char *out, size_t outlen,
+                               struct placement_error *perr)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        if (strcmp(list->items[i].uuid, uuid) == 0) {
+            snprintf(out, outlen, "%s", list->items[i].name);
+            return 0;
+        }
+    }
+    char what[96], path[96];
+    snprintf(what, sizeof what, "reading provider %s", uuid);
+    char *esc = placement_escape(pl, uuid);
+    if (esc == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    snprintf(path, sizeof path, "/resource_providers/%s", esc);
+    curl_free(esc);
+    json_t *reply = NULL;
+    if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
+        return -1;
+    struct placement_provider p;
+    int rc = placement_parse_provider(reply, &p);
+    json_decref(reply);
+    if (rc < 0) {
+        placement_fail(perr, 200, NULL, "Placement %s: reply is not a resource provider", what);
+        return -1;
+    }
+    snprintf(out, outlen, "%s", p.name);
+    return 0;
+}
+
+int placement_providers_with_traits(struct placement *pl, const char *const *required, size_t count,
+                                    struct placement_match_list *out, struct placement_error *perr)
+{
+    out->items = NULL;
+    out->count = 0;
+    pthread_mutex_lock(&pl->lock);
+    char what[] = "listing providers by trait";
+    int rc = -1;
+    json_t *reply = NULL;
+    struct placement_provider_list list = {0};
+    char *path = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&path, &len);
+    if (f == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    fputs("/resource_providers?required=", f);
+    for (size_t i = 0; i < count; i++) {
+        char *esc = placement_escape(pl, required[i]);
+        if (esc != NULL)
+            fprintf(f, "%s%s", i == 0 ? "" : ",", esc);
+        curl_free(esc);
+    }
+    if (fclose(f) != 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0 ||
+        placement_parse_providers(reply, &list, what, perr) < 0)
+        goto out;
+    out->items = calloc(list.count + 1, sizeof *out->items);
+    if (out->items == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    for (size_t i = 0; i < list.count; i++) {
+        struct placement_match *m = &out->items[i];
+        m->provider = list.items[i];
+        /* Earlier matches with the same root give its name without a call. */
+        bool known = false;
+        for (size_t j = 0; j < i && !known; j++) {
+            if (strcmp(out->items[j].provider.root_uuid, m->provider.root_uuid) == 0) {
+                memcpy(m->root_name, out->items[j].root_name, sizeof m->root_name);
+                known = true;
+            }
+        }
+        if (!known && placement_root_name(pl, &list, m->provider.root_uuid, m->root_name,
+                                          sizeof m->root_name, perr) < 0) {
+            placement_match_list_free(out);
+            goto out;
+        }
+        out->count = i + 1;
+    }
+    rc = 0;
+out:
+    placement_provider_list_free(&list);
+    json_decref(reply);
+    free(path);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+void placement_traits_free(struct placement_traits *t)
+{
+    for (size_t i = 0; i < t->count; i++)
+        free(t->names[i]);
+    free(t->names);
+    t->names = NULL;
+    t->count = 0;
+}
+
+void placement_provider_list_free(struct placement_provider_list *list)
+{
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void placement_match_list_free(struct placement_match_list *list)
+{
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+struct placement *placement_new(const struct placement_options *opts, char *err, size_t errlen)
+{
+    bool http = strncmp(opts->url, "http://", 7) == 0 || strncmp(opts->url, "https://", 8) == 0;
+    if (!http) {
+        snprintf(err, errlen, "Placement URL \"%s\" is not http:// or https://", opts->url);
+        return NULL;
+    }
+    if (opts->keystone == NULL && (opts->token == NULL || opts->token[0] == '\0')) {
+        snprintf(err, errlen, "Placement needs a token or Keystone credentials");
+        return NULL;
+    }
+    struct placement *pl = calloc(1, sizeof *pl);
+    if (pl == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pl->keystone = opts->keystone;
+    pl->base_url = strdup(opts->url);
+    pl->token = opts->keystone == NULL ? strdup(opts->token) : NULL;
+    pl->curl = curl_easy_init();
+    if (pl->base_url == NULL || (opts->keystone == NULL && pl->token == NULL) || pl->curl == NULL) {
+        snprintf(err, errlen, "out of memory (or libcurl cannot start)");
+        placement_free(pl);
+        return NULL;
+    }
+    size_t n = strlen(pl->base_url);
+    while (n > 0 && pl->base_url[n - 1] == '/')
+        pl->base_url[--n] = '\0';
+    if (pthread_mutex_init(&pl->lock, NULL) != 0) {
+        snprintf(err, errlen, "cannot create a mutex");
+        placement_free(pl);
+        return NULL;
+    }
+    pl->lock_ready = true;
+    CURL *c = pl->curl;
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* a thread must not get SIGALRM */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, opts->user_agent != NULL ? opts->user_agent : "mdevmig");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
+                                                  : PLACEMENT_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     opts->timeout_ms > 0 ? opts->timeout_ms : PLACEMENT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, placement_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, pl);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, pl->curl_err);
+    if (opts->ca_file != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
+    return pl;
+}
+
+void placement_free(struct placement *pl)
+{
+    if (pl == NULL)
+        return;
+    if (pl->lock_ready)
+        pthread_mutex_destroy(&pl->lock);
+    curl_easy_cleanup(pl->curl);
+    if (pl->token != NULL)
+        explicit_bzero(pl->token, strlen(pl->token));
+    free(pl->token);
+    free(pl->base_url);
+    free(pl->response);
+    free(pl);
+}
