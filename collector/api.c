@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #define API_DEVICE_PREFIX "/v1/devices/"
@@ -249,6 +250,19 @@ static int api_probe_locate(struct collector *c, const struct api_probe_req *req
     return 0;
 }
 
+/* Whether the directory holding attribute path has gone. */
+static bool api_parent_gone(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return false;
+    *slash = '\0';
+    struct stat st;
+    return stat(dir, &st) < 0 && errno == ENOENT;
+}
+
 static void api_count_verdict(struct collector *c, const char *verdict)
 {
     if (strcmp(verdict, "compatible") == 0)
@@ -337,6 +351,16 @@ static void api_probe(struct collector *c, const struct http_request *http,
     } else {
         struct probe_outcome outcome;
         probe_write(t->path, req.version, req.version_len, &outcome);
+        if (outcome.verdict == PROBE_UNSUPPORTED && api_parent_gone(t->path)) {
+            /* Not "no attribute": the type or device itself went away
+             * since the scan. Nothing to cache; the next scan will show. */
+            collector_request_rescan(c);
+            http_response_error(resp, 404, "%s is gone from host %s since the last scan",
+                                req.device[0] != '\0' ? req.device : req.type, c->cfg->host);
+            free(t);
+            json_decref(body);
+            return;
+        }
         if (outcome.err == ENOTCONN) {
             /* The host's sysfs is gone, not the driver's answer: a verdict
              * here would be cached as if the driver had refused. */

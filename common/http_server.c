@@ -297,8 +297,7 @@ struct http_server *http_server_start(const char *listen, int threads, size_t ma
         flags, 0, NULL, NULL, http_access, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 1),
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, http_log, server,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, http_log, server, MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not local?)", listen);
         free(server);

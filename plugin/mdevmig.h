@@ -38,6 +38,19 @@ struct mdevmig_options {
     int max_parallel;          /* 0: 64 probes in flight */
     int64_t stale_after_s;     /* 0: 180; hosts not heard from longer are "stale" */
     size_t full_scan_max;      /* 0: 256; above this many offers, select ranks likely hosts */
+    /* Where select finds candidate hosts: NULL or "registry" (every host
+     * the registry knows), or "placement" (hosts whose providers carry the
+     * VM's version and type traits; the registry still gives their rows,
+     * and select falls back to it when Placement fails). */
+    const char *candidate_source;
+    const char *placement_url;     /* needed for "placement" */
+    const char *placement_token;   /* static X-Auth-Token (the value, not a file) */
+    const char *keystone_auth_url; /* instead of the token: Keystone v3 password auth */
+    const char *keystone_username;
+    const char *keystone_password; /* the value; copied, not kept */
+    const char *keystone_project;
+    const char *keystone_user_domain;    /* NULL: "Default" */
+    const char *keystone_project_domain; /* NULL: "Default" */
 };
 
 struct mdevmig;
@@ -119,6 +132,8 @@ struct mdevmig_result {
     size_t destination_count;
     size_t probes_sent;
     long elapsed_us;
+    /* Where the candidates came from: "registry" or "placement" (static). */
+    const char *candidate_source;
 };
 
 /* What select and filter return when there is no answer (*out NULL, the

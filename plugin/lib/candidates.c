@@ -3,9 +3,15 @@
  * which offer every type it needs, with room for all of its mdevs, ranked
  * so the likeliest answers are probed first (the same version already
  * there, then a cached compatible verdict, then the most room). Nothing
- * here confirms anything: confirm.c does, live.
+ * here confirms anything: confirm.c does, live. With candidate_source =
+ * placement, a select takes its hosts from Placement's traits instead and
+ * reads only their rows here.
  */
 #include "internal.h"
+
+#include "log.h"
+#include "placement.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +384,75 @@ static int candidates_gather_likely(struct mdevmig *m, const struct source *src,
     return rc;
 }
 
+/* Hosts from Placement (DESIGN.md §3): for each of the VM's types, the
+ * providers with its version trait (same version) and its type trait
+ * (same type, needs a probe), each mapped to a host by its root
+ * provider's name. Two queries per type; no registry lock held. -1 when
+ * Placement cannot answer: the caller falls back to the registry. */
+static int candidates_placement_hosts(struct mdevmig *m, const struct source *src,
+                                      const struct candidates_types *types,
+                                      struct candidates_hosts *hosts, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < types->count; k++) {
+        char traits[2][VERSION_TRAIT_MAX];
+        const char *digest = NULL;
+        for (size_t i = 0; i < src->mdev_count && digest == NULL; i++) {
+            if (strcmp(src->mdevs[i].type, types->type[k]) == 0)
+                digest = src->mdevs[i].digest;
+        }
+        size_t n = 0;
+        if (digest != NULL && digest[0] != '\0' && version_digest_trait(digest, traits[n]) == 0)
+            n++;
+        if (version_type_trait(types->type[k], traits[n]) < 0) {
+            snprintf(err, errlen, "type %s has no Placement trait name", types->type[k]);
+            return -1;
+        }
+        n++;
+        for (size_t t = 0; t < n; t++) {
+            const char *required[1] = {traits[t]};
+            struct placement_match_list found = {0};
+            struct placement_error perr = {0};
+            if (placement_providers_with_traits(m->placement, required, 1, &found, &perr) < 0) {
+                snprintf(err, errlen, "%s", perr.message);
+                return -1;
+            }
+            int rc = 0;
+            for (size_t i = 0; i < found.count && rc == 0; i++) {
+                if (found.items[i].root_name[0] != '\0')
+                    rc = candidates_hosts_add(hosts, found.items[i].root_name);
+            }
+            placement_match_list_free(&found);
+            if (rc < 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Every row the registry has for the given hosts, per type. Caller holds
+ * the lock. */
+static int candidates_gather_hosts(struct mdevmig *m, const struct candidates_types *types,
+                                   const struct candidates_hosts *hosts,
+                                   struct candidates_sets *sets, char *err, size_t errlen)
+{
+    for (size_t h = 0; h < hosts->count; h++) {
+        for (size_t k = 0; k < types->count; k++) {
+            struct candidates_set *set = candidates_sets_add(sets);
+            if (set == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            set->type_index = k;
+            if (registry_offers_on_host(m->registry, types->type[k], hosts->names[h], &set->offers,
+                                        err, errlen) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 /* Every registry row that could matter, per type. Caller holds the lock. */
 static int candidates_gather(struct mdevmig *m, const struct source *src,
                              const struct candidates_types *types, bool filter,
@@ -417,9 +492,21 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
     if (candidates_types_of(src, &types, err, errlen) < 0)
         return -1;
     struct candidates_sets sets = {0};
+    /* A filter is given its hosts by Nova; only a select asks Placement. */
+    struct candidates_hosts placed = {0};
+    bool from_placement = false;
+    if (!filter && m->placement != NULL) {
+        char why[1024];
+        from_placement = candidates_placement_hosts(m, src, &types, &placed, why, sizeof why) == 0;
+        if (!from_placement)
+            log_warn("placement: %s; select falls back to the registry's candidates", why);
+    }
+    out->source = from_placement ? "placement" : "registry";
     pthread_mutex_lock(&m->registry_lock);
-    int rc = candidates_gather(m, src, &types, filter, req, &sets, err, errlen);
+    int rc = from_placement ? candidates_gather_hosts(m, &types, &placed, &sets, err, errlen)
+                            : candidates_gather(m, src, &types, filter, req, &sets, err, errlen);
     pthread_mutex_unlock(&m->registry_lock);
+    candidates_hosts_clear(&placed);
     size_t total = 0;
     for (size_t i = 0; i < sets.count; i++)
         total += sets.items[i].offers.count;

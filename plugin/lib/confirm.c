@@ -21,7 +21,7 @@
 struct confirm_slot {
     size_t candidate;
     size_t mdev;
-    char url[600];
+    char url[2200];
     char *body;
 };
 

@@ -19,6 +19,8 @@ struct mdevmig {
     struct http_client *http;
     int64_t stale_after_s;
     size_t full_scan_max;
+    struct keystone *keystone;   /* NULL unless Placement uses Keystone */
+    struct placement *placement; /* NULL: candidates come from the registry */
 };
 
 /* The VM's side: where it runs and what it must take along. */
@@ -29,6 +31,10 @@ struct source {
     bool stale;
     struct mdevmig_mdev *mdevs;
     size_t mdev_count;
+    /* Per mdev: its device node has no migration_version attribute, so its
+     * type node's version stands in (the seed's other place). A device
+     * whose read FAILS is not migratable and never falls back. */
+    bool *no_device_attr;
 };
 
 /* source.c: fill src from the request (registry + live reads). Returns 0,
@@ -67,6 +73,7 @@ struct candidate {
 struct candidates {
     struct candidate *items;
     size_t count;
+    const char *source; /* "registry" or "placement" (static) */
 };
 
 /* candidates.c: every host that could take src, with pre-probe verdicts

@@ -9,6 +9,8 @@
 #include "internal.h"
 
 #include "errname.h"
+#include "keystone.h"
+#include "placement.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -20,6 +22,11 @@
  * usual refusals without a second round trip. */
 #define MDEVMIG_WAVE_SPARE 4
 #define MDEVMIG_WAVE_MIN   8
+
+/* A select waits this long for Placement before it falls back to the
+ * registry: a slow Placement must not make Nova's scheduling slow. */
+#define MDEVMIG_PLACEMENT_CONNECT_MS 1000
+#define MDEVMIG_PLACEMENT_TIMEOUT_MS 3000
 
 const char *mdevmig_verdict_name(enum mdevmig_verdict verdict)
 {
@@ -44,6 +51,50 @@ const char *mdevmig_verdict_name(enum mdevmig_verdict verdict)
     return "unknown";
 }
 
+/* The Placement client when candidates come from Placement; nothing
+ * otherwise, so registry users never load or reach it. */
+static int mdevmig_open_placement(struct mdevmig *m, const struct mdevmig_options *o, char *err,
+                                  size_t errlen)
+{
+    if (o->candidate_source == NULL || strcmp(o->candidate_source, "registry") == 0)
+        return 0;
+    if (strcmp(o->candidate_source, "placement") != 0) {
+        snprintf(err, errlen, "candidate_source '%s': expected registry or placement",
+                 o->candidate_source);
+        return -1;
+    }
+    if (o->placement_url == NULL) {
+        snprintf(err, errlen, "candidate_source = placement needs placement_url");
+        return -1;
+    }
+    if (o->keystone_auth_url != NULL) {
+        struct keystone_options ko = {
+            .auth_url = o->keystone_auth_url,
+            .username = o->keystone_username,
+            .password = o->keystone_password,
+            .project = o->keystone_project,
+            .user_domain = o->keystone_user_domain,
+            .project_domain = o->keystone_project_domain,
+            .timeout_ms = MDEVMIG_PLACEMENT_TIMEOUT_MS,
+        };
+        if ((m->keystone = keystone_new(&ko, err, errlen)) == NULL)
+            return -1;
+    } else if (o->placement_token == NULL) {
+        snprintf(err, errlen, "Placement needs a token or Keystone credentials");
+        return -1;
+    }
+    struct placement_options po = {
+        .url = o->placement_url,
+        .token = m->keystone != NULL ? NULL : o->placement_token,
+        .keystone = m->keystone,
+        .connect_timeout_ms = MDEVMIG_PLACEMENT_CONNECT_MS,
+        .timeout_ms = MDEVMIG_PLACEMENT_TIMEOUT_MS,
+        .user_agent = "mdevmig-sched",
+    };
+    m->placement = placement_new(&po, err, errlen);
+    return m->placement != NULL ? 0 : -1;
+}
+
 struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, size_t errlen)
 {
     struct mdevmig *m = calloc(1, sizeof *m);
@@ -65,7 +116,8 @@ struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, s
         return NULL;
     }
     if (registry_open(options->registry_path, &m->registry, err, errlen) < 0 ||
-        (m->http = http_client_new(&http, err, errlen)) == NULL) {
+        (m->http = http_client_new(&http, err, errlen)) == NULL ||
+        mdevmig_open_placement(m, options, err, errlen) < 0) {
         mdevmig_close(m);
         return NULL;
     }
@@ -78,6 +130,8 @@ void mdevmig_close(struct mdevmig *m)
         return;
     registry_close(m->registry);
     http_client_free(m->http);
+    placement_free(m->placement);
+    keystone_free(m->keystone);
     pthread_mutex_destroy(&m->registry_lock);
     free(m);
 }
@@ -196,6 +250,10 @@ static int mdevmig_run(struct mdevmig *m, const struct mdevmig_request *req, boo
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (rc == 0 && req->instance != NULL && src.mdev_count == 0 && filter) {
+        /* A known VM with no mdevs: nothing of ours to keep it anywhere. */
+        rc = 1;
+    }
     if (rc == 1) {
         /* An instance no collector reports: a new boot, in Nova's terms. */
         source_clear(&src);
@@ -262,6 +320,7 @@ static int mdevmig_run(struct mdevmig *m, const struct mdevmig_request *req, boo
             break;
     }
     r->probes_sent = (size_t)sent;
+    r->candidate_source = c.source;
     int collected = mdevmig_collect(m, req, &src, &c, filter, r);
     candidates_clear(&c);
     source_clear(&src);
@@ -336,13 +395,13 @@ char *mdevmig_result_json(const struct mdevmig_result *r)
     json_t *dest = json_array();
     for (size_t d = 0; d < r->destination_count && dest != NULL; d++)
         json_array_append_new(dest, json_string(r->destinations[d]));
-    json_t *root =
-        json_pack("{s:o, s:o, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "instance",
-                  mdevmig_str(r->instance), "source_host", mdevmig_str(r->source_host), "known",
-                  r->known, "source_stale", r->source_stale, "migratable", r->migratable, "reason",
-                  mdevmig_str(r->reason), "mdevs", mdevs, "destinations", dest, "hosts", hosts,
-                  "not_probed", (json_int_t)not_probed, "probes_sent", (json_int_t)r->probes_sent,
-                  "elapsed_us", (json_int_t)r->elapsed_us);
+    json_t *root = json_pack(
+        "{s:o, s:o, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:o}", "instance",
+        mdevmig_str(r->instance), "source_host", mdevmig_str(r->source_host), "known", r->known,
+        "source_stale", r->source_stale, "migratable", r->migratable, "reason",
+        mdevmig_str(r->reason), "mdevs", mdevs, "destinations", dest, "hosts", hosts, "not_probed",
+        (json_int_t)not_probed, "probes_sent", (json_int_t)r->probes_sent, "elapsed_us",
+        (json_int_t)r->elapsed_us, "candidate_source", mdevmig_str(r->candidate_source));
     char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return text;

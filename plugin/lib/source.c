@@ -26,6 +26,7 @@ void source_clear(struct source *src)
         free(src->mdevs[i].reason);
     }
     free(src->mdevs);
+    free(src->no_device_attr);
     free(src->host);
     free(src->url);
     memset(src, 0, sizeof *src);
@@ -58,6 +59,8 @@ static int source_take(struct mdevmig_mdev *mdev, const struct inv_migration *mi
         mdev->reason = source_strdup_printf(
             "reading %s's migration_version fails with %s", where,
             errname_of(mig->read_errno) != NULL ? errname_of(mig->read_errno) : "an errno");
+    else if (mig->version == NULL)
+        mdev->reason = source_strdup_printf("%s has no version on record", where);
     else if ((mdev->version = strdup(mig->version)) == NULL ||
              version_digest(mdev->type, mdev->version, mdev->digest) < 0)
         return -1;
@@ -132,6 +135,7 @@ static int source_read_live(struct mdevmig *m, struct source *src, const bool *p
         }
         char where[128];
         snprintf(where, sizeof where, "device %s", src->mdevs[i].uuid);
+        src->no_device_attr[i] = !live.supported;
         if (source_take(&src->mdevs[i], &live, where) < 0)
             rc = -1;
         inv_migration_clear(&live);
@@ -151,7 +155,8 @@ static int source_type_fallback(struct mdevmig *m, struct source *src, const cha
 {
     bool needed = false;
     for (size_t i = 0; i < src->mdev_count; i++)
-        needed = needed || (src->mdevs[i].version == NULL && parents[i] != NULL);
+        needed = needed ||
+                 (src->mdevs[i].version == NULL && parents[i] != NULL && src->no_device_attr[i]);
     if (!needed || src->host == NULL)
         return 0;
     struct inventory inv;
@@ -162,13 +167,15 @@ static int source_type_fallback(struct mdevmig *m, struct source *src, const cha
         return rc < 0 ? -1 : 0;
     for (size_t i = 0; i < src->mdev_count; i++) {
         struct mdevmig_mdev *mdev = &src->mdevs[i];
-        if (mdev->version != NULL || parents[i] == NULL)
+        if (mdev->version != NULL || parents[i] == NULL || !src->no_device_attr[i])
             continue;
         const struct inv_type *type = inventory_find_type(&inv, parents[i], mdev->type);
         if (type == NULL || !type->migration.supported || type->migration.read_errno != 0)
             continue; /* keep the device's reason: neither place has a version */
         char where[320];
         snprintf(where, sizeof where, "type %s on %s", mdev->type, parents[i]);
+        /* The type node is read from the registry, not live: say so. */
+        src->stale = true;
         if (source_take(mdev, &type->migration, where) < 0) {
             inventory_free(&inv);
             snprintf(err, errlen, "out of memory");
@@ -195,9 +202,13 @@ static int source_from_instance(struct mdevmig *m, const char *uuid, struct sour
     src->host = strdup(pl->host);
     src->url = pl->collector_url != NULL ? strdup(pl->collector_url) : NULL;
     src->mdevs = calloc(pl->mdev_count + 1, sizeof *src->mdevs);
+    src->no_device_attr = calloc(pl->mdev_count + 1, sizeof *src->no_device_attr);
     bool *present = calloc(pl->mdev_count + 1, sizeof *present);
     const char **parents = calloc(pl->mdev_count + 1, sizeof *parents);
-    rc = src->host == NULL || src->mdevs == NULL || present == NULL || parents == NULL ? -1 : 0;
+    rc = src->host == NULL || src->mdevs == NULL || src->no_device_attr == NULL ||
+                 present == NULL || parents == NULL
+             ? -1
+             : 0;
     for (size_t i = 0; i < pl->mdev_count && rc == 0; i++) {
         const struct registry_mdev *rm = &pl->mdevs[i];
         struct mdevmig_mdev *mdev = &src->mdevs[i];
@@ -214,6 +225,7 @@ static int source_from_instance(struct mdevmig *m, const char *uuid, struct sour
         }
         char where[128];
         snprintf(where, sizeof where, "device %s", rm->uuid);
+        src->no_device_attr[i] = !rm->migration.supported;
         if ((mdev->type = strdup(rm->type_id)) == NULL ||
             source_take(mdev, &rm->migration, where) < 0)
             rc = -1;
@@ -247,9 +259,13 @@ static int source_from_devices(struct mdevmig *m, const struct mdevmig_request *
     src->host = strdup(req->host);
     src->url = inv.collector_url != NULL ? strdup(inv.collector_url) : NULL;
     src->mdevs = calloc(req->device_count + 1, sizeof *src->mdevs);
+    src->no_device_attr = calloc(req->device_count + 1, sizeof *src->no_device_attr);
     bool *present = calloc(req->device_count + 1, sizeof *present);
     const char **parents = calloc(req->device_count + 1, sizeof *parents);
-    rc = src->host == NULL || src->mdevs == NULL || present == NULL || parents == NULL ? -1 : 0;
+    rc = src->host == NULL || src->mdevs == NULL || src->no_device_attr == NULL ||
+                 present == NULL || parents == NULL
+             ? -1
+             : 0;
     if (rc < 0)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < req->device_count && rc == 0; i++) {
@@ -267,6 +283,7 @@ static int source_from_devices(struct mdevmig *m, const struct mdevmig_request *
         parents[i] = dev->parent;
         char where[128];
         snprintf(where, sizeof where, "device %s", dev->uuid);
+        src->no_device_attr[i] = !dev->migration.supported;
         if ((mdev->type = strdup(dev->type)) == NULL ||
             source_take(mdev, &dev->migration, where) < 0) {
             snprintf(err, errlen, "out of memory");

@@ -21,6 +21,18 @@
 /* The names log_level_parse() takes, in the order --help gives them. */
 static const char *const sched_config_log_levels[] = {"error", "warn", "info", "debug", NULL};
 
+static const char *const sched_config_sources[] = {"registry", "placement", NULL};
+
+static int sched_config_check_http_url(const char *value, const char *name, char *err,
+                                       size_t errlen)
+{
+    if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) {
+        snprintf(err, errlen, "%s: '%s' is not an http:// or https:// URL", name, value);
+        return -1;
+    }
+    return 0;
+}
+
 /* The collector's registry targets ("sqlite:PATH", ingest URLs) are easy
  * to copy into this file by mistake; this service opens the file itself. */
 static int sched_config_check_registry(const char *value, const char *name, char *err,
@@ -131,6 +143,88 @@ static const struct settings_item sched_config_items[] = {
      .def = "info",
      .choices = sched_config_log_levels,
      .help = "Most verbose messages shown: error, warn, info or debug."},
+    {.key = "candidate_source",
+     .flag = "candidate-source",
+     .metavar = "SOURCE",
+     .kind = SETTINGS_ENUM,
+     .offset = SCHED_FIELD(candidate_source, char *),
+     .def = "registry",
+     .choices = sched_config_sources,
+     .help = "Where select finds candidate hosts: registry (every host the registry knows) "
+             "or placement (hosts whose resource providers carry the VM's "
+             "CUSTOM_MDEVMIG_<DIGEST> or CUSTOM_MDEV_TYPE_<TYPE> trait, as collectors publish "
+             "them; the registry still gives their capacity). When Placement fails, select "
+             "uses the registry and says so in its answer. Filter always uses Nova's list."},
+    {.key = "placement_url",
+     .flag = "placement-url",
+     .metavar = "URL",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(placement_url, char *),
+     .shown = "(none)",
+     .check = sched_config_check_http_url,
+     .help = "Placement's base URL (e.g. http://controller:8778), used when candidate_source "
+             "is placement. Needs placement_token_file (or placement_token), or the keystone_* "
+             "settings."},
+    {.key = "placement_token",
+     .flag = "placement-token",
+     .metavar = "TOKEN",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(placement_token, char *),
+     .shown = "(none)",
+     .help = "A static X-Auth-Token for Placement (\"admin\" with noauth2, as in tests); "
+             "prefer placement_token_file, which keeps it out of the process list."},
+    {.key = "placement_token_file",
+     .flag = "placement-token-file",
+     .metavar = "FILE",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(placement_token_file, char *),
+     .shown = "(none)",
+     .help = "File (mode 0600) holding a static X-Auth-Token for Placement."},
+    {.key = "keystone_auth_url",
+     .flag = "keystone-auth-url",
+     .metavar = "URL",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(keystone_auth_url, char *),
+     .shown = "(none: no Keystone)",
+     .check = sched_config_check_http_url,
+     .help = "Keystone v3 URL (e.g. http://controller:5000/v3) for password auth to "
+             "Placement. Needs keystone_username, keystone_password_file and "
+             "keystone_project."},
+    {.key = "keystone_username",
+     .flag = "keystone-username",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(keystone_username, char *),
+     .shown = "(none)",
+     .help = "Keystone user the scheduler authenticates as."},
+    {.key = "keystone_password_file",
+     .flag = "keystone-password-file",
+     .metavar = "FILE",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(keystone_password_file, char *),
+     .shown = "(none)",
+     .help = "File (mode 0600) holding that user's password (one line, no spaces)."},
+    {.key = "keystone_project",
+     .flag = "keystone-project",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(keystone_project, char *),
+     .shown = "(none)",
+     .help = "Project the Keystone token is scoped to (e.g. service)."},
+    {.key = "keystone_user_domain",
+     .flag = "keystone-user-domain",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(keystone_user_domain, char *),
+     .def = "Default",
+     .help = "Name of the Keystone domain of the user."},
+    {.key = "keystone_project_domain",
+     .flag = "keystone-project-domain",
+     .metavar = "NAME",
+     .kind = SETTINGS_STRING,
+     .offset = SCHED_FIELD(keystone_project_domain, char *),
+     .def = "Default",
+     .help = "Name of the Keystone domain of the project."},
     {.flag = "config",
      .metavar = "FILE",
      .kind = SETTINGS_CONFIG,
@@ -147,6 +241,39 @@ static const struct settings_spec sched_config_spec = {
     .usage = sched_config_usage,
 };
 
+/* With candidate_source = placement, Placement and a way to authenticate
+ * must be given. The Placement keys alone are accepted with the registry
+ * source (the example file, uncommented, has them all); they are unused. */
+static int sched_config_check_placement(const struct sched_config *cfg, char *err, size_t errlen)
+{
+    if (strcmp(cfg->candidate_source, "placement") != 0)
+        return 0;
+    if (cfg->placement_url == NULL) {
+        snprintf(err, errlen, "candidate_source = placement needs placement_url");
+        return -1;
+    }
+    if (cfg->keystone_auth_url != NULL) {
+        const char *keys[] = {"keystone_username", "keystone_password_file", "keystone_project"};
+        const char *values[] = {cfg->keystone_username, cfg->keystone_password_file,
+                                cfg->keystone_project};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            if (values[i] == NULL) {
+                snprintf(err, errlen, "Keystone auth for Placement needs %s too", keys[i]);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (cfg->placement_token == NULL && cfg->placement_token_file == NULL) {
+        snprintf(err, errlen,
+                 "placement_url needs placement_token_file (or placement_token), or Keystone "
+                 "credentials (keystone_auth_url, keystone_username, keystone_password_file, "
+                 "keystone_project)");
+        return -1;
+    }
+    return 0;
+}
+
 int sched_config_parse(struct sched_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     int rc = settings_parse(&sched_config_spec, cfg, argc, argv, err, errlen);
@@ -154,6 +281,10 @@ int sched_config_parse(struct sched_config *cfg, int argc, char **argv, char *er
         return rc;
     /* Checked once every layer is in: a file may set one and a flag the
      * other. A connect wait longer than the whole probe would never end. */
+    if (sched_config_check_placement(cfg, err, errlen) < 0) {
+        sched_config_free(cfg);
+        return -1;
+    }
     if (cfg->connect_timeout > cfg->probe_timeout) {
         snprintf(err, errlen,
                  "connect_timeout (%g s) must not be longer than probe_timeout (%g s): the "

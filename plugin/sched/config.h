@@ -21,6 +21,16 @@ struct sched_config {
     int full_scan_max;      /* full_scan_max = 256 (offers of a type select reads in full) */
     int threads;            /* threads = 2 (HTTP worker threads) */
     char *log_level;        /* log_level = info */
+    char *candidate_source; /* candidate_source = registry | placement */
+    char *placement_url;    /* Placement, for candidate_source = placement */
+    char *placement_token;
+    char *placement_token_file;
+    char *keystone_auth_url;
+    char *keystone_username;
+    char *keystone_password_file;
+    char *keystone_project;
+    char *keystone_user_domain;    /* Default */
+    char *keystone_project_domain; /* Default */
 };
 
 /* 0 to run, 1 after --help (exit 0), -1 with a message (exit 2). */

@@ -17,6 +17,36 @@
 /* A whole inventory of a large host fits; a filter of 10,000 names too. */
 #define SCHED_MAX_BODY (8 * 1024 * 1024)
 
+/* Placement's secrets, read from their files (the library takes values).
+ * Keystone wins over a static token, the token file over the token, as
+ * in the collector. */
+static int sched_placement_secrets(const struct sched_config *cfg, struct auth_token *token,
+                                   struct auth_token *password, char *err, size_t errlen)
+{
+    char why[512];
+    if (strcmp(cfg->candidate_source, "placement") != 0)
+        return 0;
+    if (cfg->keystone_auth_url != NULL) {
+        if (auth_token_load(cfg->keystone_password_file, password, why, sizeof why) < 0) {
+            snprintf(err, errlen, "keystone_password_file: %s", why);
+            return -1;
+        }
+        log_info("placement: candidates from %s, Keystone auth as %s", cfg->placement_url,
+                 cfg->keystone_username);
+        return 0;
+    }
+    if (cfg->placement_token_file != NULL) {
+        if (auth_token_load(cfg->placement_token_file, token, why, sizeof why) < 0) {
+            snprintf(err, errlen, "placement_token_file: %s", why);
+            return -1;
+        }
+    } else {
+        snprintf(token->value, sizeof token->value, "%s", cfg->placement_token);
+    }
+    log_info("placement: candidates from %s, static token", cfg->placement_url);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sched_config cfg;
@@ -52,6 +82,12 @@ int main(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
+    struct auth_token placement_token = {0}, keystone_password = {0};
+    if (sched_placement_secrets(&cfg, &placement_token, &keystone_password, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    bool placement = strcmp(cfg.candidate_source, "placement") == 0;
     struct mdevmig_options options = {
         .registry_path = cfg.registry,
         .token = s.token.value,
@@ -60,8 +96,20 @@ int main(int argc, char **argv)
         .max_parallel = cfg.max_parallel,
         .stale_after_s = (int64_t)cfg.stale_after,
         .full_scan_max = (size_t)cfg.full_scan_max,
+        .candidate_source = cfg.candidate_source,
+        .placement_url = placement ? cfg.placement_url : NULL,
+        .placement_token = placement_token.value[0] != '\0' ? placement_token.value : NULL,
+        .keystone_auth_url = placement ? cfg.keystone_auth_url : NULL,
+        .keystone_username = cfg.keystone_username,
+        .keystone_password = keystone_password.value,
+        .keystone_project = cfg.keystone_project,
+        .keystone_user_domain = cfg.keystone_user_domain,
+        .keystone_project_domain = cfg.keystone_project_domain,
     };
-    if ((s.lib = mdevmig_open(&options, err, sizeof err)) == NULL) {
+    s.lib = mdevmig_open(&options, err, sizeof err);
+    explicit_bzero(&placement_token, sizeof placement_token);
+    explicit_bzero(&keystone_password, sizeof keystone_password);
+    if (s.lib == NULL) {
         log_error("%s", err);
         goto out;
     }
