@@ -6,6 +6,7 @@
  */
 #include "api.h"
 
+#include "attrdir.h"
 #include "audit.h"
 #include "collector.h"
 #include "errname.h"
@@ -34,13 +35,8 @@
 static void api_health(struct collector *c, struct http_response *resp)
 {
     pthread_rwlock_rdlock(&c->lock);
-    /* Degraded: serving the last good inventory while scans fail. */
-    const char *status = !c->have_inventory ? "starting" : c->scan_failing ? "degraded" : "ok";
-    json_t *json =
-        json_pack("{s:s, s:s, s:I, s:I}", "status", status, "host", c->cfg->host, "generation",
-                  (json_int_t)c->inv.generation, "scanned_at", (json_int_t)c->inv.scanned_at);
+    http_response_text(resp, 200, "application/json", c->health_json, c->health_json_len);
     pthread_rwlock_unlock(&c->lock);
-    http_response_json(resp, 200, json);
 }
 
 static void api_inventory(struct collector *c, struct http_response *resp)
@@ -183,7 +179,7 @@ static int api_probe_parse(const json_t *json, struct api_probe_req *out, char *
 
 /* Where to write, chosen from the inventory under the read lock. */
 struct api_probe_target {
-    char path[PATH_MAX];
+    char dir[PATH_MAX]; /* holds the migration_version attribute */
     char parent[256];
     char target_version[VERSION_MAX + 1];
     bool have_target_version;
@@ -207,8 +203,7 @@ static int api_probe_locate(struct collector *c, const struct api_probe_req *req
         snprintf(t->parent, sizeof t->parent, "%s", dev->parent);
         snprintf(t->device_type, sizeof t->device_type, "%s", dev->type);
         t->type_mismatch = strcmp(dev->type, req->type) != 0;
-        snprintf(t->path, sizeof t->path, "%s/bus/mdev/devices/%s/migration_version",
-                 c->cfg->sysfs_root, dev->uuid);
+        snprintf(t->dir, sizeof t->dir, "%s/bus/mdev/devices/%s", c->cfg->sysfs_root, dev->uuid);
         mig = &dev->migration;
     } else {
         const struct inv_parent *best = NULL;
@@ -238,8 +233,7 @@ static int api_probe_locate(struct collector *c, const struct api_probe_req *req
             return 404;
         }
         snprintf(t->parent, sizeof t->parent, "%s", best->name);
-        snprintf(t->path, sizeof t->path,
-                 "%s/class/mdev_bus/%s/mdev_supported_types/%s/migration_version",
+        snprintf(t->dir, sizeof t->dir, "%s/class/mdev_bus/%s/mdev_supported_types/%s",
                  c->cfg->sysfs_root, best->name, best_type->id);
         mig = &best_type->migration;
     }
@@ -250,15 +244,9 @@ static int api_probe_locate(struct collector *c, const struct api_probe_req *req
     return 0;
 }
 
-/* Whether the directory holding attribute path has gone. */
-static bool api_parent_gone(const char *path)
+/* Whether the directory that held the attribute has gone. */
+static bool api_dir_gone(const char *dir)
 {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        return false;
-    *slash = '\0';
     struct stat st;
     return stat(dir, &st) < 0 && errno == ENOENT;
 }
@@ -350,8 +338,8 @@ static void api_probe(struct collector *c, const struct http_request *http,
                  t->device_type, req.type);
     } else {
         struct probe_outcome outcome;
-        probe_write(t->path, req.version, req.version_len, &outcome);
-        if (outcome.verdict == PROBE_UNSUPPORTED && api_parent_gone(t->path)) {
+        probe_write(c->attrdirs, t->dir, req.version, req.version_len, &outcome);
+        if (outcome.verdict == PROBE_UNSUPPORTED && api_dir_gone(t->dir)) {
             /* Not "no attribute": the type or device itself went away
              * since the scan. Nothing to cache; the next scan will show. */
             collector_request_rescan(c);
@@ -364,8 +352,9 @@ static void api_probe(struct collector *c, const struct http_request *http,
         if (outcome.err == ENOTCONN) {
             /* The host's sysfs is gone, not the driver's answer: a verdict
              * here would be cached as if the driver had refused. */
-            http_response_error(resp, 503, "sysfs on host %s is not connected (%s)", c->cfg->host,
-                                t->path);
+            http_response_error(resp, 503,
+                                "sysfs on host %s is not connected (%s/migration_version)",
+                                c->cfg->host, t->dir);
             free(t);
             json_decref(body);
             return;
@@ -441,11 +430,15 @@ static void api_metrics(struct collector *c, struct http_response *resp)
                    "# TYPE mdevmig_collector_devices gauge\n"
                    "mdevmig_collector_devices %zu\n"
                    "# TYPE mdevmig_collector_instances gauge\n"
-                   "mdevmig_collector_instances %zu\n",
+                   "mdevmig_collector_instances %zu\n"
+                   "# HELP mdevmig_collector_probe_dirs_kept Attribute directories probes open "
+                   "through a kept fd.\n"
+                   "# TYPE mdevmig_collector_probe_dirs_kept gauge\n"
+                   "mdevmig_collector_probe_dirs_kept %zu\n",
                    atomic_load(&m->scans), atomic_load(&m->scan_failures),
                    atomic_load(&m->scan_skipped), atomic_load(&m->scan_errors),
                    atomic_load(&m->libvirt_failures), atomic_load(&m->last_scan_us) / 1e6,
-                   generation, devices, instances);
+                   generation, devices, instances, attrdir_count(c->attrdirs));
     if (c->publish != NULL) {
         struct publish_stats ps;
         publish_get_stats(c->publish, &ps);

@@ -5,6 +5,7 @@
  */
 #include "collector.h"
 
+#include "attrdir.h"
 #include "log.h"
 #include "publish.h"
 #include "scan.h"
@@ -33,12 +34,37 @@ static long collector_mono_us(void)
     return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
+/* Remake /v1/health's reply. Caller holds the write lock. */
+static void collector_health_refresh(struct collector *c)
+{
+    /* Degraded: serving the last good inventory while scans fail. */
+    const char *status = !c->have_inventory ? "starting" : c->scan_failing ? "degraded" : "ok";
+    json_t *json =
+        json_pack("{s:s, s:s, s:I, s:I}", "status", status, "host", c->cfg->host, "generation",
+                  (json_int_t)c->inv.generation, "scanned_at", (json_int_t)c->inv.scanned_at);
+    size_t n = json != NULL
+                   ? json_dumpb(json, c->health_json, sizeof c->health_json - 1, JSON_COMPACT)
+                   : 0;
+    json_decref(json);
+    /* A host name is at most 255 bytes, so the reply fits; say so if not. */
+    if (n == 0 || n >= sizeof c->health_json)
+        n = (size_t)snprintf(c->health_json, sizeof c->health_json,
+                             "{\"status\":\"%s\",\"error\":\"health reply too large\"}", status);
+    c->health_json[n] = '\0';
+    c->health_json_len = n;
+}
+
 int collector_init(struct collector *c, const struct collector_config *cfg)
 {
     memset(c, 0, sizeof *c);
     c->cfg = cfg;
     if (pthread_rwlock_init(&c->lock, NULL) != 0 || pthread_mutex_init(&c->wake_lock, NULL) != 0)
         return -1;
+    /* Room for every type and device directory of a large host. */
+    c->attrdirs = attrdir_new(8192);
+    if (c->attrdirs == NULL)
+        return -1;
+    collector_health_refresh(c);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -49,6 +75,7 @@ int collector_init(struct collector *c, const struct collector_config *cfg)
 
 void collector_destroy(struct collector *c)
 {
+    attrdir_free(c->attrdirs);
     inventory_free(&c->inv);
     free(c->inventory_json);
     vmmap_instances_free(c->instances, c->instance_count);
@@ -151,6 +178,7 @@ int collector_rescan(struct collector *c, char *err, size_t errlen)
     if (c->have_inventory && inventory_same_content(&c->inv, &fresh)) {
         pthread_rwlock_wrlock(&c->lock);
         c->inv.scanned_at = fresh.scanned_at;
+        collector_health_refresh(c);
         pthread_rwlock_unlock(&c->lock);
         inventory_free(&fresh);
         return 0;
@@ -177,7 +205,11 @@ int collector_rescan(struct collector *c, char *err, size_t errlen)
     c->inventory_json = text;
     c->inventory_json_len = text_len;
     c->have_inventory = true;
+    collector_health_refresh(c);
     pthread_rwlock_unlock(&c->lock);
+    /* Directories the new inventory names may be new ones under old
+     * names (a driver reload); kept fds are reopened on next use. */
+    attrdir_clear(c->attrdirs);
 
     log_info("inventory changed: generation %lld, %zu parents, %zu devices, %zu VMs",
              (long long)fresh.generation, fresh.parent_count, fresh.device_count,
@@ -210,19 +242,13 @@ void collector_stop(struct collector *c)
 void collector_run(struct collector *c)
 {
     char err[1024];
-    bool was_failing = false;
+    /* The caller made the first scan before serving; the next one waits
+     * its interval (a large host's scan is seconds of sysfs reads that
+     * would otherwise compete with the first probes). */
+    pthread_rwlock_rdlock(&c->lock);
+    bool was_failing = !c->have_inventory;
+    pthread_rwlock_unlock(&c->lock);
     for (;;) {
-        int rc = collector_rescan(c, err, sizeof err);
-        pthread_rwlock_wrlock(&c->lock);
-        c->scan_failing = rc < 0;
-        pthread_rwlock_unlock(&c->lock);
-        if (rc < 0) {
-            log_error("scan failed: %s", err);
-            was_failing = true;
-        } else if (was_failing) {
-            log_info("scan recovered");
-            was_failing = false;
-        }
         struct timespec deadline;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         long long ns = (long long)(c->cfg->scan_interval * 1e9);
@@ -242,5 +268,19 @@ void collector_run(struct collector *c)
         pthread_mutex_unlock(&c->wake_lock);
         if (stop)
             return;
+        int rc = collector_rescan(c, err, sizeof err);
+        pthread_rwlock_wrlock(&c->lock);
+        if (c->scan_failing != (rc < 0)) {
+            c->scan_failing = rc < 0;
+            collector_health_refresh(c);
+        }
+        pthread_rwlock_unlock(&c->lock);
+        if (rc < 0) {
+            log_error("scan failed: %s", err);
+            was_failing = true;
+        } else if (was_failing) {
+            log_info("scan recovered");
+            was_failing = false;
+        }
     }
 }

@@ -20,6 +20,7 @@ struct audit;
 struct vmmap;
 struct publish;
 struct traits;
+struct attrdir;
 
 struct collector_metrics {
     atomic_ulong probes_compatible;
@@ -48,6 +49,10 @@ struct collector {
     size_t inventory_json_len;
     bool have_inventory; /* false until the first successful scan */
     bool scan_failing;   /* the last scan failed: the inventory is the last good one */
+    /* /v1/health's reply, remade whenever what it says changes, so the
+     * endpoint load balancers poll most costs a copy. */
+    char health_json[320];
+    size_t health_json_len;
 
     /* The VMs libvirt last reported, kept while libvirt is unreachable so
      * an outage does not look like every VM leaving. */
@@ -58,7 +63,8 @@ struct collector {
     struct audit *audit;
     struct vmmap *vmmap;
     struct publish *publish;
-    struct traits *traits; /* Placement; NULL when placement_url is unset */
+    struct traits *traits;    /* Placement; NULL when placement_url is unset */
+    struct attrdir *attrdirs; /* kept directory fds of probe targets */
 
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;
@@ -83,7 +89,8 @@ int collector_build(struct collector *c, struct inventory *out, char *err, size_
 /* Ask the loop for a scan now (libvirt events, tests). Thread-safe. */
 void collector_request_rescan(struct collector *c);
 
-/* Scan every scan_interval or when asked, until collector_stop(). */
+/* After the caller's first scan: scan every scan_interval or when asked,
+ * until collector_stop(). */
 void collector_run(struct collector *c);
 void collector_stop(struct collector *c);
 

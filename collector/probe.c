@@ -4,6 +4,8 @@
  */
 #include "probe.h"
 
+#include "attrdir.h"
+
 #include "version.h"
 
 #include <errno.h>
@@ -19,7 +21,8 @@ static long probe_now_us(void)
     return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
-void probe_write(const char *attr_path, const char *version, size_t len, struct probe_outcome *out)
+void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version, size_t len,
+                 struct probe_outcome *out)
 {
     memset(out, 0, sizeof *out);
     char buf[VERSION_MAX + 2];
@@ -28,9 +31,9 @@ void probe_write(const char *attr_path, const char *version, size_t len, struct 
     memcpy(buf, version, len);
     buf[len] = '\n';
     long start = probe_now_us();
-    int fd = open(attr_path, O_WRONLY | O_CLOEXEC);
+    int fd = attrdir_open(dirs, attr_dir, "migration_version", O_WRONLY);
     if (fd < 0) {
-        out->err = errno;
+        out->err = -fd;
         out->verdict = out->err == ENOENT ? PROBE_UNSUPPORTED : PROBE_INCOMPATIBLE;
         out->elapsed_us = probe_now_us() - start;
         return;

@@ -22,9 +22,14 @@ struct probe_outcome {
     long elapsed_us;  /* open + write + close */
 };
 
+struct attrdir;
+
 /* Write version and a newline (as `echo $VERSION > attr` does) with one
- * write(2). version is at most VERSION_MAX bytes, without its newline. */
-void probe_write(const char *attr_path, const char *version, size_t len, struct probe_outcome *out);
+ * write(2) to attr_dir/migration_version, opened afresh for every probe
+ * (through dirs' kept directory fd when it has one). version is at most
+ * VERSION_MAX bytes, without its newline. */
+void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version, size_t len,
+                 struct probe_outcome *out);
 
 const char *probe_verdict_name(enum probe_verdict verdict);
 

@@ -167,6 +167,35 @@ def check_delay(checks, cluster):
     checks.eq("delay: only once", (200, "compatible"), (status, body.get("verdict")))
 
 
+def check_recreated_device(checks, cluster):
+    """Probes open the attribute through a kept directory fd; a device
+    removed and made again under the same UUID must be probed afresh."""
+    a, sim = cluster.collectors["gpu-a"], cluster.sims["gpu-a"]
+    status, body = a.probe("nvidia-222", OLDER, device=A_DEVICE)
+    checks.eq("kept dir: first device probe", (200, "compatible"), (status, body.get("verdict")))
+    checks.true("kept dir: the device directory fd is kept (metric)",
+                (metric(a, "mdevmig_collector_probe_dirs_kept") or 0) >= 1)
+    dev_dir = os.path.join(sim.sysfs, "bus/mdev/devices", A_DEVICE)
+    with open(os.path.join(dev_dir, "remove"), "w") as f:
+        f.write("1")
+    status, body = a.probe("nvidia-222", OLDER, device=A_DEVICE)
+    checks.eq("kept dir: removed device is gone, not probed through the old fd (got %r)" % (body,),
+              404, status)
+    create = os.path.join(sim.sysfs, "class/mdev_bus/0000:3b:00.0/mdev_supported_types",
+                          "nvidia-222/create")
+    with open(create, "w") as f:
+        f.write(A_DEVICE)
+    checks.true("kept dir: the device is back in the inventory",
+                poll(lambda: any(d["uuid"] == A_DEVICE for d in a.inventory()["devices"])))
+    before = sim.counts(device_attr(A_DEVICE))[1]
+    status, body = a.probe("nvidia-222", OLDER, device=A_DEVICE)
+    checks.eq("kept dir: the re-created device is probed", (200, "compatible"),
+              (status, body.get("verdict")))
+    checks.eq("kept dir: one write on the new device's attribute", before + 1,
+              sim.counts(device_attr(A_DEVICE))[1])
+    checks.true("kept dir: collector alive", a.proc.poll() is None)
+
+
 def check_killed_sim(checks, cluster):
     b, sim = cluster.collectors["gpu-b"], cluster.sims["gpu-b"]
     good = b.inventory()
@@ -246,6 +275,7 @@ def main():
         check_read_eio(checks, cluster)
         check_write_eio(checks, cluster)
         check_delay(checks, cluster)
+        check_recreated_device(checks, cluster)
         check_killed_sim(checks, cluster)
         # The other host never noticed.
         a = cluster.collectors["gpu-a"]

@@ -1,0 +1,34 @@
+/*
+ * attrdir — kept directory fds for the attributes probes write. Opening an
+ * attribute by its full path makes the kernel look up every component on
+ * every probe (15 FUSE requests through the class/mdev_bus link on mdevsim,
+ * as many dentry walks on sysfs); openat() from a kept O_PATH fd of the
+ * attribute's directory looks up one name. The fds are only a cache: an
+ * open that fails through a kept fd is retried once by full path, so a
+ * device re-created under the same name, a driver reload or a remounted
+ * tree never answers from a stale fd.
+ */
+#ifndef MDEVMIG_COLLECTOR_ATTRDIR_H
+#define MDEVMIG_COLLECTOR_ATTRDIR_H
+
+#include <stddef.h>
+
+struct attrdir;
+
+/* A cache of at most max_dirs directory fds; NULL when out of memory. */
+struct attrdir *attrdir_new(size_t max_dirs);
+void attrdir_free(struct attrdir *dirs);
+
+/* Close every kept fd (a new inventory was installed: the directories it
+ * names may differ). Thread-safe. */
+void attrdir_clear(struct attrdir *dirs);
+
+/* Open dir/name with flags (O_CLOEXEC added). Returns the fd, or -errno
+ * of the authoritative attempt (by full path when the kept fd failed).
+ * dirs may be NULL: then it is a plain open by path. Thread-safe. */
+int attrdir_open(struct attrdir *dirs, const char *dir, const char *name, int flags);
+
+/* How many directory fds are kept now (for /metrics and tests). */
+size_t attrdir_count(struct attrdir *dirs);
+
+#endif
