@@ -133,6 +133,80 @@ static int wire_fail(struct wire_ctx *ctx, const char *path, const char *what)
     return -1;
 }
 
+struct wire_key {
+    const char *key;
+    size_t index;
+};
+
+static int wire_key_cmp(const void *a, const void *b)
+{
+    const struct wire_key *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c != 0)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The index of the first item whose key repeats an earlier item's, or n
+ * when none does; -1 when out of memory. Sorted, not pairwise: an ingest
+ * of a large host must not cost n² comparisons. */
+static int wire_first_repeat(const char *(*key_of)(const void *items, size_t i), const void *items,
+                             size_t n, size_t *repeat)
+{
+    *repeat = n;
+    if (n < 2)
+        return 0;
+    struct wire_key *keys = malloc(n * sizeof *keys);
+    if (keys == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (struct wire_key){key_of(items, i), i};
+    qsort(keys, n, sizeof *keys, wire_key_cmp);
+    for (size_t i = 1; i < n; i++) {
+        /* Within a run of equal keys the second is the first repeat. */
+        if (strcmp(keys[i - 1].key, keys[i].key) == 0 && keys[i].index < *repeat &&
+            (i < 2 || strcmp(keys[i - 2].key, keys[i].key) != 0))
+            *repeat = keys[i].index;
+    }
+    free(keys);
+    return 0;
+}
+
+static const char *wire_type_key(const void *items, size_t i)
+{
+    return ((const struct inv_type *)items)[i].id;
+}
+
+static const char *wire_parent_key(const void *items, size_t i)
+{
+    return ((const struct inv_parent *)items)[i].name;
+}
+
+static const char *wire_device_key(const void *items, size_t i)
+{
+    return ((const struct inv_device *)items)[i].uuid;
+}
+
+static const char *wire_instance_key(const void *items, size_t i)
+{
+    return ((const struct inv_instance *)items)[i].uuid;
+}
+
+/* Fails with "<array>[i]: what" for the first repeated key. */
+static int wire_unique(struct wire_ctx *ctx, const char *array,
+                       const char *(*key_of)(const void *items, size_t i), const void *items,
+                       size_t n, const char *what)
+{
+    size_t repeat;
+    if (wire_first_repeat(key_of, items, n, &repeat) < 0)
+        return wire_fail(ctx, array, "out of memory");
+    if (repeat == n)
+        return 0;
+    char path[512];
+    snprintf(path, sizeof path, "%s[%zu]", array, repeat);
+    return wire_fail(ctx, path, what);
+}
+
 static int wire_keys(struct wire_ctx *ctx, const json_t *obj, const char *path,
                      const char *const *allowed, size_t count)
 {
@@ -339,12 +413,9 @@ static int wire_parent(struct wire_ctx *ctx, const json_t *json, const char *pat
         out->type_count = i + 1;
         if (wire_type(ctx, item, item_path, &out->types[i]) < 0)
             return -1;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(out->types[j].id, out->types[i].id) == 0)
-                return wire_fail(ctx, item_path, "repeats a type id of this parent");
-        }
     }
-    return 0;
+    return wire_unique(ctx, where, wire_type_key, out->types, out->type_count,
+                       "repeats a type id of this parent");
 }
 
 static int wire_device(struct wire_ctx *ctx, const json_t *json, const char *path,
@@ -469,11 +540,10 @@ static int wire_parse(struct wire_ctx *ctx, const json_t *json, struct inventory
         out->parent_count = i + 1;
         if (wire_parent(ctx, item, path, &out->parents[i]) < 0)
             return -1;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(out->parents[j].name, out->parents[i].name) == 0)
-                return wire_fail(ctx, path, "repeats a parent name");
-        }
     }
+    if (wire_unique(ctx, "inventory.parents", wire_parent_key, out->parents, out->parent_count,
+                    "repeats a parent name") < 0)
+        return -1;
     json_array_foreach(devices, i, item)
     {
         snprintf(path, sizeof path, "inventory.devices[%zu]", i);
@@ -482,23 +552,19 @@ static int wire_parse(struct wire_ctx *ctx, const json_t *json, struct inventory
             return -1;
         if (inventory_find_type(out, out->devices[i].parent, out->devices[i].type) == NULL)
             return wire_fail(ctx, path, "names a parent and type not in parents");
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(out->devices[j].uuid, out->devices[i].uuid) == 0)
-                return wire_fail(ctx, path, "repeats a device UUID");
-        }
     }
+    if (wire_unique(ctx, "inventory.devices", wire_device_key, out->devices, out->device_count,
+                    "repeats a device UUID") < 0)
+        return -1;
     json_array_foreach(instances, i, item)
     {
         snprintf(path, sizeof path, "inventory.instances[%zu]", i);
         out->instance_count = i + 1;
         if (wire_instance(ctx, item, path, &out->instances[i]) < 0)
             return -1;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(out->instances[j].uuid, out->instances[i].uuid) == 0)
-                return wire_fail(ctx, path, "repeats an instance UUID");
-        }
     }
-    return 0;
+    return wire_unique(ctx, "inventory.instances", wire_instance_key, out->instances,
+                       out->instance_count, "repeats an instance UUID");
 }
 
 int wire_inventory_from_json(const json_t *json, struct inventory *out, char *err, size_t errlen)
