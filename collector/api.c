@@ -192,7 +192,10 @@ struct api_probe_target {
 static int api_probe_locate(struct collector *c, const struct api_probe_req *req,
                             struct api_probe_target *t, char *err, size_t errlen)
 {
-    memset(t, 0, sizeof *t);
+    /* Not the whole struct: its paths are 8 KiB a probe would clear for
+     * nothing; each field below is set before it is read. */
+    t->dir[0] = t->parent[0] = t->target_version[0] = t->device_type[0] = '\0';
+    t->have_target_version = t->type_mismatch = false;
     const struct inv_migration *mig = NULL;
     if (req->device[0] != '\0') {
         const struct inv_device *dev = inventory_find_device(&c->inv, req->device);
@@ -263,6 +266,39 @@ static void api_count_verdict(struct collector *c, const char *verdict)
         atomic_fetch_add(&c->metrics.probes_no_type, 1);
 }
 
+/* A scheduler probes many hosts with one source version, and a host sees
+ * the same few versions again and again: each worker remembers the last
+ * digest it made, so SHA-256 runs once per new (type, version). */
+struct api_digest_memo {
+    char type[256];
+    char version[VERSION_MAX + 1];
+    size_t version_len;
+    char digest[VERSION_DIGEST_LEN];
+};
+
+static void api_source_digest(const struct api_probe_req *req, char digest[VERSION_DIGEST_LEN])
+{
+    static _Thread_local struct api_digest_memo memo;
+    size_t type_len = strlen(req->type);
+    if (memo.digest[0] != '\0' && memo.version_len == req->version_len &&
+        memcmp(memo.version, req->version, req->version_len) == 0 &&
+        strcmp(memo.type, req->type) == 0) {
+        memcpy(digest, memo.digest, VERSION_DIGEST_LEN);
+        return;
+    }
+    if (version_digest(req->type, req->version, digest) < 0) {
+        digest[0] = '\0';
+        return;
+    }
+    memo.digest[0] = '\0';
+    if (type_len < sizeof memo.type && req->version_len < sizeof memo.version) {
+        memcpy(memo.type, req->type, type_len + 1);
+        memcpy(memo.version, req->version, req->version_len);
+        memo.version_len = req->version_len;
+        memcpy(memo.digest, digest, VERSION_DIGEST_LEN);
+    }
+}
+
 static void api_audit(struct collector *c, const struct http_request *http,
                       const struct api_probe_req *req, const struct api_probe_target *t,
                       const char *verdict, int err, long elapsed_us)
@@ -282,8 +318,7 @@ static void api_audit(struct collector *c, const struct http_request *http,
         snprintf(e.target, sizeof e.target, "%s/%s", t->parent, req->type);
     /* The digest the scheduler keys its cache on; the audit never keeps
      * the version itself, which is the vendor's and may be long. */
-    if (version_digest(req->type, req->version, e.source_digest) < 0)
-        e.source_digest[0] = '\0';
+    api_source_digest(req, e.source_digest);
     snprintf(e.verdict, sizeof e.verdict, "%s", verdict);
     e.err = err;
     e.elapsed_us = elapsed_us;

@@ -13,12 +13,15 @@ usage: test_collector_probe.py BUILD_DIR SOURCE_DIR
 """
 
 import hashlib
+import http.client
+import json
 import os
+import sqlite3
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Checks, Cluster  # noqa: E402
+from cluster import TOKEN, Checks, Cluster  # noqa: E402
 
 FIXTURES = {
     "t4": "tests/sim/fixtures/t4.json",
@@ -367,6 +370,53 @@ def check_driver_upgrade(checks, cluster):
         expect=("incompatible", EINVAL, "EINVAL")))
 
 
+def check_audit_digests(checks, cluster):
+    """Each audit row keeps the digest of the version its probe carried;
+    the workers remember the last digest they made, so alternate versions
+    and types to catch a stale one."""
+    t4 = cluster.collectors["t4"]
+    probes = [("nvidia-222", "10de:1eb8:nvidia-222-535.54"),
+              ("nvidia-222", "10de:1eb8:nvidia-222-550.54"),
+              ("nvidia-223", "10de:1eb8:nvidia-222-550.54"),
+              ("nvidia-222", "10de:1eb8:nvidia-222-535.54"),
+              ("nvidia-222", "10de:1eb8:nvidia-222-535.54"),
+              ("nvidia-222", "10de:1eb8:nvidia-222-550.54")]
+    start_us = int(time.time() * 1e6)
+    # One keep-alive connection: one worker thread answers them all.
+    conn = http.client.HTTPConnection(t4.address, t4.port, timeout=10)
+    try:
+        for type_id, version in probes:
+            conn.request("POST", "/v1/probe", body=json.dumps({"type": type_id, "version": version}),
+                         headers={"Authorization": "Bearer " + TOKEN,
+                                  "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            checks.eq("audit: probe %s %s answered" % (type_id, version), 200, resp.status)
+    finally:
+        conn.close()
+    wanted = [digest(t, v) for t, v in probes]
+
+    def rows():
+        db = sqlite3.connect("file:%s?mode=ro" % t4.audit, uri=True)
+        try:
+            return [r[0] for r in db.execute(
+                "SELECT source_digest FROM probes WHERE at_us >= ? ORDER BY id", (start_us,))]
+        finally:
+            db.close()
+    got = wait_for(lambda: rows() if len(rows()) >= len(probes) else None)
+    checks.eq("audit: one row per probe, each with its own version's digest", wanted, got)
+
+
+def wait_for(what, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.1)
+    return None
+
+
 def main():
     build, source = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     checks = Checks()
@@ -378,6 +428,7 @@ def main():
         for case in CASES:
             run_probe(checks, cluster, case)
         check_device_endpoint(checks, cluster)
+        check_audit_digests(checks, cluster)
         check_driver_upgrade(checks, cluster)
         for name, collector in cluster.collectors.items():
             checks.true(name + ": collector still running", collector.proc.poll() is None)
