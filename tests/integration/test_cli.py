@@ -126,7 +126,7 @@ def records(stdout, kind):
     return [line.split("\t")[1:] for line in stdout.splitlines() if line.split("\t")[0] == kind]
 
 
-def wait_registry(cli, timeout=20):
+def wait_registry(cli, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         code, out, _ = cli.json("inventory")
