@@ -55,6 +55,7 @@ enum registry_stmt_id {
     ST_OFFERS_TOP_BY_TYPE,
     ST_OFFERS_ON_HOST,
     ST_OFFERS_COUNT,
+    ST_VERSIONS,
     ST_PROBE_CACHED,
     ST_INSTANCE_GET,
     ST_PROBE_GET,
@@ -122,6 +123,12 @@ static const char *const registry_sql[ST_COUNT] = {
                       "ORDER BY t.available_instances DESC, t.host, t.parent LIMIT ?2",
     [ST_OFFERS_ON_HOST] = OFFER_COLUMNS "WHERE t.type_id = ?1 AND t.host = ?2 ORDER BY t.parent",
     [ST_OFFERS_COUNT] = "SELECT count(*) FROM types WHERE type_id = ?1",
+    /* ?1 NULL: every type. Rows without a digest sort last (NULLS LAST). */
+    [ST_VERSIONS] =
+        "SELECT t.type_id, t.host, t.parent, h.collector_url, h.last_seen, t.available_instances, "
+        "t.migration_supported, t.version, t.digest, t.read_errno "
+        "FROM types t JOIN hosts h ON h.name = t.host WHERE ?1 IS NULL OR t.type_id = ?1 "
+        "ORDER BY t.type_id, t.digest IS NULL, t.digest, t.read_errno, t.host, t.parent",
     [ST_INSTANCE_GET] =
         "SELECT i.host, h.collector_url, h.last_seen, i.name, i.state, m.mdev, "
         "d.uuid IS NOT NULL, d.parent, d.type_id, d.migration_supported, d.version, d.digest, "
@@ -1059,6 +1066,60 @@ int registry_offers_by_digest(struct registry *reg, const char *digest, struct r
                               char *err, size_t errlen)
 {
     return registry_offers(reg, ST_OFFERS_BY_DIGEST, digest, "digest", out, err, errlen);
+}
+
+/* ---- versions ---------------------------------------------------------- */
+
+void registry_version_rows_free(struct registry_version_rows *rows)
+{
+    if (rows == NULL)
+        return;
+    for (size_t i = 0; i < rows->count; i++) {
+        struct registry_version_row *r = &rows->items[i];
+        free(r->type_id);
+        free(r->host);
+        free(r->parent);
+        free(r->collector_url);
+        inv_migration_clear(&r->migration);
+    }
+    free(rows->items);
+    memset(rows, 0, sizeof *rows);
+}
+
+int registry_versions(struct registry *reg, const char *type_id, struct registry_version_rows *out,
+                      char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = reg->stmt[ST_VERSIONS];
+    size_t cap = 0;
+    int rc = registry_bind_text(s, 1, type_id) == SQLITE_OK ? SQLITE_ROW : SQLITE_ERROR;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (registry_grow((void **)&out->items, &cap, out->count, sizeof *out->items) < 0)
+            break;
+        struct registry_version_row *r = &out->items[out->count];
+        memset(r, 0, sizeof *r);
+        out->count++;
+        r->last_seen = sqlite3_column_int64(s, 4);
+        r->available_instances = registry_column_int_or(s, 5, -1);
+        if (registry_column_migration(s, 6, &r->migration) < 0 ||
+            registry_column_dup_str(s, 0, &r->type_id) < 0 ||
+            registry_column_dup_str(s, 1, &r->host) < 0 ||
+            registry_column_dup_str(s, 2, &r->parent) < 0 ||
+            registry_column_dup(s, 3, &r->collector_url) < 0)
+            break;
+    }
+    registry_done(s);
+    if (rc != SQLITE_DONE) {
+        if (rc == SQLITE_ROW)
+            registry_fail_plain(reg, err, errlen,
+                                "listing versions: a bad row (digest too long) or no memory");
+        else
+            registry_fail(reg, err, errlen, "listing versions of %s",
+                          type_id != NULL ? type_id : "every type");
+        registry_version_rows_free(out);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- instances --------------------------------------------------------- */

@@ -120,6 +120,31 @@ int registry_offers_by_digest(struct registry *reg, const char *digest, struct r
 
 void registry_offers_free(struct registry_offers *offers);
 
+/* ---- versions ----------------------------------------------------------- */
+
+/* One type on one parent of one host with its migration_version as stored:
+ * the rows `mdevmig matrix` groups into (type, version) groups. */
+struct registry_version_row {
+    char *type_id;
+    char *host;
+    char *parent;
+    char *collector_url; /* NULL when none was advertised */
+    int64_t last_seen;
+    int available_instances; /* -1: could not be read */
+    struct inv_migration migration;
+};
+
+struct registry_version_rows {
+    struct registry_version_row *items;
+    size_t count;
+};
+
+/* Every (host, parent, type) of type_id (NULL: of every type), by type,
+ * digest (rows without a version last), host and parent, in one read. */
+int registry_versions(struct registry *reg, const char *type_id, struct registry_version_rows *out,
+                      char *err, size_t errlen);
+void registry_version_rows_free(struct registry_version_rows *rows);
+
 /* ---- instances ---------------------------------------------------------- */
 
 /* An mdev a VM uses, as its host reports it. */

@@ -76,3 +76,20 @@ int backend_decide(struct backend *b, enum backend_question q, const struct mdev
     *json = NULL;
     return b->ops->decide(b, q, req, text, json, err, errlen);
 }
+
+int backend_evacuate(struct backend *b, const char *host, enum mdevmig_policy policy,
+                     const struct backend_progress *progress, char **text, json_t **json, char *err,
+                     size_t errlen)
+{
+    *text = NULL;
+    *json = NULL;
+    return b->ops->evacuate(b, host, policy, progress, text, json, err, errlen);
+}
+
+int backend_matrix(struct backend *b, const char *type, const struct backend_progress *progress,
+                   char **text, json_t **json, char *err, size_t errlen)
+{
+    *text = NULL;
+    *json = NULL;
+    return b->ops->matrix(b, type, progress, text, json, err, errlen);
+}

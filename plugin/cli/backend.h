@@ -49,4 +49,24 @@ int backend_inventory(struct backend *b, const char *only, json_t **out, char *e
 int backend_decide(struct backend *b, enum backend_question q, const struct mdevmig_request *req,
                    char **text, json_t **json, char *err, size_t errlen);
 
+/* How a long call is getting on: the library's own steps in-process
+ * (registry), only the time waited from mdevmig-sched (which answers at
+ * the end). Either callback may be NULL. */
+struct backend_progress {
+    void (*step)(void *ctx, const struct mdevmig_progress *progress);
+    void (*waiting)(void *ctx, double seconds);
+    void *ctx;
+};
+
+/* An evacuation plan for host (POST /v1/evacuate's answer, or
+ * libmdevmig's in-process), as text and parsed. progress may be NULL. */
+int backend_evacuate(struct backend *b, const char *host, enum mdevmig_policy policy,
+                     const struct backend_progress *progress, char **text, json_t **json, char *err,
+                     size_t errlen);
+
+/* The compatibility matrix of type (NULL: every type), as POST /v1/matrix
+ * answers it. */
+int backend_matrix(struct backend *b, const char *type, const struct backend_progress *progress,
+                   char **text, json_t **json, char *err, size_t errlen);
+
 #endif

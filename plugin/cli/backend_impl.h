@@ -13,6 +13,11 @@ struct backend_ops {
     int (*inventory)(struct backend *b, const char *only, json_t **out, char *err, size_t errlen);
     int (*decide)(struct backend *b, enum backend_question q, const struct mdevmig_request *req,
                   char **text, json_t **json, char *err, size_t errlen);
+    int (*evacuate)(struct backend *b, const char *host, enum mdevmig_policy policy,
+                    const struct backend_progress *progress, char **text, json_t **json, char *err,
+                    size_t errlen);
+    int (*matrix)(struct backend *b, const char *type, const struct backend_progress *progress,
+                  char **text, json_t **json, char *err, size_t errlen);
     void (*close)(struct backend *b);
 };
 

@@ -1,9 +1,10 @@
 /*
  * backend_registry — answers from the registry file itself: inventory
- * straight from SQLite, select and filter by libmdevmig in this process
- * (which reads versions from and probes the collectors, so it needs the
- * cluster token). For an operator on a host that has the file and no
- * mdevmig-sched running, or when the service is the thing being debugged.
+ * straight from SQLite; select, filter, evacuate and matrix by libmdevmig
+ * in this process (which reads versions from and probes the collectors,
+ * so it needs the cluster token). For an operator on a host that has the
+ * file and no mdevmig-sched running, or when the service is the thing
+ * being debugged.
  */
 #include "backend_impl.h"
 
@@ -88,11 +89,10 @@ static int backend_registry_inventory(struct backend *b, const char *only, json_
     return rc;
 }
 
-static int backend_registry_decide(struct backend *b, enum backend_question q,
-                                   const struct mdevmig_request *req, char **text, json_t **json,
-                                   char *err, size_t errlen)
+/* The library, opened on the first question that probes. */
+static int backend_registry_lib(struct backend_registry *r, char *err, size_t errlen)
 {
-    struct backend_registry *r = (struct backend_registry *)b;
+    struct backend *b = &r->base;
     if (!b->have_token) {
         snprintf(err, errlen,
                  "probing the collectors needs the cluster token: give --token-file "
@@ -112,17 +112,22 @@ static int backend_registry_decide(struct backend *b, enum backend_question q,
         if ((r->lib = mdevmig_open(&options, err, errlen)) == NULL)
             return CLI_EXIT_BACKEND;
     }
-    struct mdevmig_result *result = NULL;
-    int rc = q == BACKEND_SELECT ? mdevmig_select(r->lib, req, &result, err, errlen)
-                                 : mdevmig_filter(r->lib, req, &result, err, errlen);
-    if (rc != MDEVMIG_OK) {
-        return rc == MDEVMIG_ERR_INPUT       ? CLI_EXIT_USAGE
-               : rc == MDEVMIG_ERR_NOT_FOUND ? CLI_EXIT_NOT_FOUND
-                                             : CLI_EXIT_BACKEND;
-    }
-    *text = mdevmig_result_json(result);
-    mdevmig_result_free(result);
+    return CLI_EXIT_OK;
+}
+
+static int backend_registry_status(int rc)
+{
+    return rc == MDEVMIG_ERR_INPUT       ? CLI_EXIT_USAGE
+           : rc == MDEVMIG_ERR_NOT_FOUND ? CLI_EXIT_NOT_FOUND
+                                         : CLI_EXIT_BACKEND;
+}
+
+/* Take the library's JSON text: parsed beside it, or an error. */
+static int backend_registry_take(char *produced, char **text, json_t **json, char *err,
+                                 size_t errlen)
+{
     json_error_t jerr;
+    *text = produced;
     if (*text == NULL || (*json = json_loads(*text, 0, &jerr)) == NULL) {
         snprintf(err, errlen, "%s",
                  *text == NULL ? "out of memory" : "libmdevmig's answer is not JSON");
@@ -133,9 +138,71 @@ static int backend_registry_decide(struct backend *b, enum backend_question q,
     return CLI_EXIT_OK;
 }
 
+static int backend_registry_decide(struct backend *b, enum backend_question q,
+                                   const struct mdevmig_request *req, char **text, json_t **json,
+                                   char *err, size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    int opened = backend_registry_lib(r, err, errlen);
+    if (opened != CLI_EXIT_OK)
+        return opened;
+    struct mdevmig_result *result = NULL;
+    int rc = q == BACKEND_SELECT ? mdevmig_select(r->lib, req, &result, err, errlen)
+                                 : mdevmig_filter(r->lib, req, &result, err, errlen);
+    if (rc != MDEVMIG_OK)
+        return backend_registry_status(rc);
+    char *produced = mdevmig_result_json(result);
+    mdevmig_result_free(result);
+    return backend_registry_take(produced, text, json, err, errlen);
+}
+
+static int backend_registry_evacuate(struct backend *b, const char *host,
+                                     enum mdevmig_policy policy,
+                                     const struct backend_progress *progress, char **text,
+                                     json_t **json, char *err, size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    int opened = backend_registry_lib(r, err, errlen);
+    if (opened != CLI_EXIT_OK)
+        return opened;
+    struct mdevmig_evacuation req = {
+        .host = host,
+        .policy = policy,
+        .progress = progress != NULL ? progress->step : NULL,
+        .progress_ctx = progress != NULL ? progress->ctx : NULL,
+    };
+    struct mdevmig_plan *plan = NULL;
+    int rc = mdevmig_evacuate(r->lib, &req, &plan, err, errlen);
+    if (rc != MDEVMIG_OK)
+        return backend_registry_status(rc);
+    char *produced = mdevmig_plan_json(plan);
+    mdevmig_plan_free(plan);
+    return backend_registry_take(produced, text, json, err, errlen);
+}
+
+static int backend_registry_matrix(struct backend *b, const char *type,
+                                   const struct backend_progress *progress, char **text,
+                                   json_t **json, char *err, size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    int opened = backend_registry_lib(r, err, errlen);
+    if (opened != CLI_EXIT_OK)
+        return opened;
+    struct mdevmig_matrix *matrix = NULL;
+    int rc = mdevmig_matrix(r->lib, type, progress != NULL ? progress->step : NULL,
+                            progress != NULL ? progress->ctx : NULL, &matrix, err, errlen);
+    if (rc != MDEVMIG_OK)
+        return backend_registry_status(rc);
+    char *produced = mdevmig_matrix_json(matrix);
+    mdevmig_matrix_free(matrix);
+    return backend_registry_take(produced, text, json, err, errlen);
+}
+
 static const struct backend_ops backend_registry_ops = {
     .inventory = backend_registry_inventory,
     .decide = backend_registry_decide,
+    .evacuate = backend_registry_evacuate,
+    .matrix = backend_registry_matrix,
     .close = backend_registry_close,
 };
 

@@ -1,9 +1,9 @@
 /*
  * backend_sched — answers from an mdevmig-sched service: GET /v1/inventory
- * (or one host's), POST /v1/select and /v1/filter, with the cluster token
- * as a bearer token. One request at a time, so libcurl's easy interface
- * is all it takes; the response cap is far above the library client's,
- * because an inventory of 10,000 hosts is tens of megabytes.
+ * (or one host's), POST /v1/select, /v1/filter, /v1/evacuate and
+ * /v1/matrix, with the cluster token as a bearer token. One request at a time, so libcurl's easy
+ * interface is all it takes; the response cap is far above the library client's, because an
+ * inventory of 10,000 hosts is tens of megabytes.
  */
 #include "backend_impl.h"
 
@@ -12,10 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* The whole request, probes included: the service's own probe timeout
  * (3 s by default) must fit inside with room to spare. */
-#define BACKEND_SCHED_TIMEOUT_S    30.0
+#define BACKEND_SCHED_TIMEOUT_S 30.0
+/* An evacuation plan or a matrix takes several waves of probes, each up
+ * to the service's probe timeout. */
+#define BACKEND_SCHED_LONG_TIMEOUT_S 600.0
+/* How often a wait is reported to a progress display. */
+#define BACKEND_SCHED_TICK_US      100000
 #define BACKEND_SCHED_CONNECT_MS   5000L
 #define BACKEND_SCHED_MAX_RESPONSE (512L * 1024 * 1024)
 
@@ -89,8 +95,39 @@ static void backend_sched_message(const char *text, const json_t *json, char *ou
         snprintf(out, len, "(no message)");
 }
 
-/* One request; on CLI_EXIT_OK, *text and *json hold the 200 answer. */
+/* libcurl's transfer callback (about once a second while the service
+ * works): only the time waited is known. */
+struct backend_sched_wait {
+    const struct backend_progress *progress;
+    struct timespec start;
+    double last_s;
+};
+
+static double backend_sched_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static int backend_sched_tick(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                              curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    struct backend_sched_wait *w = ctx;
+    double waited = backend_sched_since(&w->start);
+    if (waited - w->last_s >= BACKEND_SCHED_TICK_US / 1e6) {
+        w->last_s = waited;
+        w->progress->waiting(w->progress->ctx, waited);
+    }
+    return 0;
+}
+
+/* One request; on CLI_EXIT_OK, *text and *json hold the 200 answer.
+ * timeout_s applies unless --timeout was given; progress (may be NULL)
+ * hears how long the answer has been waited for. */
 static int backend_sched_call(struct backend_sched *s, const char *path, const char *body,
+                              double default_timeout_s, const struct backend_progress *progress,
                               char **text, json_t **json, char *err, size_t errlen)
 {
     char url[4096];
@@ -100,7 +137,7 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
     }
     struct backend_sched_buf buf = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
-    double timeout_s = s->base.timeout_s > 0 ? s->base.timeout_s : BACKEND_SCHED_TIMEOUT_S;
+    double timeout_s = s->base.timeout_s > 0 ? s->base.timeout_s : default_timeout_s;
     long timeout_ms = (long)(timeout_s * 1000);
     CURL *c = s->curl;
     curl_easy_reset(c);
@@ -129,6 +166,16 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
         rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
     if (rc == CURLE_OK && body != NULL)
         rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    struct backend_sched_wait wait = {.progress = progress};
+    clock_gettime(CLOCK_MONOTONIC, &wait.start);
+    if (progress != NULL && progress->waiting != NULL) {
+        if (rc == CURLE_OK)
+            rc = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, backend_sched_tick);
+        if (rc == CURLE_OK)
+            rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, &wait);
+        if (rc == CURLE_OK)
+            rc = curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     if (rc != CURLE_OK) {
         snprintf(err, errlen, "cannot set up a request to %s: %s", url, curl_easy_strerror(rc));
         return CLI_EXIT_BACKEND;
@@ -209,7 +256,8 @@ static int backend_sched_inventory(struct backend *b, const char *only, json_t *
     }
     char *text = NULL;
     json_t *json = NULL;
-    int rc = backend_sched_call(s, path, NULL, &text, &json, err, errlen);
+    int rc =
+        backend_sched_call(s, path, NULL, BACKEND_SCHED_TIMEOUT_S, NULL, &text, &json, err, errlen);
     free(text);
     if (rc != CLI_EXIT_OK)
         return rc;
@@ -282,15 +330,52 @@ static int backend_sched_decide(struct backend *b, enum backend_question q,
         snprintf(err, errlen, "out of memory");
         return CLI_EXIT_BACKEND;
     }
-    int rc = backend_sched_call(s, q == BACKEND_SELECT ? "/v1/select" : "/v1/filter", payload, text,
+    int rc = backend_sched_call(s, q == BACKEND_SELECT ? "/v1/select" : "/v1/filter", payload,
+                                BACKEND_SCHED_TIMEOUT_S, NULL, text, json, err, errlen);
+    free(payload);
+    return rc;
+}
+
+/* A POST of body (consumed) whose answer takes waves of probes. */
+static int backend_sched_long(struct backend_sched *s, const char *path, json_t *body,
+                              const struct backend_progress *progress, char **text, json_t **json,
+                              char *err, size_t errlen)
+{
+    char *payload = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (payload == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return CLI_EXIT_BACKEND;
+    }
+    int rc = backend_sched_call(s, path, payload, BACKEND_SCHED_LONG_TIMEOUT_S, progress, text,
                                 json, err, errlen);
     free(payload);
     return rc;
 }
 
+static int backend_sched_evacuate(struct backend *b, const char *host, enum mdevmig_policy policy,
+                                  const struct backend_progress *progress, char **text,
+                                  json_t **json, char *err, size_t errlen)
+{
+    json_t *body = json_pack("{s:s, s:s}", "host", host, "policy", mdevmig_policy_name(policy));
+    return backend_sched_long((struct backend_sched *)b, "/v1/evacuate", body, progress, text, json,
+                              err, errlen);
+}
+
+static int backend_sched_matrix(struct backend *b, const char *type,
+                                const struct backend_progress *progress, char **text, json_t **json,
+                                char *err, size_t errlen)
+{
+    json_t *body = type != NULL ? json_pack("{s:s}", "type", type) : json_object();
+    return backend_sched_long((struct backend_sched *)b, "/v1/matrix", body, progress, text, json,
+                              err, errlen);
+}
+
 static const struct backend_ops backend_sched_ops = {
     .inventory = backend_sched_inventory,
     .decide = backend_sched_decide,
+    .evacuate = backend_sched_evacuate,
+    .matrix = backend_sched_matrix,
     .close = backend_sched_close,
 };
 

@@ -13,7 +13,8 @@
 
 /* Stable: documented in --help, relied on by scripts. */
 enum cli_exit {
-    CLI_EXIT_OK = 0,        /* success; select: a destination; probe: compatible */
+    CLI_EXIT_OK = 0,        /* success; select: a destination; probe: compatible;
+                               evacuate: every VM placed */
     CLI_EXIT_NO = 1,        /* answered, negatively */
     CLI_EXIT_USAGE = 2,     /* the command line is wrong */
     CLI_EXIT_NOT_FOUND = 3, /* an instance, host or device nobody reports */
@@ -51,6 +52,8 @@ extern const struct cli_command cmd_inventory;
 extern const struct cli_command cmd_versions;
 extern const struct cli_command cmd_probe;
 extern const struct cli_command cmd_select;
+extern const struct cli_command cmd_evacuate;
+extern const struct cli_command cmd_matrix;
 
 /* The options and exit codes every help text ends with. */
 void cli_help_common(FILE *out);

@@ -14,10 +14,7 @@
 #include <unistd.h>
 
 static const struct cli_command *const main_commands[] = {
-    &cmd_inventory,
-    &cmd_versions,
-    &cmd_probe,
-    &cmd_select,
+    &cmd_inventory, &cmd_versions, &cmd_probe, &cmd_select, &cmd_evacuate, &cmd_matrix,
 };
 
 #define MAIN_COMMAND_COUNT (sizeof main_commands / sizeof main_commands[0])
@@ -32,23 +29,27 @@ void cli_help_common(FILE *out)
           "                     --registry wins over the variable)\n"
           "Global options (before or after the command):\n"
           "  --token-file FILE  the cluster token (mode 0600), needed with --url, and\n"
-          "                     with --registry by probe and select, which talk to\n"
-          "                     the collectors (default: $MDEVMIG_TOKEN_FILE)\n"
+          "                     with --registry by probe, select, evacuate and matrix,\n"
+          "                     which talk to the collectors (default:\n"
+          "                     $MDEVMIG_TOKEN_FILE)\n"
           "  --timeout SECONDS  with --registry: each probe's limit (default 3);\n"
-          "                     with --url: the whole request's (default 30)\n"
+          "                     with --url: the whole request's (default 30; 600 for\n"
+          "                     evacuate and matrix)\n"
           "  --json             print JSON (its shape is in each command's help)\n"
           "  -h, --help         print help and exit\n"
           "\n"
           "Output: on a terminal, aligned tables. Otherwise (a pipe, a file) one\n"
           "record a line, fields separated by tabs, the first field naming the\n"
           "record's kind; no header line, an empty field is \"-\". With --json, JSON.\n"
-          "A progress line goes to stderr during probes, only when it is a terminal.\n"
+          "A progress line (a bar for evacuate and matrix) goes to stderr during probes,\n"
+          "only when it is a terminal.\n"
           "\n"
           "Exit codes:\n"
-          "  0  success (select: at least one destination; probe: compatible)\n"
+          "  0  success (select: at least one destination; probe: compatible;\n"
+          "     evacuate: every VM placed)\n"
           "  1  answered, negatively: no destination, incompatible, not migratable,\n"
           "     or the target's verdict is no-type, no-capacity, unsupported or\n"
-          "     unreachable\n"
+          "     unreachable; evacuate: a VM without a destination\n"
           "  2  usage error: the command line is wrong\n"
           "  3  not found: an instance, host or device nobody reports\n"
           "  4  the backend failed: the registry cannot be read, mdevmig-sched cannot\n"
@@ -127,8 +128,8 @@ static int main_unknown(const struct cli *cli, const char *name)
             near = main_commands[i]->name;
     }
     snprintf(msg, sizeof msg,
-             "unknown command \"%.64s\"%s%s%s (commands: inventory, versions, probe, select; "
-             "see mdevmig --help)",
+             "unknown command \"%.64s\"%s%s%s (commands: inventory, versions, probe, select, "
+             "evacuate, matrix; see mdevmig --help)",
              name, near != NULL ? ": did you mean \"" : "", near != NULL ? near : "",
              near != NULL ? "\"?" : "");
     return cli_fail(cli, CLI_EXIT_USAGE, msg);
@@ -160,8 +161,8 @@ int main(int argc, char **argv)
             return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_BACKEND;
         }
         return cli_fail(&cli, CLI_EXIT_USAGE,
-                        "no command given (inventory, versions, probe or select; see mdevmig "
-                        "--help)");
+                        "no command given (inventory, versions, probe, select, evacuate or "
+                        "matrix; see mdevmig --help)");
     }
     const char *name = argv[next];
     if (strcmp(name, "help") == 0) {

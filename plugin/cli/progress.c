@@ -20,6 +20,29 @@ bool progress_show(const struct cli *cli, const char *fmt, ...)
     return true;
 }
 
+#define PROGRESS_WIDTH 24
+
+bool progress_bar(const struct cli *cli, size_t done, size_t total, const char *fmt, ...)
+{
+    if (!cli->progress)
+        return false;
+    /* Clear first: the text may be shorter than the last one. */
+    fputs("\r\033[K", stderr);
+    if (total > 0) {
+        size_t filled = (done > total ? total : done) * PROGRESS_WIDTH / total;
+        fputc('[', stderr);
+        for (size_t i = 0; i < PROGRESS_WIDTH; i++)
+            fputc(i < filled ? '#' : '.', stderr);
+        fprintf(stderr, "] %zu/%zu ", done, total);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+    return true;
+}
+
 void progress_done(bool shown)
 {
     if (!shown)

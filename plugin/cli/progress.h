@@ -14,6 +14,11 @@
 bool progress_show(const struct cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A bar, "[#######.......] DONE/TOTAL text", redrawn in place; a
+ * total of 0 shows the text alone. true when shown. */
+bool progress_bar(const struct cli *cli, size_t done, size_t total, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 void progress_done(bool shown);
 
 #endif

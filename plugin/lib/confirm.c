@@ -4,7 +4,9 @@
  * drivers' answers into a verdict per host. A host passes only when every
  * one of the VM's mdevs passed there; a collector that does not answer is
  * unreachable, never compatible. Verdicts are cached for ranking later
- * calls, never for confirming them.
+ * calls, never for confirming them. confirm_run is the wave itself, for
+ * any list of (version, host, target); select and filter, the evacuation
+ * planner and the matrix all probe through it.
  */
 #include "internal.h"
 
@@ -16,14 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* One HTTP probe: which candidate and which of its needs it answers. */
-struct confirm_slot {
-    size_t candidate;
-    size_t mdev;
-    char url[2200];
-    char *body;
-};
 
 static enum mdevmig_verdict confirm_verdict_of(const char *name)
 {
@@ -112,79 +106,72 @@ static void confirm_settle(struct candidate *cand)
     }
 }
 
-static char *confirm_body(const struct mdevmig_mdev *mdev, const struct candidate_need *need)
+static char *confirm_body(const struct confirm_job *job)
 {
-    json_t *json = json_pack("{s:s, s:s}", "type", mdev->type, "version", mdev->version);
+    json_t *json = json_pack("{s:s, s:s}", "type", job->mdev->type, "version", job->mdev->version);
     if (json == NULL)
         return NULL;
-    if (need->device[0] != '\0')
-        json_object_set_new(json, "device", json_string(need->device));
+    if (job->device != NULL && job->device[0] != '\0')
+        json_object_set_new(json, "device", json_string(job->device));
     else
-        json_object_set_new(json, "parent", json_string(need->parent));
+        json_object_set_new(json, "parent", json_string(job->parent));
     char *text = json_dumps(json, JSON_COMPACT);
     json_decref(json);
     return text;
 }
 
-long confirm_probe(struct mdevmig *m, const struct source *src, struct candidates *c, size_t from,
-                   size_t to, char *err, size_t errlen)
+void confirm_probe_clear(struct mdevmig_probe *probe)
 {
-    size_t max_slots = (to - from) * (src->mdev_count ? src->mdev_count : 1);
-    struct confirm_slot *slots = calloc(max_slots + 1, sizeof *slots);
-    struct http_call *calls = calloc(max_slots + 1, sizeof *calls);
-    if (slots == NULL || calls == NULL) {
-        free(slots);
-        free(calls);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    free(probe->level);
+    free(probe->target);
+    free(probe->error);
+    memset(probe, 0, sizeof *probe);
+}
+
+long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char *err,
+                 size_t errlen)
+{
+    struct http_call *calls = calloc(count + 1, sizeof *calls);
+    size_t *job_of = calloc(count + 1, sizeof *job_of);
+    char **bodies = calloc(count + 1, sizeof *bodies);
+    char(*urls)[2200] = calloc(count + 1, sizeof *urls);
+    int rc = calls != NULL && job_of != NULL && bodies != NULL && urls != NULL ? 0 : -1;
+    /* Every probe starts empty, so a failure half way frees only what was made. */
+    for (size_t k = 0; k < count; k++)
+        memset(&jobs[k].probe, 0, sizeof jobs[k].probe);
     size_t n = 0;
-    int rc = 0;
-    for (size_t i = from; i < to && rc == 0; i++) {
-        struct candidate *cand = &c->items[i];
-        if (cand->verdict != MDEVMIG_NOT_PROBED)
-            continue;
-        cand->probes = calloc(src->mdev_count + 1, sizeof *cand->probes);
-        if (cand->probes == NULL) {
+    for (size_t k = 0; k < count && rc == 0; k++) {
+        struct confirm_job *job = &jobs[k];
+        struct mdevmig_probe *probe = &job->probe;
+        bool device = job->device != NULL && job->device[0] != '\0';
+        char target[400];
+        if (device)
+            snprintf(target, sizeof target, "%s", job->device);
+        else
+            snprintf(target, sizeof target, "%s/%s", job->parent, job->mdev->type);
+        probe->level = strdup(device ? "device" : "type");
+        probe->target = strdup(target);
+        if (probe->level == NULL || probe->target == NULL) {
             rc = -1;
             break;
         }
-        cand->probe_count = src->mdev_count;
-        for (size_t mi = 0; mi < src->mdev_count && rc == 0; mi++) {
-            const struct candidate_need *need = &cand->needs[mi];
-            struct mdevmig_probe *probe = &cand->probes[mi];
-            bool device = need->device[0] != '\0';
-            char target[400];
-            if (device)
-                snprintf(target, sizeof target, "%s", need->device);
-            else
-                snprintf(target, sizeof target, "%s/%s", need->parent, src->mdevs[mi].type);
-            probe->level = strdup(device ? "device" : "type");
-            probe->target = strdup(target);
-            if (probe->level == NULL || probe->target == NULL) {
+        if (job->url == NULL) {
+            probe->verdict = MDEVMIG_UNREACHABLE;
+            if ((probe->error = strdup("the host advertises no collector URL")) == NULL)
                 rc = -1;
-                break;
-            }
-            if (cand->url == NULL) {
-                probe->verdict = MDEVMIG_UNREACHABLE;
-                probe->error = strdup("the host advertises no collector URL");
-                continue;
-            }
-            struct confirm_slot *slot = &slots[n];
-            slot->candidate = i;
-            slot->mdev = mi;
-            snprintf(slot->url, sizeof slot->url, "%s/v1/probe", cand->url);
-            slot->body = confirm_body(&src->mdevs[mi], need);
-            if (slot->body == NULL) {
-                rc = -1;
-                break;
-            }
-            calls[n].url = slot->url;
-            calls[n].method = "POST";
-            calls[n].body = slot->body;
-            calls[n].body_len = strlen(slot->body);
-            n++;
+            continue;
         }
+        snprintf(urls[n], sizeof urls[n], "%s/v1/probe", job->url);
+        if ((bodies[n] = confirm_body(job)) == NULL) {
+            rc = -1;
+            break;
+        }
+        job_of[n] = k;
+        calls[n].url = urls[n];
+        calls[n].method = "POST";
+        calls[n].body = bodies[n];
+        calls[n].body_len = strlen(bodies[n]);
+        n++;
     }
     if (rc < 0)
         snprintf(err, errlen, "out of memory");
@@ -194,11 +181,10 @@ long confirm_probe(struct mdevmig *m, const struct source *src, struct candidate
     struct registry_probe *cache = rc == 0 ? calloc(n + 1, sizeof *cache) : NULL;
     size_t cached = 0;
     time_t now = time(NULL);
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        struct candidate *cand = &c->items[slots[k].candidate];
-        struct mdevmig_probe *probe = &cand->probes[slots[k].mdev];
-        confirm_read(&calls[k], probe);
-        const struct candidate_need *need = &cand->needs[slots[k].mdev];
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct confirm_job *job = &jobs[job_of[i]];
+        struct mdevmig_probe *probe = &job->probe;
+        confirm_read(&calls[i], probe);
         enum registry_verdict rv;
         if (probe->verdict == MDEVMIG_COMPATIBLE)
             rv = REGISTRY_VERDICT_COMPATIBLE;
@@ -210,21 +196,17 @@ long confirm_probe(struct mdevmig *m, const struct source *src, struct candidate
             continue; /* unreachable or gone: nothing that holds to cache */
         if (cache == NULL)
             continue;
-        bool device = need->device[0] != '\0';
+        bool device = job->device != NULL && job->device[0] != '\0';
         cache[cached++] = (struct registry_probe){
-            .source_digest = src->mdevs[slots[k].mdev].digest,
-            .target_host = cand->host,
+            .source_digest = job->mdev->digest,
+            .target_host = job->host,
             .level = device ? REGISTRY_LEVEL_DEVICE : REGISTRY_LEVEL_TYPE,
-            .target = device ? need->device : src->mdevs[slots[k].mdev].type,
-            .target_digest = need->digest,
+            .target = device ? job->device : job->mdev->type,
+            .target_digest = job->target_digest != NULL ? job->target_digest : "",
             .verdict = rv,
             .err_no = probe->err,
             .checked_at = (int64_t)now,
         };
-    }
-    for (size_t i = from; i < to && rc == 0; i++) {
-        if (c->items[i].verdict == MDEVMIG_NOT_PROBED)
-            confirm_settle(&c->items[i]);
     }
     if (rc == 0 && cached > 0) {
         char cache_err[512];
@@ -236,10 +218,79 @@ long confirm_probe(struct mdevmig *m, const struct source *src, struct candidate
             log_warn("probe cache not updated: %s", cache_err);
     }
     free(cache);
-    http_calls_reset(calls, n);
-    for (size_t k = 0; k < n; k++)
-        free(slots[k].body);
-    free(slots);
+    if (calls != NULL)
+        http_calls_reset(calls, n);
+    for (size_t i = 0; bodies != NULL && i < n; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(urls);
+    free(job_of);
     free(calls);
-    return rc < 0 ? -1 : (long)n;
+    if (rc < 0) {
+        for (size_t k = 0; k < count; k++)
+            confirm_probe_clear(&jobs[k].probe);
+        return -1;
+    }
+    return (long)n;
+}
+
+long confirm_probe(struct mdevmig *m, const struct source *src, struct candidates *c, size_t from,
+                   size_t to, char *err, size_t errlen)
+{
+    size_t max_jobs = (to - from) * src->mdev_count;
+    struct confirm_job *jobs = calloc(max_jobs + 1, sizeof *jobs);
+    if (jobs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = from; i < to; i++) {
+        const struct candidate *cand = &c->items[i];
+        if (cand->verdict != MDEVMIG_NOT_PROBED)
+            continue;
+        for (size_t mi = 0; mi < src->mdev_count; mi++) {
+            const struct candidate_need *need = &cand->needs[mi];
+            jobs[n++] = (struct confirm_job){
+                .host = cand->host,
+                .url = cand->url,
+                .mdev = &src->mdevs[mi],
+                .parent = need->parent,
+                .device = need->device,
+                .target_digest = need->digest,
+            };
+        }
+    }
+    long sent = confirm_run(m, jobs, n, err, errlen);
+    if (sent < 0) {
+        free(jobs);
+        return -1;
+    }
+    /* The jobs come in candidate order, mdevs in order: hand them out. */
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = from; i < to; i++) {
+        struct candidate *cand = &c->items[i];
+        if (cand->verdict != MDEVMIG_NOT_PROBED)
+            continue;
+        cand->probes = calloc(src->mdev_count + 1, sizeof *cand->probes);
+        if (cand->probes == NULL) {
+            rc = -1;
+            break;
+        }
+        cand->probe_count = src->mdev_count;
+        for (size_t mi = 0; mi < src->mdev_count; mi++) {
+            cand->probes[mi] = jobs[k].probe;
+            memset(&jobs[k].probe, 0, sizeof jobs[k].probe);
+            k++;
+        }
+        confirm_settle(cand);
+    }
+    for (size_t j = 0; j < n; j++)
+        confirm_probe_clear(&jobs[j].probe);
+    free(jobs);
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return sent;
 }

@@ -82,6 +82,26 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
                      bool filter, struct candidates *out, char *err, size_t errlen);
 void candidates_clear(struct candidates *c);
 
+/* One live probe of a wave: write mdev's version into a target on host.
+ * The inputs are borrowed; probe is filled in (free with
+ * confirm_probe_clear). */
+struct confirm_job {
+    const char *host;
+    const char *url;                 /* the host's collector; NULL: unreachable */
+    const struct mdevmig_mdev *mdev; /* type, version and digest written */
+    const char *parent;              /* a type-level target ... */
+    const char *device;              /* ... or a device-level one ("" or NULL: none) */
+    const char *target_digest;       /* the target's digest now, for the cache */
+    struct mdevmig_probe probe;
+};
+
+/* confirm.c: every job at once, live, in parallel (bounded by the HTTP
+ * client); what holds is cached. Returns the number of probes sent, or -1
+ * (nothing filled in). */
+long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char *err,
+                 size_t errlen);
+void confirm_probe_clear(struct mdevmig_probe *probe);
+
 /* confirm.c: probe candidates [from, to) that are still NOT_PROBED, live,
  * in parallel; set each one's verdict from its probes and cache them.
  * Returns the number of probes sent, or -1. */

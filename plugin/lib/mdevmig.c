@@ -47,6 +47,8 @@ const char *mdevmig_verdict_name(enum mdevmig_verdict verdict)
         return "not-probed";
     case MDEVMIG_SOURCE_HOST:
         return "source-host";
+    case MDEVMIG_NOT_MIGRATABLE:
+        return "not-migratable";
     }
     return "unknown";
 }

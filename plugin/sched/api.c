@@ -1,8 +1,10 @@
 /*
  * api — mdevmig-sched's HTTP API: collectors' snapshots in, the registry's
- * view out, and the two questions a scheduler asks (select: where can this
- * VM go; filter: which of these hosts can take it), answered by libmdevmig
- * with live probes. Input is checked here, before the library sees it.
+ * view out, the two questions a scheduler asks (select: where can this VM
+ * go; filter: which of these hosts can take it), and the two an operator
+ * asks of the whole cluster (evacuate: where does every VM of this host
+ * go; matrix: which version can go where), answered by libmdevmig with
+ * live probes. Input is checked here, before the library sees it.
  */
 #include "service.h"
 
@@ -322,6 +324,141 @@ static void sched_decide(struct sched *s, const struct http_request *http, bool 
     http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
 }
 
+/* The body of a POST that takes a JSON object of known fields only:
+ * parsed, or NULL with a 400 already in resp. */
+static json_t *sched_object(struct sched *s, const struct http_request *http,
+                            const char *const *known, size_t known_count, const char *expected,
+                            struct http_response *resp)
+{
+    json_error_t jerr;
+    json_t *json = json_loadb(http->body, http->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (json == NULL) {
+        atomic_fetch_add(&s->bad_requests, 1);
+        http_response_error(resp, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
+                            jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(json)) {
+        atomic_fetch_add(&s->bad_requests, 1);
+        http_response_error(resp, 400, "the body must be a JSON object (%s)", expected);
+        json_decref(json);
+        return NULL;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(json, key, value)
+    {
+        bool ok = false;
+        for (size_t i = 0; i < known_count && !ok; i++)
+            ok = strcmp(key, known[i]) == 0;
+        if (!ok) {
+            atomic_fetch_add(&s->bad_requests, 1);
+            http_response_error(resp, 400, "unknown field \"%.64s\" (%s)", key, expected);
+            json_decref(json);
+            return NULL;
+        }
+    }
+    return json;
+}
+
+/* The library's error as an HTTP status. */
+static void sched_fail(struct sched *s, const struct http_request *http, const char *what, int rc,
+                       const char *err, struct http_response *resp)
+{
+    int status = rc == MDEVMIG_ERR_INPUT ? 400 : rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500;
+    if (status == 400)
+        atomic_fetch_add(&s->bad_requests, 1);
+    if (status == 500)
+        log_error("%s from %s: %s", what, http->peer, err);
+    http_response_error(resp, status, "%s", err);
+}
+
+/* POST /v1/evacuate {"host": H, "policy": "spread"|"pack"} */
+static void sched_evacuate(struct sched *s, const struct http_request *http,
+                           struct http_response *resp)
+{
+    static const char *const known[] = {"host", "policy"};
+    static const char expected[] = "expected \"host\" and optionally \"policy\": \"spread\" or "
+                                   "\"pack\"";
+    json_t *json = sched_object(s, http, known, 2, expected, resp);
+    if (json == NULL)
+        return;
+    const json_t *host = json_object_get(json, "host");
+    const json_t *policy = json_object_get(json, "policy");
+    struct mdevmig_evacuation req = {.policy = MDEVMIG_POLICY_SPREAD};
+    const char *bad = NULL;
+    if (host == NULL)
+        bad = "\"host\" (the host to evacuate) is required";
+    else if (!json_is_string(host) || json_string_length(host) == 0 ||
+             json_string_length(host) > 255 ||
+             strlen(json_string_value(host)) != json_string_length(host))
+        bad = "\"host\" must be a host name (a non-empty string of at most 255 bytes)";
+    else if (policy != NULL && (!json_is_string(policy) ||
+                                mdevmig_policy_parse(json_string_value(policy), &req.policy) < 0))
+        bad = "\"policy\" must be \"spread\" or \"pack\"";
+    if (bad != NULL) {
+        atomic_fetch_add(&s->bad_requests, 1);
+        http_response_error(resp, 400, "%s", bad);
+        json_decref(json);
+        return;
+    }
+    req.host = json_string_value(host);
+    struct mdevmig_plan *plan = NULL;
+    char err[1024];
+    int rc = mdevmig_evacuate(s->lib, &req, &plan, err, sizeof err);
+    atomic_fetch_add(&s->evacuations, 1);
+    if (rc != MDEVMIG_OK) {
+        sched_fail(s, http, "evacuate", rc, err, resp);
+        json_decref(json);
+        return;
+    }
+    atomic_fetch_add(&s->probes_sent, plan->probes_sent);
+    atomic_fetch_add(&s->decision_us_total, (unsigned long)plan->elapsed_us);
+    log_info("evacuate %s (%s): %zu of %zu VMs placed, %zu probes in %zu waves, %ld us%s",
+             plan->host, mdevmig_policy_name(plan->policy), plan->placed, plan->vm_count,
+             plan->probes_sent, plan->waves, plan->elapsed_us,
+             plan->source_stale ? " (source collector down: versions from the registry)" : "");
+    json_decref(json);
+    char *text = mdevmig_plan_json(plan);
+    mdevmig_plan_free(plan);
+    http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
+}
+
+/* POST /v1/matrix {"type": T?} */
+static void sched_matrix(struct sched *s, const struct http_request *http,
+                         struct http_response *resp)
+{
+    static const char *const known[] = {"type"};
+    static const char expected[] = "expected {} or {\"type\": \"<mdev type id>\"}";
+    json_t *json = sched_object(s, http, known, 1, expected, resp);
+    if (json == NULL)
+        return;
+    const json_t *type = json_object_get(json, "type");
+    if (type != NULL &&
+        (!json_is_string(type) || strlen(json_string_value(type)) != json_string_length(type))) {
+        atomic_fetch_add(&s->bad_requests, 1);
+        http_response_error(resp, 400, "\"type\" must be an mdev type id like nvidia-222");
+        json_decref(json);
+        return;
+    }
+    struct mdevmig_matrix *matrix = NULL;
+    char err[1024];
+    int rc = mdevmig_matrix(s->lib, json_string_value(type), NULL, NULL, &matrix, err, sizeof err);
+    json_decref(json);
+    atomic_fetch_add(&s->matrices, 1);
+    if (rc != MDEVMIG_OK) {
+        sched_fail(s, http, "matrix", rc, err, resp);
+        return;
+    }
+    atomic_fetch_add(&s->probes_sent, matrix->probes_sent);
+    atomic_fetch_add(&s->decision_us_total, (unsigned long)matrix->elapsed_us);
+    log_info("matrix: %zu groups, %zu cells, %zu probes, %ld us", matrix->group_count,
+             matrix->cell_count, matrix->probes_sent, matrix->elapsed_us);
+    char *text = mdevmig_matrix_json(matrix);
+    mdevmig_matrix_free(matrix);
+    http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
+}
+
 static void sched_metrics(struct sched *s, struct http_response *resp)
 {
     struct registry_hosts hosts;
@@ -337,29 +474,31 @@ static void sched_metrics(struct sched *s, struct http_response *resp)
         registry_hosts_free(&hosts);
     }
     struct textbuf buf = {0};
-    textbuf_printf(&buf,
-                   "# TYPE mdevmig_sched_requests_total counter\n"
-                   "mdevmig_sched_requests_total %lu\n"
-                   "mdevmig_sched_bad_requests_total %lu\n"
-                   "mdevmig_sched_unauthorized_total %lu\n"
-                   "# TYPE mdevmig_sched_decisions_total counter\n"
-                   "mdevmig_sched_decisions_total{kind=\"select\"} %lu\n"
-                   "mdevmig_sched_decisions_total{kind=\"filter\"} %lu\n"
-                   "mdevmig_sched_decision_seconds_total %.6f\n"
-                   "mdevmig_sched_probes_sent_total %lu\n"
-                   "# TYPE mdevmig_sched_ingest_total counter\n"
-                   "mdevmig_sched_ingest_total{outcome=\"applied\"} %lu\n"
-                   "mdevmig_sched_ingest_total{outcome=\"ignored\"} %lu\n"
-                   "mdevmig_sched_ingest_total{outcome=\"rejected\"} %lu\n"
-                   "# TYPE mdevmig_sched_hosts gauge\n"
-                   "mdevmig_sched_hosts %zu\n"
-                   "mdevmig_sched_hosts_stale %zu\n",
-                   atomic_load(&s->requests), atomic_load(&s->bad_requests),
-                   atomic_load(&s->unauthorized), atomic_load(&s->selects),
-                   atomic_load(&s->filters), atomic_load(&s->decision_us_total) / 1e6,
-                   atomic_load(&s->probes_sent), atomic_load(&s->ingest_applied),
-                   atomic_load(&s->ingest_ignored), atomic_load(&s->ingest_rejected), host_count,
-                   stale);
+    textbuf_printf(
+        &buf,
+        "# TYPE mdevmig_sched_requests_total counter\n"
+        "mdevmig_sched_requests_total %lu\n"
+        "mdevmig_sched_bad_requests_total %lu\n"
+        "mdevmig_sched_unauthorized_total %lu\n"
+        "# TYPE mdevmig_sched_decisions_total counter\n"
+        "mdevmig_sched_decisions_total{kind=\"select\"} %lu\n"
+        "mdevmig_sched_decisions_total{kind=\"filter\"} %lu\n"
+        "mdevmig_sched_decisions_total{kind=\"evacuate\"} %lu\n"
+        "mdevmig_sched_decisions_total{kind=\"matrix\"} %lu\n"
+        "mdevmig_sched_decision_seconds_total %.6f\n"
+        "mdevmig_sched_probes_sent_total %lu\n"
+        "# TYPE mdevmig_sched_ingest_total counter\n"
+        "mdevmig_sched_ingest_total{outcome=\"applied\"} %lu\n"
+        "mdevmig_sched_ingest_total{outcome=\"ignored\"} %lu\n"
+        "mdevmig_sched_ingest_total{outcome=\"rejected\"} %lu\n"
+        "# TYPE mdevmig_sched_hosts gauge\n"
+        "mdevmig_sched_hosts %zu\n"
+        "mdevmig_sched_hosts_stale %zu\n",
+        atomic_load(&s->requests), atomic_load(&s->bad_requests), atomic_load(&s->unauthorized),
+        atomic_load(&s->selects), atomic_load(&s->filters), atomic_load(&s->evacuations),
+        atomic_load(&s->matrices), atomic_load(&s->decision_us_total) / 1e6,
+        atomic_load(&s->probes_sent), atomic_load(&s->ingest_applied),
+        atomic_load(&s->ingest_ignored), atomic_load(&s->ingest_rejected), host_count, stale);
     size_t len;
     char *text = textbuf_take(&buf, &len);
     http_response_take(resp, 200, "text/plain; version=0.0.4", text, len);
@@ -388,6 +527,12 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
     } else if (strcmp(req->path, "/v1/filter") == 0) {
         if (http_method_allowed(req, resp, "POST"))
             sched_decide(s, req, true, resp);
+    } else if (strcmp(req->path, "/v1/evacuate") == 0) {
+        if (http_method_allowed(req, resp, "POST"))
+            sched_evacuate(s, req, resp);
+    } else if (strcmp(req->path, "/v1/matrix") == 0) {
+        if (http_method_allowed(req, resp, "POST"))
+            sched_matrix(s, req, resp);
     } else if (strcmp(req->path, "/v1/inventory") == 0) {
         if (http_method_allowed(req, resp, "GET"))
             sched_inventory(s, NULL, resp);

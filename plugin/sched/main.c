@@ -1,7 +1,8 @@
 /*
  * mdevmig-sched — the embedded scheduler service: it owns the registry
  * (collectors publish into it), and answers select and filter for Nova's
- * filter, the mdevmig CLI and batch tools, each answer confirmed live.
+ * filter, the mdevmig CLI and batch tools, and evacuation plans and the
+ * compatibility matrix for operators, each answer confirmed live.
  */
 #include "config.h"
 #include "http_server.h"

@@ -1,7 +1,7 @@
 /*
- * service — the state of one mdevmig-sched: the library that answers select
- * and filter, the registry connection that takes collectors' snapshots,
- * and the counters /metrics shows.
+ * service — the state of one mdevmig-sched: the library that answers select,
+ * filter, evacuate and matrix, the registry connection that takes
+ * collectors' snapshots, and the counters /metrics shows.
  */
 #ifndef MDEVMIG_SCHED_SERVICE_H
 #define MDEVMIG_SCHED_SERVICE_H
@@ -29,6 +29,8 @@ struct sched {
     atomic_ulong unauthorized;
     atomic_ulong selects;
     atomic_ulong filters;
+    atomic_ulong evacuations;
+    atomic_ulong matrices;
     atomic_ulong probes_sent;
     atomic_ulong ingest_applied;
     atomic_ulong ingest_ignored;

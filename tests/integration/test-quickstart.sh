@@ -37,6 +37,14 @@ check "quickstart shows gpu-b refusing with the vendor errno" 1 \
 check "quickstart shows gpu-e without capacity" 2 "$(grep -c "^host${tab}gpu-e${tab}no-capacity" "$log")"
 check "after gpu-b's driver upgrade it is a destination" 1 \
     "$(grep -c "^destination${tab}gpu-b$" "$log")"
+check "quickstart plans gpu-a's evacuation: both VMs placed, versions live" 1 \
+    "$(grep -c "^plan${tab}gpu-a${tab}spread${tab}2${tab}2${tab}0${tab}live${tab}" "$log")"
+check "the evacuation plan puts each VM on gpu-d, the one driver that takes 535.104" 2 \
+    "$(grep -c "^vm${tab}[12]${tab}4f7a0c1e-2b3d-4e5f-9a8b-7c6d5e4f3a0[12]${tab}instance-00000a0[12]${tab}placed${tab}gpu-d${tab}" "$log")"
+check "the evacuation plan shows gpu-b's refusal it probed" 1 \
+    "$(grep -c "^probe${tab}1${tab}gpu-b${tab}nvidia-222${tab}type${tab}.*${tab}incompatible${tab}EINVAL${tab}" "$log")"
+check "the evacuation plan as openstack server migrate lines" 2 \
+    "$(grep -cx "openstack server migrate --live-migration --host gpu-d 4f7a0c1e-2b3d-4e5f-9a8b-7c6d5e4f3a0[12]" "$log")"
 check "quickstart leaves nothing behind" 0 "$(leftovers "$work")"
 
 # A background job of a script starts with SIGINT ignored; put the default

@@ -21,6 +21,7 @@
  *   {"inventory": HOST, "equals": INV}  or  {"inventory": HOST, "result": 1}
  *   {"offers_by_type": TYPE, "expect": [OFFER]}
  *   {"offers_by_digest": DIGEST, "expect": [OFFER]}
+ *   {"versions": TYPE | null, "expect": [VERSION_ROW]}
  *   {"instance": UUID, "expect": INSTANCE | null}
  *   {"probe_put": PROBE, "result": 0|-1, "error": S?}
  *   {"probe_get": KEY, "expect": {verdict, errno, checked_at} | null}
@@ -298,6 +299,21 @@ static json_t *offers_json(const struct registry_offers *offers)
     return list;
 }
 
+static json_t *versions_json(const struct registry_version_rows *rows)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < rows->count; i++) {
+        const struct registry_version_row *r = &rows->items[i];
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o}", "type_id", r->type_id, "host",
+                            r->host, "parent", r->parent, "collector_url",
+                            str_or_null(r->collector_url), "last_seen", (json_int_t)r->last_seen,
+                            "available_instances", int_or_null(r->available_instances), "migration",
+                            migration_json(&r->migration)));
+    }
+    return list;
+}
+
 static json_t *instance_json(const struct registry_instance *inst)
 {
     json_t *placements = json_array();
@@ -442,6 +458,14 @@ static void run_step(struct registry *reg, const char *where, const json_t *step
             fail_msg("%s: %s", where, err);
         json_t *got = offers_json(&offers);
         registry_offers_free(&offers);
+        expect_json(where, got, json_object_get(step, "expect"));
+    } else if (json_object_get(step, "versions") != NULL) {
+        struct registry_version_rows rows;
+        if (registry_versions(reg, json_string_value(json_object_get(step, "versions")), &rows, err,
+                              sizeof err) < 0)
+            fail_msg("%s: %s", where, err);
+        json_t *got = versions_json(&rows);
+        registry_version_rows_free(&rows);
         expect_json(where, got, json_object_get(step, "expect"));
     } else if ((s = json_string_value(json_object_get(step, "instance"))) != NULL) {
         struct registry_instance inst;
