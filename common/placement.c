@@ -9,6 +9,7 @@
 #include "placement.h"
 
 #include "keystone.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -21,8 +22,13 @@
 
 #define PLACEMENT_CONNECT_TIMEOUT_MS 2000L
 #define PLACEMENT_TIMEOUT_MS         10000L
-/* Listing 10,000 providers is about 5 MB of JSON; refuse beyond this. */
+/* Listing 10,000 providers is about 8 MB of JSON; refuse beyond this. */
 #define PLACEMENT_MAX_RESPONSE (64 * 1024 * 1024)
+
+struct placement_root {
+    char uuid[PLACEMENT_UUID_LEN];
+    char *name; /* NULL: a free slot */
+};
 
 struct placement {
     pthread_mutex_t lock;
@@ -35,6 +41,8 @@ struct placement {
     char *response;
     size_t response_len, response_cap;
     bool response_overflow;
+    struct placement_root *roots; /* see placement_roots_hash */
+    size_t roots_cap, roots_count;
 };
 
 static void placement_fail(struct placement_error *perr, long status, const char *code,
@@ -538,18 +546,87 @@ int placement_trait_ensure(struct placement *pl, const char *name, struct placem
     return rc;
 }
 
-/* The name of the provider with this uuid: from list when there, else
- * asked of Placement (GET /resource_providers/UUID). */
-static int placement_root_name(struct placement *pl, const struct placement_provider_list *list,
-                               const char *uuid, char *out, size_t outlen,
-                               struct placement_error *perr)
+/*
+ * Root providers' names by uuid, kept for the client's life. A provider
+ * found by trait is mapped to its host through its root's name, and the
+ * root is seldom in the same reply (Nova puts a host's pGPUs, and so
+ * mdevmig's traits, on child providers): without this, every lookup would
+ * cost one GET per host. A root's name is its compute node's name, which
+ * Nova does not change; a deleted root's uuid is never reused.
+ * Open addressing with linear probing; the capacity is a power of two.
+ */
+static uint64_t placement_roots_hash(const char *uuid)
 {
-    for (size_t i = 0; i < list->count; i++) {
-        if (strcmp(list->items[i].uuid, uuid) == 0) {
-            snprintf(out, outlen, "%s", list->items[i].name);
-            return 0;
-        }
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)uuid; *c != '\0'; c++) {
+        h ^= *c;
+        h *= 1099511628211ULL;
     }
+    return h;
+}
+
+static struct placement_root *placement_roots_slot(struct placement_root *slots, size_t cap,
+                                                   const char *uuid)
+{
+    size_t i = (size_t)placement_roots_hash(uuid) & (cap - 1);
+    while (slots[i].name != NULL && strcmp(slots[i].uuid, uuid) != 0)
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+static const char *placement_roots_get(const struct placement *pl, const char *uuid)
+{
+    if (pl->roots_cap == 0)
+        return NULL;
+    return placement_roots_slot(pl->roots, pl->roots_cap, uuid)->name;
+}
+
+/* Remember (or rename) a root. -1 when out of memory. */
+static int placement_roots_put(struct placement *pl, const char *uuid, const char *name)
+{
+    if ((pl->roots_count + 1) * 4 > pl->roots_cap * 3) {
+        size_t cap = pl->roots_cap == 0 ? 256 : pl->roots_cap * 2;
+        struct placement_root *grown = calloc(cap, sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        for (size_t i = 0; i < pl->roots_cap; i++) {
+            if (pl->roots[i].name != NULL)
+                *placement_roots_slot(grown, cap, pl->roots[i].uuid) = pl->roots[i];
+        }
+        free(pl->roots);
+        pl->roots = grown;
+        pl->roots_cap = cap;
+    }
+    struct placement_root *slot = placement_roots_slot(pl->roots, pl->roots_cap, uuid);
+    if (slot->name != NULL && strcmp(slot->name, name) == 0)
+        return 0;
+    char *copy = strdup(name);
+    if (copy == NULL)
+        return -1;
+    if (slot->name == NULL) {
+        snprintf(slot->uuid, sizeof slot->uuid, "%s", uuid);
+        pl->roots_count++;
+    }
+    free(slot->name);
+    slot->name = copy;
+    return 0;
+}
+
+static void placement_roots_free(struct placement *pl)
+{
+    for (size_t i = 0; i < pl->roots_cap; i++)
+        free(pl->roots[i].name);
+    free(pl->roots);
+    pl->roots = NULL;
+    pl->roots_cap = pl->roots_count = 0;
+}
+
+/* The name of the root provider uuid, asked of Placement (GET
+ * /resource_providers/UUID) and remembered. 1 found, 0 gone since the
+ * listing (a host deleted meanwhile), -1 failed. */
+static int placement_root_lookup(struct placement *pl, const char *uuid, const char **name,
+                                 struct placement_error *perr)
+{
     char what[96], path[96];
     snprintf(what, sizeof what, "reading provider %s", uuid);
     char *esc = placement_escape(pl, uuid);
@@ -561,7 +638,7 @@ static int placement_root_name(struct placement *pl, const struct placement_prov
     curl_free(esc);
     json_t *reply = NULL;
     if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
-        return -1;
+        return perr->status == 404 ? 0 : -1;
     struct placement_provider p;
     int rc = placement_parse_provider(reply, &p);
     json_decref(reply);
@@ -569,17 +646,85 @@ static int placement_root_name(struct placement *pl, const struct placement_prov
         placement_fail(perr, 200, NULL, "Placement %s: reply is not a resource provider", what);
         return -1;
     }
-    snprintf(out, outlen, "%s", p.name);
-    return 0;
+    if (placement_roots_put(pl, uuid, p.name) < 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    *name = placement_roots_get(pl, uuid);
+    return 1;
 }
 
-int placement_providers_with_traits(struct placement *pl, const char *const *required, size_t count,
-                                    struct placement_match_list *out, struct placement_error *perr)
+/* More roots than this unknown in one reply (a sched's first look at a
+ * cloud whose traits sit on Nova's child providers): one listing of every
+ * provider names them all, instead of a GET each. */
+#define PLACEMENT_ROOT_GETS_MAX 16
+
+static int placement_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* How many distinct roots of list's providers have no known name; -1 when
+ * out of memory. */
+static long placement_roots_missing(const struct placement *pl,
+                                    const struct placement_provider_list *list)
+{
+    const char **miss = malloc((list->count + 1) * sizeof *miss);
+    if (miss == NULL)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        if (placement_roots_get(pl, list->items[i].root_uuid) == NULL)
+            miss[n++] = list->items[i].root_uuid;
+    }
+    qsort(miss, n, sizeof *miss, placement_str_cmp);
+    long distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || strcmp(miss[i], miss[i - 1]) != 0;
+    free(miss);
+    return distinct;
+}
+
+/* Learn every root provider's name: GET /resource_providers. */
+static int placement_roots_learn_all(struct placement *pl, struct placement_error *perr)
+{
+    const char *what = "listing every provider for the names of their roots";
+    json_t *reply = NULL;
+    struct placement_provider_list all = {0};
+    int rc = -1;
+    if (placement_call(pl, "GET", "/resource_providers", NULL, &reply, what, perr) < 0 ||
+        placement_parse_providers(reply, &all, what, perr) < 0)
+        goto out;
+    for (size_t i = 0; i < all.count; i++) {
+        const struct placement_provider *p = &all.items[i];
+        if (strcmp(p->uuid, p->root_uuid) == 0 && placement_roots_put(pl, p->uuid, p->name) < 0) {
+            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    placement_provider_list_free(&all);
+    json_decref(reply);
+    return rc;
+}
+
+/* GET /resource_providers?required=[in:]A,B: one request, plus, for roots
+ * never seen before (see placement_roots_hash), one GET each or, past
+ * PLACEMENT_ROOT_GETS_MAX of them, one listing of every provider. */
+static int placement_providers_matching(struct placement *pl, bool any, const char *const *traits,
+                                        size_t count, struct placement_match_list *out,
+                                        struct placement_error *perr)
 {
     out->items = NULL;
     out->count = 0;
+    const char *what =
+        any ? "listing providers with any of the traits" : "listing providers by trait";
+    if (count == 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: no trait given", what);
+        return -1;
+    }
     pthread_mutex_lock(&pl->lock);
-    char what[] = "listing providers by trait";
     int rc = -1;
     json_t *reply = NULL;
     struct placement_provider_list list = {0};
@@ -590,43 +735,61 @@ int placement_providers_with_traits(struct placement *pl, const char *const *req
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
-    fputs("/resource_providers?required=", f);
+    fputs(any ? "/resource_providers?required=in:" : "/resource_providers?required=", f);
+    bool oom = false;
     for (size_t i = 0; i < count; i++) {
-        char *esc = placement_escape(pl, required[i]);
-        if (esc != NULL)
+        char *esc = placement_escape(pl, traits[i]);
+        if (esc == NULL)
+            oom = true;
+        else
             fprintf(f, "%s%s", i == 0 ? "" : ",", esc);
         curl_free(esc);
     }
-    if (fclose(f) != 0) {
+    if (fclose(f) != 0 || oom) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
     if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0 ||
         placement_parse_providers(reply, &list, what, perr) < 0)
         goto out;
+    /* Roots that match themselves name their trees for free. */
+    for (size_t i = 0; i < list.count; i++) {
+        const struct placement_provider *p = &list.items[i];
+        if (strcmp(p->uuid, p->root_uuid) == 0 && placement_roots_put(pl, p->uuid, p->name) < 0) {
+            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+            goto out;
+        }
+    }
+    long missing = placement_roots_missing(pl, &list);
+    if (missing < 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    /* A listing too large or too slow for this client leaves the GETs. */
+    if (missing > PLACEMENT_ROOT_GETS_MAX && placement_roots_learn_all(pl, perr) < 0)
+        log_warn("placement: %s; naming %ld root providers one GET at a time", perr->message,
+                 missing);
     out->items = calloc(list.count + 1, sizeof *out->items);
     if (out->items == NULL) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
     for (size_t i = 0; i < list.count; i++) {
-        struct placement_match *m = &out->items[i];
-        m->provider = list.items[i];
-        /* Earlier matches with the same root give its name without a call. */
-        bool known = false;
-        for (size_t j = 0; j < i && !known; j++) {
-            if (strcmp(out->items[j].provider.root_uuid, m->provider.root_uuid) == 0) {
-                memcpy(m->root_name, out->items[j].root_name, sizeof m->root_name);
-                known = true;
+        const char *root = placement_roots_get(pl, list.items[i].root_uuid);
+        if (root == NULL) {
+            int found = placement_root_lookup(pl, list.items[i].root_uuid, &root, perr);
+            if (found < 0) {
+                placement_match_list_free(out);
+                goto out;
             }
+            if (found == 0)
+                continue;
         }
-        if (!known && placement_root_name(pl, &list, m->provider.root_uuid, m->root_name,
-                                          sizeof m->root_name, perr) < 0) {
-            placement_match_list_free(out);
-            goto out;
-        }
-        out->count = i + 1;
+        struct placement_match *m = &out->items[out->count++];
+        m->provider = list.items[i];
+        snprintf(m->root_name, sizeof m->root_name, "%s", root);
     }
+    placement_ok(perr);
     rc = 0;
 out:
     placement_provider_list_free(&list);
@@ -634,6 +797,26 @@ out:
     free(path);
     pthread_mutex_unlock(&pl->lock);
     return rc;
+}
+
+int placement_providers_with_traits(struct placement *pl, const char *const *required, size_t count,
+                                    struct placement_match_list *out, struct placement_error *perr)
+{
+    return placement_providers_matching(pl, false, required, count, out, perr);
+}
+
+int placement_providers_with_any_trait(struct placement *pl, const char *const *traits,
+                                       size_t count, struct placement_match_list *out,
+                                       struct placement_error *perr)
+{
+    return placement_providers_matching(pl, true, traits, count, out, perr);
+}
+
+bool placement_error_is_unknown_trait(const struct placement_error *perr)
+{
+    /* Placement has no code for it (placement.undefined_code); its
+     * TraitNotFound text is the only mark. */
+    return perr->status == 400 && strstr(perr->message, "No such trait") != NULL;
 }
 
 void placement_traits_free(struct placement_traits *t)
@@ -723,5 +906,6 @@ void placement_free(struct placement *pl)
     free(pl->token);
     free(pl->base_url);
     free(pl->response);
+    placement_roots_free(pl);
     free(pl);
 }

@@ -118,12 +118,26 @@ int placement_traits_put(struct placement *pl, const char *uuid, const char *con
 int placement_trait_ensure(struct placement *pl, const char *name, struct placement_error *perr);
 
 /* Providers that carry every trait in required (GET /resource_providers?
- * required=A,B), each with its root provider's name. */
+ * required=A,B), each with its root provider's name. One request, plus,
+ * for the roots this client has not seen before, one GET
+ * /resource_providers/UUID each or, when more than 16, one listing of every
+ * provider: root names are remembered for the client's life. A provider
+ * whose root is deleted meanwhile is left out. */
 int placement_providers_with_traits(struct placement *pl, const char *const *required, size_t count,
                                     struct placement_match_list *out, struct placement_error *perr);
 
+/* The same for providers that carry at least one of traits (required=in:A,B,
+ * microversion 1.39). */
+int placement_providers_with_any_trait(struct placement *pl, const char *const *traits,
+                                       size_t count, struct placement_match_list *out,
+                                       struct placement_error *perr);
+
 /* True when err is Placement refusing a write over a stale generation. */
 bool placement_error_is_conflict(const struct placement_error *perr);
+
+/* True when err is Placement refusing a query that names a trait it does
+ * not know (HTTP 400): no provider has ever carried it. */
+bool placement_error_is_unknown_trait(const struct placement_error *perr);
 
 void placement_traits_free(struct placement_traits *t);
 void placement_provider_list_free(struct placement_provider_list *list);

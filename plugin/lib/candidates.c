@@ -278,7 +278,9 @@ static struct candidates_set *candidates_sets_add(struct candidates_sets *sets)
     return set;
 }
 
-/* A small set of host names, for the bounded look. */
+/* Host names gathered from several lists (thousands from a large registry
+ * or from Placement): appended as found, then sorted and made unique once
+ * (candidates_hosts_unique) before use. */
 struct candidates_hosts {
     char **names;
     size_t count;
@@ -287,10 +289,6 @@ struct candidates_hosts {
 
 static int candidates_hosts_add(struct candidates_hosts *h, const char *name)
 {
-    for (size_t i = 0; i < h->count; i++) {
-        if (strcmp(h->names[i], name) == 0)
-            return 0;
-    }
     if (h->count == h->cap) {
         size_t cap = h->cap == 0 ? 64 : h->cap * 2;
         char **grown = realloc(h->names, cap * sizeof *grown);
@@ -303,6 +301,26 @@ static int candidates_hosts_add(struct candidates_hosts *h, const char *name)
         return -1;
     h->count++;
     return 0;
+}
+
+static int candidates_hosts_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void candidates_hosts_unique(struct candidates_hosts *h)
+{
+    if (h->count < 2)
+        return;
+    qsort(h->names, h->count, sizeof *h->names, candidates_hosts_cmp);
+    size_t kept = 1;
+    for (size_t i = 1; i < h->count; i++) {
+        if (strcmp(h->names[i], h->names[kept - 1]) == 0)
+            free(h->names[i]);
+        else
+            h->names[kept++] = h->names[i];
+    }
+    h->count = kept;
 }
 
 static void candidates_hosts_clear(struct candidates_hosts *h)
@@ -366,6 +384,7 @@ static int candidates_gather_likely(struct mdevmig *m, const struct source *src,
             registry_cached_free(&cached);
         }
     }
+    candidates_hosts_unique(&hosts);
     for (size_t h = 0; h < hosts.count && rc == 0; h++) {
         for (size_t k = 0; k < types->count && rc == 0; k++) {
             struct candidates_set *set = candidates_sets_add(sets);
@@ -384,71 +403,146 @@ static int candidates_gather_likely(struct mdevmig *m, const struct source *src,
     return rc;
 }
 
-/* Hosts from Placement (DESIGN.md §3): for each of the VM's types, the
- * providers with its version trait (same version) and its type trait
- * (same type, needs a probe), each mapped to a host by its root
- * provider's name. Two queries per type; no registry lock held. -1 when
- * Placement cannot answer: the caller falls back to the registry. */
+/* Add the hosts (root provider names) of the providers carrying any of
+ * traits: one Placement query. */
+static int candidates_placement_query(struct mdevmig *m, const char *const *traits, size_t count,
+                                      struct candidates_hosts *hosts, struct placement_error *perr)
+{
+    struct placement_match_list found = {0};
+    if (placement_providers_with_any_trait(m->placement, traits, count, &found, perr) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < found.count && rc == 0; i++) {
+        if (found.items[i].root_name[0] != '\0')
+            rc = candidates_hosts_add(hosts, found.items[i].root_name);
+    }
+    placement_match_list_free(&found);
+    if (rc < 0)
+        snprintf(perr->message, sizeof perr->message, "out of memory");
+    return rc;
+}
+
+/* Hosts from Placement (DESIGN.md §3), in two queries whatever the VM
+ * holds: the providers with any of its type traits (same type, needs a
+ * probe), and those with any of its version traits (same version), each
+ * mapped to a host by its root provider's name. The type query goes
+ * first: its providers include the version query's (a collector puts both
+ * traits on one provider), so the roots' names are looked up once. The
+ * union is wider than the hosts that can take the VM (a host with one of
+ * two types is in it); it only says which registry rows to read: the
+ * registry's rows give each host no-type or its capacity, and probes
+ * confirm. No registry lock held. -1 when Placement cannot answer: the
+ * caller falls back to the registry. */
 static int candidates_placement_hosts(struct mdevmig *m, const struct source *src,
                                       const struct candidates_types *types,
                                       struct candidates_hosts *hosts, char *err, size_t errlen)
 {
+    if (types->count == 0)
+        return 0;
+    char(*traits)[VERSION_TRAIT_MAX] = calloc(src->mdev_count + types->count + 1, sizeof *traits);
+    const char **names = calloc(src->mdev_count + types->count + 1, sizeof *names);
+    int rc = -1;
+    if (traits == NULL || names == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
     for (size_t k = 0; k < types->count; k++) {
-        char traits[2][VERSION_TRAIT_MAX];
-        const char *digest = NULL;
-        for (size_t i = 0; i < src->mdev_count && digest == NULL; i++) {
-            if (strcmp(src->mdevs[i].type, types->type[k]) == 0)
-                digest = src->mdevs[i].digest;
-        }
-        size_t n = 0;
-        if (digest != NULL && digest[0] != '\0' && version_digest_trait(digest, traits[n]) == 0)
-            n++;
         if (version_type_trait(types->type[k], traits[n]) < 0) {
             snprintf(err, errlen, "type %s has no Placement trait name", types->type[k]);
-            return -1;
+            goto out;
         }
+        names[n] = traits[n];
         n++;
-        for (size_t t = 0; t < n; t++) {
-            const char *required[1] = {traits[t]};
-            struct placement_match_list found = {0};
-            struct placement_error perr = {0};
-            if (placement_providers_with_traits(m->placement, required, 1, &found, &perr) < 0) {
-                snprintf(err, errlen, "%s", perr.message);
-                return -1;
-            }
-            int rc = 0;
-            for (size_t i = 0; i < found.count && rc == 0; i++) {
-                if (found.items[i].root_name[0] != '\0')
-                    rc = candidates_hosts_add(hosts, found.items[i].root_name);
-            }
-            placement_match_list_free(&found);
-            if (rc < 0) {
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
+    }
+    struct placement_error perr = {0};
+    if (candidates_placement_query(m, names, n, hosts, &perr) < 0) {
+        snprintf(err, errlen, "%s", perr.message);
+        goto out;
+    }
+    size_t first = n;
+    for (size_t i = 0; i < src->mdev_count; i++) {
+        const char *digest = src->mdevs[i].digest;
+        if (digest[0] == '\0' || version_digest_trait(digest, traits[n]) < 0)
+            continue;
+        bool repeat = false;
+        for (size_t j = first; j < n && !repeat; j++)
+            repeat = strcmp(traits[j], traits[n]) == 0;
+        if (!repeat) {
+            names[n] = traits[n];
+            n++;
         }
     }
-    return 0;
+    /* Placement refuses a query naming a trait it has never seen: no
+     * provider runs that version, which the type query covered anyway. */
+    if (n > first && candidates_placement_query(m, names + first, n - first, hosts, &perr) < 0) {
+        if (!placement_error_is_unknown_trait(&perr)) {
+            snprintf(err, errlen, "%s", perr.message);
+            goto out;
+        }
+        log_debug("placement: %s; no provider at the VM's version", perr.message);
+    }
+    candidates_hosts_unique(hosts);
+    rc = 0;
+out:
+    free(traits);
+    free(names);
+    return rc;
 }
 
-/* Every row the registry has for the given hosts, per type. Caller holds
- * the lock. */
+/* Whether name is in hosts (sorted and unique). */
+static bool candidates_hosts_has(const struct candidates_hosts *hosts, const char *name)
+{
+    return hosts->count > 0 && bsearch(&name, hosts->names, hosts->count, sizeof *hosts->names,
+                                       candidates_hosts_cmp) != NULL;
+}
+
+/* Keep only the rows of offers whose host is in hosts. */
+static void candidates_offers_within(struct registry_offers *offers,
+                                     const struct candidates_hosts *hosts)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < offers->count; i++) {
+        struct registry_offer *o = &offers->items[i];
+        if (candidates_hosts_has(hosts, o->host)) {
+            offers->items[kept++] = *o;
+        } else {
+            free(o->host);
+            free(o->collector_url);
+            free(o->parent);
+            free(o->type_id);
+        }
+    }
+    offers->count = kept;
+}
+
+/* Every row the registry has for the given hosts (sorted and unique), per
+ * type. Above full_scan_max hosts, one read of all the type's rows,
+ * filtered, costs far less than a query per host (10,000 of them from a
+ * large Placement); both give the same rows. Caller holds the lock. */
 static int candidates_gather_hosts(struct mdevmig *m, const struct candidates_types *types,
                                    const struct candidates_hosts *hosts,
                                    struct candidates_sets *sets, char *err, size_t errlen)
 {
-    for (size_t h = 0; h < hosts->count; h++) {
-        for (size_t k = 0; k < types->count; k++) {
-            struct candidates_set *set = candidates_sets_add(sets);
-            if (set == NULL) {
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-            set->type_index = k;
-            if (registry_offers_on_host(m->registry, types->type[k], hosts->names[h], &set->offers,
-                                        err, errlen) < 0)
-                return -1;
+    bool scan = hosts->count > m->full_scan_max;
+    size_t queries = scan ? types->count : hosts->count * types->count;
+    for (size_t q = 0; q < queries; q++) {
+        size_t k = q % types->count;
+        struct candidates_set *set = candidates_sets_add(sets);
+        if (set == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
         }
+        set->type_index = k;
+        int rc = scan ? registry_offers_all_by_type(m->registry, types->type[k], &set->offers, err,
+                                                    errlen)
+                      : registry_offers_on_host(m->registry, types->type[k],
+                                                hosts->names[q / types->count], &set->offers, err,
+                                                errlen);
+        if (rc < 0)
+            return -1;
+        if (scan)
+            candidates_offers_within(&set->offers, hosts);
     }
     return 0;
 }

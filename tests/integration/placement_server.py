@@ -8,14 +8,20 @@ database, it comes back with everything it held.
 With noauth2 (the default here) the token is "admin". Given a Keystone
 (keystone_server.py), it checks tokens through keystonemiddleware.
 
+CountingProxy sits in front of it for one client (a sched, the collectors)
+and records every request that client makes, with Placement's time for it:
+the way tests count Placement queries instead of assuming them.
+
 Runs with Debian's /usr/bin/python3 and its standard library only.
 """
 
 import http.client
+import http.server
 import json
 import os
 import socket
 import subprocess
+import threading
 import time
 
 PLACEMENT_API = "/usr/bin/placement-api"
@@ -161,3 +167,118 @@ class PlacementServer:
         return self.call("PUT", "/resource_providers/%s/traits" % provider["uuid"],
                          {"traits": sorted(current | set(traits)),
                           "resource_provider_generation": generation})
+
+
+class CountingProxy:
+    """An HTTP/1.1 proxy on 127.0.0.1 in front of upstream (a PlacementServer,
+    or anything with .address and .port) that forwards every request as it
+    came and records (method, path, status, seconds Placement took).
+
+        with CountingProxy(placement) as proxy:
+            ... point a client at proxy.url ...
+            proxy.take()   # the requests since the last take()
+
+    serialize=True forwards one request at a time, so that the seconds are
+    Placement's own for that request, not time spent queued behind other
+    clients' requests in its single-threaded server. A request with the
+    header "X-Counting-Proxy: ignore" (the harness's own polling) is
+    forwarded but not recorded.
+    """
+
+    IGNORE = ("X-Counting-Proxy", "ignore")
+
+    def __init__(self, upstream, serialize=False):
+        self.upstream = upstream
+        self.address = "127.0.0.1"
+        self.port = free_port(self.address)
+        self.serialize = serialize
+        self._forwarding = threading.Lock()
+        self._lock = threading.Lock()
+        self._seen = []
+        self._server = None
+        self._thread = None
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.address, self.port)
+
+    def _record(self, entry):
+        with self._lock:
+            self._seen.append(entry)
+
+    def take(self):
+        """The requests recorded since the last take(), oldest first, as
+        (method, path, status, seconds); forgets them."""
+        with self._lock:
+            seen, self._seen = self._seen, []
+        return seen
+
+    def start(self):
+        proxy = self
+        hop_by_hop = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                      "te", "trailer", "upgrade", "content-length"}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep the client's connection alive
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                counted = self.headers.get(CountingProxy.IGNORE[0]) != CountingProxy.IGNORE[1]
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in hop_by_hop}
+                upstream = http.client.HTTPConnection(proxy.upstream.address,
+                                                      proxy.upstream.port, timeout=120)
+                if proxy.serialize:
+                    proxy._forwarding.acquire()
+                try:
+                    t0 = time.monotonic()
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    resp = upstream.getresponse()
+                    data = resp.read()
+                    seconds = time.monotonic() - t0
+                    status, reason, reply_headers = resp.status, resp.reason, resp.getheaders()
+                except OSError:
+                    # Placement down: the client sees its connection drop.
+                    if counted:
+                        proxy._record((self.command, self.path, 0, 0.0))
+                    self.close_connection = True
+                    return
+                finally:
+                    if proxy.serialize:
+                        proxy._forwarding.release()
+                    upstream.close()
+                if counted:
+                    proxy._record((self.command, self.path, status, seconds))
+                self.send_response(status, reason)
+                for k, v in reply_headers:
+                    if k.lower() not in hop_by_hop:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _forward
+
+        self._server = http.server.ThreadingHTTPServer((self.address, self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(10)
+        self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

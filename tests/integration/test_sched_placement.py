@@ -2,11 +2,28 @@
 draws candidates from Placement"; DESIGN.md §3), against a real
 placement-api (python3-placement on 127.0.0.1, started and stopped here):
 
-- five collectors publish their inventories to a sched over HTTP and their
-  traits to Placement (create_providers = true);
-- select, for the same specs, gives the same destinations with the
+- seven collectors publish their inventories to a sched over HTTP and their
+  traits to Placement (create_providers = true: on a child provider per
+  parent, as on Nova's pGPU providers); gpu-notype lacks nvidia-223,
+  gpu-split refuses nvidia-223, gpu-e has no room;
+- select, for the same specs (one type, and a VM with two types), gives
+  the same destinations and the same verdict for every host with the
   registry as the candidate source and with Placement, and says which it
   used ("candidate_source");
+- the Placement queries are counted by a proxy in front of Placement that
+  only this sched uses: a select makes at most two, whatever the number of
+  types (one required=in: query for the type traits, one for the version
+  traits); only the first select of a fresh sched adds a look-up of the
+  root providers' names, which it then keeps: one listing of every
+  provider here, where 27 roots are new to it (20 more hosts exist only in
+  Placement, and are dropped for having no registry rows); one GET per
+  root when there are 16 or fewer (test_sched_placement_keystone.py);
+- a version no provider has ever published (Placement refuses a query
+  naming an unknown trait) still gets its answer from Placement's type
+  traits;
+- past --full-scan-max hosts from Placement (forced with 1), the registry's
+  rows come from one read per type instead of one per host: the same
+  answers;
 - with Placement stopped, the placement-mode sched still answers, from
   the registry, and logs why.
 
@@ -16,15 +33,33 @@ usage: test_sched_placement.py BUILD_DIR SOURCE_DIR
 import os
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Checks, Cluster, Sched  # noqa: E402
-from placement_server import PlacementServer  # noqa: E402
+from placement_server import CountingProxy, PlacementServer  # noqa: E402
 
-HOSTS = ("gpu-a", "gpu-b", "gpu-c", "gpu-d", "gpu-e")
+# name, fixture (relative to the source tree)
+HOSTS = [
+    ("gpu-a", "deploy/cluster/gpu-a.json"),
+    ("gpu-b", "deploy/cluster/gpu-b.json"),
+    ("gpu-c", "deploy/cluster/gpu-c.json"),
+    ("gpu-d", "deploy/cluster/gpu-d.json"),
+    ("gpu-e", "deploy/cluster/gpu-e.json"),
+    ("gpu-notype", "tests/integration/fixtures/gpu-notype.json"),
+    ("gpu-split", "tests/integration/fixtures/gpu-split.json"),
+]
+V222 = "10de:1eb8:nvidia-222-535.104"
+V223 = "10de:1eb8:nvidia-223-535.104"
+EXTRA_HOSTS = 20
+TWO_TYPES = [{"type": "nvidia-222", "version": V222}, {"type": "nvidia-223", "version": V223}]
 SPECS = [
-    [{"type": "nvidia-222", "version": "10de:1eb8:nvidia-222-535.104"}],
-    [{"type": "nvidia-223", "version": "10de:1eb8:nvidia-223-535.104"}],
+    ("222", [{"type": "nvidia-222", "version": V222}]),
+    ("223", [{"type": "nvidia-223", "version": V223}]),
+    ("222+223", TWO_TYPES),
+    # No provider carries this version's trait: Placement refuses the
+    # version query (400, unknown trait); the type query still answers.
+    ("222 at 999.1", [{"type": "nvidia-222", "version": "10de:1eb8:nvidia-222-999.1"}]),
 ]
 
 
@@ -39,8 +74,40 @@ def poll(what, timeout=60, interval=0.2):
 
 
 def select(sched, specs):
-    status, body = sched.request("POST", "/v1/select", {"mdevs": specs, "count": 20})
-    return status, body
+    return sched.request("POST", "/v1/select", {"mdevs": specs, "count": 20})
+
+
+def answer(body):
+    """(sorted destinations, {host: (verdict, errno)}) of a select reply."""
+    hosts = body.get("hosts", []) if isinstance(body, dict) else []
+    return (sorted(body.get("destinations", [])) if isinstance(body, dict) else None,
+            {h["host"]: (h["verdict"], h.get("errno")) for h in hosts})
+
+
+def trait_query(path):
+    """The traits of a GET /resource_providers?required=in:A,B, or None."""
+    url = urllib.parse.urlsplit(path)
+    query = urllib.parse.parse_qs(url.query)
+    if url.path != "/resource_providers" or list(query) != ["required"]:
+        return None
+    value = query["required"][0]
+    return sorted(value[3:].split(",")) if value.startswith("in:") else None
+
+
+def is_root_lookup(method, path):
+    parts = path.split("?")[0].strip("/").split("/")
+    return method == "GET" and len(parts) == 2 and parts[0] == "resource_providers"
+
+
+def is_listing(method, path):
+    return method == "GET" and path == "/resource_providers"
+
+
+def exit_report(sched):
+    """(exit status, whether ASan/UBSan/LSan reported) of a stopped sched."""
+    with open(sched.log, errors="replace") as f:
+        text = f.read()
+    return sched.proc.returncode, "Sanitizer" in text or "runtime error" in text
 
 
 def main():
@@ -48,21 +115,24 @@ def main():
     checks = Checks()
     with Cluster(build, prefix="mdevmig-schedpl") as cluster:
         placement = PlacementServer(os.path.join(cluster.root, "placement"))
+        proxy = CountingProxy(placement)
         try:
             placement.start()
-            run(cluster, placement, source, checks)
+            proxy.start()
+            run(cluster, placement, proxy, source, checks)
         finally:
+            proxy.stop()
             placement.stop()
     return checks.finish()
 
 
-def run(cluster, placement, source, checks):
+def run(cluster, placement, proxy, source, checks):
     token_file = os.path.join(cluster.root, "placement-token")
     with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write("admin\n")
     registry_sched = cluster.add_sched()
-    for name in HOSTS:
-        cluster.add_host(name, os.path.join(source, "deploy/cluster", name + ".json"),
+    for name, fixture in HOSTS:
+        cluster.add_host(name, os.path.join(source, fixture),
                          extra=["--registry", registry_sched.url, "--placement-url", placement.url,
                                 "--placement-token-file", token_file,
                                 "--create-providers", "true"])
@@ -73,7 +143,7 @@ def run(cluster, placement, source, checks):
         return len(hosts) >= len(HOSTS)
 
     def traits_ready():
-        for name in HOSTS:
+        for name, _ in HOSTS:
             p = placement.provider(name)
             if p is None:
                 return False
@@ -87,42 +157,121 @@ def run(cluster, placement, source, checks):
 
     checks.true("the registry lists every host", poll(registry_ready))
     checks.true("Placement carries every host's traits", poll(traits_ready))
+    # Hosts only Placement knows, shaped as Nova makes them (the trait on
+    # a pGPU child provider): the registry has no row for them.
+    for i in range(EXTRA_HOSTS):
+        host = placement.create_provider("placement-only-%02d" % i)
+        child = placement.create_provider("placement-only-%02d_pci_0000_3b_00_0" % i, host)
+        placement.set_traits(child, ["CUSTOM_MDEV_TYPE_NVIDIA_222"])
 
     # Registry mode first, then the same registry file under a sched that
     # asks Placement (the first is stopped: one owner per registry).
-    by_registry = []
-    for specs in SPECS:
+    by_registry = {}
+    for label, specs in SPECS:
         status, body = select(registry_sched, specs)
-        checks.eq("registry select %s: status" % specs[0]["type"], 200, status)
-        checks.eq("registry select %s: source" % specs[0]["type"], "registry",
-                  body.get("candidate_source"))
-        by_registry.append(sorted(body.get("destinations", [])))
-    checks.true("registry select finds destinations", all(by_registry))
+        checks.eq("registry select %s: status" % label, 200, status)
+        checks.eq("registry select %s: source" % label, "registry", body.get("candidate_source"))
+        by_registry[label] = answer(body)
+    checks.true("registry select finds destinations",
+                all(by_registry[label][0] for label in ("222", "223", "222+223")))
+    checks.eq("registry select 222+223: gpu-notype lacks a type, gpu-split refuses one",
+              (("no-type", None), "incompatible"),
+              (by_registry["222+223"][1].get("gpu-notype"),
+               by_registry["222+223"][1].get("gpu-split", ("?",))[0]))
     registry_sched.stop()
 
+    # The placement-mode sched reaches Placement only through the proxy.
     root = os.path.join(cluster.root, "sched-placement")
     sched = Sched(cluster.build, root, registry_sched.registry,
-                  ["--candidate-source", "placement", "--placement-url", placement.url,
+                  ["--candidate-source", "placement", "--placement-url", proxy.url,
                    "--placement-token-file", token_file])
     cluster.scheds.append(sched)
     sched.start()
-    for specs, want in zip(SPECS, by_registry):
+    proxy.take()
+
+    # First select of a fresh sched: its two queries, then, with 27 root
+    # providers unknown (the traits are on child providers), one listing
+    # of every provider for their names; never again.
+    status, body = select(sched, TWO_TYPES)
+    seen = proxy.take()
+    checks.eq("first select 222+223: status, source", (200, "placement"),
+              (status, body.get("candidate_source")))
+    checks.eq("first select 222+223: the type query, one listing of every provider, the "
+              "version query", ["type query", "listing", "version query"],
+              ["listing" if is_listing(m, p) else
+               "type query" if (trait_query(p) or [""])[0].startswith("CUSTOM_MDEV_TYPE_") else
+               "version query" if (trait_query(p) or [""])[0].startswith("CUSTOM_MDEVMIG_") else
+               p for m, p, _, _ in seen])
+    checks.eq("first select 222+223: same destinations and verdicts as the registry "
+              "(Placement-only hosts left out)", by_registry["222+223"], answer(body))
+
+    for label, specs in SPECS:
+        for attempt in (1, 2, 3):
+            status, body = select(sched, specs)
+            seen = proxy.take()
+            name = "placement select %s (#%d)" % (label, attempt)
+            checks.eq(name + ": status", 200, status)
+            checks.eq(name + ": source", "placement", body.get("candidate_source"))
+            checks.eq(name + ": same destinations and verdicts as the registry",
+                      by_registry[label], answer(body))
+            checks.true(name + ": at most two Placement queries (%d: %s)"
+                        % (len(seen), [(m, p, s) for m, p, s, _ in seen]),
+                        1 <= len(seen) <= 2)
+            if attempt > 1:
+                continue
+            queries = [trait_query(path) for _, path, _, _ in seen]
+            version_traits = sorted({t for q in queries if q for t in q
+                                     if t.startswith("CUSTOM_MDEVMIG_")})
+            type_traits = sorted({t for q in queries if q for t in q
+                                  if t.startswith("CUSTOM_MDEV_TYPE_")})
+            types = sorted({"CUSTOM_MDEV_TYPE_" + s["type"].upper().replace("-", "_")
+                            for s in specs})
+            checks.eq(name + ": both queries are required=in: any-of queries",
+                      [True] * len(seen), [q is not None for q in queries])
+            checks.eq(name + ": one query names every type trait", [types],
+                      [q for q in queries if q and q[0].startswith("CUSTOM_MDEV_TYPE_")])
+            checks.eq(name + ": one query names every version trait",
+                      len({s["version"] for s in specs}),
+                      len(version_traits))
+            checks.eq(name + ": type traits asked", types, type_traits)
+    # The unknown version's query was refused, and did not matter.
+    status, body = select(sched, SPECS[3][1])
+    seen = proxy.take()
+    checks.eq("unknown version: Placement answered the type query, refused the version query",
+              [200, 400], [s for _, _, s, _ in seen])
+    sched.stop()
+    checks.eq("clean exit, no sanitizer report", (0, False), exit_report(sched))
+
+    # Past --full-scan-max hosts from Placement, the registry's rows come
+    # from one read per type, filtered, not one per host: the same rows.
+    sched = Sched(cluster.build, os.path.join(cluster.root, "sched-placement-scan"),
+                  registry_sched.registry,
+                  ["--candidate-source", "placement", "--placement-url", proxy.url,
+                   "--placement-token-file", token_file, "--full-scan-max", "1"])
+    cluster.scheds.append(sched)
+    sched.start()
+    for label, specs in SPECS:
         status, body = select(sched, specs)
-        checks.eq("placement select %s: status" % specs[0]["type"], 200, status)
-        checks.eq("placement select %s: source" % specs[0]["type"], "placement",
-                  body.get("candidate_source"))
-        checks.eq("placement select %s: same destinations" % specs[0]["type"], want,
-                  sorted(body.get("destinations", [])))
+        seen = proxy.take()
+        name = "placement select %s, one registry read per type" % label
+        checks.eq(name + ": status, source", (200, "placement"),
+                  (status, body.get("candidate_source")))
+        checks.eq(name + ": same destinations and verdicts as the registry",
+                  by_registry[label], answer(body))
+        checks.true(name + ": at most two Placement queries after the roots' names",
+                    len([1 for m, p, _, _ in seen if not is_listing(m, p)]) <= 2)
 
     placement.stop()
-    status, body = select(sched, SPECS[0])
+    status, body = select(sched, SPECS[0][1])
     checks.eq("Placement down: select still answers", 200, status)
     checks.eq("Placement down: from the registry", "registry", body.get("candidate_source"))
-    checks.eq("Placement down: same destinations", by_registry[0],
+    checks.eq("Placement down: same destinations", by_registry["222"][0],
               sorted(body.get("destinations", [])))
     with open(sched.log, errors="replace") as f:
         checks.true("Placement down: the log says so", "falls back to the registry" in f.read())
     checks.true("the sched is still running", sched.proc.poll() is None)
+    sched.stop()
+    checks.eq("clean exit, no sanitizer report", (0, False), exit_report(sched))
 
 
 if __name__ == "__main__":
