@@ -262,23 +262,44 @@ static int traits_tree_add(struct placement_provider_list *tree, const struct pl
     return 0;
 }
 
-/* Make every custom trait in set exist (each once per process). */
+/* Make every custom trait in set exist (each once per process). A
+ * restarted collector first asks which already exist, so a fleet
+ * restarting after an upgrade costs Placement one GET per host, not a PUT
+ * per trait. */
 static int traits_ensure(struct traits *t, const struct traitset *set, char *err, size_t errlen)
 {
+    const char **unknown = calloc(set->count + 1, sizeof *unknown);
+    bool *exists = calloc(set->count + 1, sizeof *exists);
+    int rc = -1;
+    if (unknown == NULL || exists == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
     for (size_t i = 0; i < set->count; i++) {
-        if (traitset_has(&t->known, set->names[i]))
-            continue;
-        struct placement_error perr;
-        if (placement_trait_ensure(t->placement, set->names[i], &perr) < 0) {
+        if (!traitset_has(&t->known, set->names[i]))
+            unknown[n++] = set->names[i];
+    }
+    struct placement_error perr;
+    if (n > 1 && placement_traits_existing(t->placement, unknown, n, exists, &perr) < 0) {
+        snprintf(err, errlen, "%s", perr.message);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!exists[i] && placement_trait_ensure(t->placement, unknown[i], &perr) < 0) {
             snprintf(err, errlen, "%s", perr.message);
-            return -1;
+            goto out;
         }
-        if (traitset_add(&t->known, set->names[i]) < 0) {
+        if (traitset_add(&t->known, unknown[i]) < 0) {
             snprintf(err, errlen, "out of memory");
-            return -1;
+            goto out;
         }
     }
-    return 0;
+    rc = 0;
+out:
+    free(unknown);
+    free(exists);
+    return rc;
 }
 
 /* Make Placement hold wants on the host's provider tree. */

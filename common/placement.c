@@ -546,6 +546,72 @@ int placement_trait_ensure(struct placement *pl, const char *name, struct placem
     return rc;
 }
 
+/* Names per GET /traits?name=in:…, so the URL stays a few KiB. */
+#define PLACEMENT_TRAITS_PER_QUERY 32
+
+int placement_traits_existing(struct placement *pl, const char *const *names, size_t count,
+                              bool *exists, struct placement_error *perr)
+{
+    const char *what = "listing custom traits";
+    for (size_t i = 0; i < count; i++)
+        exists[i] = false;
+    pthread_mutex_lock(&pl->lock);
+    int rc = -1;
+    for (size_t first = 0; first < count; first += PLACEMENT_TRAITS_PER_QUERY) {
+        size_t n =
+            count - first < PLACEMENT_TRAITS_PER_QUERY ? count - first : PLACEMENT_TRAITS_PER_QUERY;
+        char *path = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&path, &len);
+        if (f == NULL) {
+            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+            goto out;
+        }
+        fputs("/traits?name=in:", f);
+        bool oom = false;
+        for (size_t i = first; i < first + n; i++) {
+            char *esc = placement_escape(pl, names[i]);
+            if (esc == NULL)
+                oom = true;
+            else
+                fprintf(f, "%s%s", i == first ? "" : ",", esc);
+            curl_free(esc);
+        }
+        if (fclose(f) != 0 || oom) {
+            free(path);
+            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+            goto out;
+        }
+        json_t *reply = NULL;
+        int called = placement_call(pl, "GET", path, NULL, &reply, what, perr);
+        free(path);
+        if (called < 0)
+            goto out;
+        json_t *traits = json_object_get(reply, "traits");
+        if (!json_is_array(traits)) {
+            json_decref(reply);
+            placement_fail(perr, 0, NULL, "Placement %s: the reply has no \"traits\" list", what);
+            goto out;
+        }
+        size_t k;
+        json_t *item;
+        json_array_foreach(traits, k, item)
+        {
+            const char *name = json_string_value(item);
+            for (size_t i = first; name != NULL && i < first + n; i++) {
+                if (strcmp(names[i], name) == 0)
+                    exists[i] = true;
+            }
+        }
+        json_decref(reply);
+    }
+    placement_ok(perr);
+    rc = 0;
+out:
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
 /*
  * Root providers' names by uuid, kept for the client's life. A provider
  * found by trait is mapped to its host through its root's name, and the

@@ -117,6 +117,12 @@ int placement_traits_put(struct placement *pl, const char *uuid, const char *con
 /* Make the custom trait exist (PUT /traits/NAME; 201 and 204 both do). */
 int placement_trait_ensure(struct placement *pl, const char *name, struct placement_error *perr);
 
+/* Which of names Placement already has: exists[i] for names[i]. One GET
+ * /traits?name=in:… per 32 names, so a restarted client learns in one
+ * request what would otherwise cost a PUT per trait. */
+int placement_traits_existing(struct placement *pl, const char *const *names, size_t count,
+                              bool *exists, struct placement_error *perr);
+
 /* Providers that carry every trait in required (GET /resource_providers?
  * required=A,B), each with its root provider's name. One request, plus,
  * for the roots this client has not seen before, one GET

@@ -35,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Checks, Cluster  # noqa: E402
-from placement_server import PlacementServer  # noqa: E402
+from placement_server import CountingProxy, PlacementServer  # noqa: E402
 
 TIMEOUT = 60
 
@@ -265,9 +265,37 @@ def run(cluster, placement, source, checks):
         check_conflict(placement, proxy, c, checks)
         check_upgrade(placement, cluster.sims["gpu-a"], checks)
         check_outage(placement, a, cluster.sims["gpu-a"], registry, checks)
+        check_restart(placement, cluster.collectors["gpu-b"], checks)
         check_clean_exit(cluster, checks)
     finally:
         proxy.stop()
+
+
+def check_restart(placement, b, checks):
+    """A restarted collector whose host did not change learns which custom
+    traits exist in one GET and writes nothing: no PUT /traits/NAME, no
+    provider PUT."""
+    pgpu = "gpu-b_pci_0000_3b_00_0"
+    want = nvidia_traits(V1["gpu-b"])
+    checks.eq("restart: before, gpu-b's pGPU carries its traits", want,
+              owned(traits_of(placement, pgpu) or set()))
+    with CountingProxy(placement) as counting:
+        b.stop()
+        b.args = [counting.url if arg == placement.url else arg for arg in b.args]
+        b.start()
+        seen = []
+
+        def settled():
+            seen.extend(counting.take())
+            return any(m == "GET" and "/traits?name=in:" in path for m, path, _, _ in seen)
+        checks.true("restart: the collector asked which custom traits exist", poll(settled))
+        time.sleep(2)  # heartbeats every second: an unchanged one calls nothing
+        seen.extend(counting.take())
+    puts = [(m, path) for m, path, _, _ in seen if m == "PUT"]
+    checks.eq("restart: no PUT at all for an unchanged host (got %r)" % (puts[:5],), [], puts)
+    checks.eq("restart: gpu-b's pGPU keeps its traits", want,
+              owned(traits_of(placement, pgpu) or set()))
+    checks.true("restart: collector alive", b.proc.poll() is None)
 
 
 def check_clean_exit(cluster, checks):
