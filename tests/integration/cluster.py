@@ -9,6 +9,8 @@ Runs with Debian's /usr/bin/python3 and its standard library only.
 import http.client
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -346,3 +348,27 @@ class Sched:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def run_tty(argv):
+    """Run argv with stdout and stderr on a pseudo-terminal (the CLI's
+    tables and progress bars): (exit code, output). MDEVMIG_* variables of
+    the caller's environment are left out."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MDEVMIG_")}
+    proc = subprocess.Popen(argv, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(30), out.decode(errors="replace")

@@ -20,15 +20,13 @@ usage: test_cli.py BUILD_DIR SOURCE_DIR
 import hashlib
 import json
 import os
-import pty
-import select
 import sqlite3
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import TOKEN, Checks, Cluster, free_port  # noqa: E402
+from cluster import TOKEN, Checks, Cluster, free_port, run_tty  # noqa: E402
 
 DEV_1 = "c1a7f3d2-5b7e-4a51-9d0c-3e2f1a6b8c01"  # gpu-a, nvidia-222, used by vm-a
 DEV_3 = "d27e0b44-9f1a-4c3e-8b6d-5a4c3b2a1f03"  # gpu-a, nvidia-223, used by vm-b
@@ -98,28 +96,6 @@ class Cli:
             return r.returncode, json.loads(r.stdout), r
         except ValueError:
             return r.returncode, None, r
-
-
-def run_tty(argv):
-    """Run with stdout and stderr on a pseudo-terminal: (exit code, output)."""
-    master, slave = pty.openpty()
-    env = {k: val for k, val in os.environ.items() if not k.startswith("MDEVMIG_")}
-    proc = subprocess.Popen(argv, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
-    os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return proc.wait(30), out.decode(errors="replace")
 
 
 def records(stdout, kind):

@@ -41,14 +41,12 @@ usage: test_evacuate.py BUILD_DIR SOURCE_DIR
 
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Checks, Cluster  # noqa: E402
+from cluster import Checks, Cluster, run_tty  # noqa: E402
 
 FIXTURES = "tests/integration/fixtures"
 EXPECTED = "tests/integration/expected/evacuate"
@@ -288,28 +286,6 @@ class Bench:
              verdicts.get(("dst-list", "nvidia-223")))
         c.eq(name + ": dst-old refused nvidia-222 with EINVAL", ("incompatible", "EINVAL"),
              verdicts.get(("dst-old", "nvidia-222")))
-
-
-def run_tty(argv):
-    """stdout and stderr on a pseudo-terminal: (exit code, output)."""
-    master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MDEVMIG_")}
-    proc = subprocess.Popen(argv, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
-    os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return proc.wait(30), out.decode(errors="replace")
 
 
 def cli_run(binary, args, env=None):

@@ -25,14 +25,12 @@ usage: test_matrix.py BUILD_DIR SOURCE_DIR
 
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Checks, Cluster  # noqa: E402
+from cluster import Checks, Cluster, run_tty  # noqa: E402
 
 HOSTS = {"gpu-a": "535.104", "gpu-b": "535.54", "gpu-d": "535.129", "gpu-e": "535.104"}
 TYPES = ("nvidia-222", "nvidia-223", "nvidia-234")
@@ -62,27 +60,6 @@ def sanitizer_report(path):
     with open(path, errors="replace") as f:
         log = f.read()
     return [m for m in SANITIZER_MARKS if m in log]
-
-
-def run_tty(argv):
-    master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MDEVMIG_")}
-    proc = subprocess.Popen(argv, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
-    os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return proc.wait(30), out.decode(errors="replace")
 
 
 class Bench:

@@ -25,7 +25,6 @@ usage: test_placement_traits.py BUILD_DIR SOURCE_DIR
 import hashlib
 import http.client
 import http.server
-import json
 import os
 import re
 import sqlite3
