@@ -84,6 +84,28 @@ def answer(body):
             {h["host"]: (h["verdict"], h.get("errno")) for h in hosts})
 
 
+def registry_lists(sched, hosts):
+    """Whether sched's registry holds at least len(hosts) hosts."""
+    status, body = sched.request("GET", "/v1/inventory")
+    listed = body.get("hosts", []) if status == 200 and isinstance(body, dict) else []
+    return len(listed) >= len(hosts)
+
+
+def placement_carries(placement, hosts):
+    """Whether every host's provider tree carries a CUSTOM_MDEVMIG_ trait."""
+    for name, _ in hosts:
+        p = placement.provider(name)
+        if p is None:
+            return False
+        tree = placement.call("GET", "/resource_providers?in_tree=" + p["uuid"])
+        names = set()
+        for child in tree["resource_providers"]:
+            names |= set(placement.traits(child)[0])
+        if not any(t.startswith("CUSTOM_MDEVMIG_") for t in names):
+            return False
+    return True
+
+
 def trait_query(path):
     """The traits of a GET /resource_providers?required=in:A,B, or None."""
     url = urllib.parse.urlsplit(path)
@@ -138,22 +160,10 @@ def run(cluster, placement, proxy, source, checks):
                                 "--create-providers", "true"])
 
     def registry_ready():
-        status, body = registry_sched.request("GET", "/v1/inventory")
-        hosts = body.get("hosts", []) if status == 200 and isinstance(body, dict) else []
-        return len(hosts) >= len(HOSTS)
+        return registry_lists(registry_sched, HOSTS)
 
     def traits_ready():
-        for name, _ in HOSTS:
-            p = placement.provider(name)
-            if p is None:
-                return False
-            tree = placement.call("GET", "/resource_providers?in_tree=" + p["uuid"])
-            names = set()
-            for child in tree["resource_providers"]:
-                names |= set(placement.traits(child)[0])
-            if not any(t.startswith("CUSTOM_MDEVMIG_") for t in names):
-                return False
-        return True
+        return placement_carries(placement, HOSTS)
 
     checks.true("the registry lists every host", poll(registry_ready))
     checks.true("Placement carries every host's traits", poll(traits_ready))

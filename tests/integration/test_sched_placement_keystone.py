@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Checks, Cluster, Sched  # noqa: E402
 from keystone_server import KeystoneServer  # noqa: E402
 from placement_server import CountingProxy, PlacementServer  # noqa: E402
-from test_sched_placement import answer, poll, select  # noqa: E402
+from test_sched_placement import (  # noqa: E402
+    answer, placement_carries, poll, registry_lists, select)
 
 COLLECTOR_PASSWORD = "collector-pw-0123"
 SCHED_PASSWORD = "sched-pw-4567"
@@ -106,22 +107,10 @@ def run(cluster, keystone, placement, proxy, source, checks):
                                                            collector_pw))
 
     def registry_ready():
-        status, body = registry_sched.request("GET", "/v1/inventory")
-        hosts = body.get("hosts", []) if status == 200 and isinstance(body, dict) else []
-        return len(hosts) >= len(HOSTS)
+        return registry_lists(registry_sched, HOSTS)
 
     def traits_ready():
-        for name, _ in HOSTS:
-            p = placement.provider(name)
-            if p is None:
-                return False
-            tree = placement.call("GET", "/resource_providers?in_tree=" + p["uuid"])
-            names = set()
-            for child in tree["resource_providers"]:
-                names |= set(placement.traits(child)[0])
-            if not any(t.startswith("CUSTOM_MDEVMIG_") for t in names):
-                return False
-        return True
+        return placement_carries(placement, HOSTS)
 
     checks.true("the registry lists every host", poll(registry_ready))
     checks.true("Placement (behind Keystone) carries every host's traits", poll(traits_ready))
