@@ -11,6 +11,8 @@
 #include "collector.h"
 #include "errname.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_reply.h"
 #include "probe.h"
 #include "publish.h"
 #include "scan.h"
@@ -374,6 +376,8 @@ static void api_probe(struct collector *c, const struct http_request *http,
     } else {
         struct probe_outcome outcome;
         probe_write(c->attrdirs, t->dir, req.version, req.version_len, &outcome);
+        if (outcome.write_us >= 0)
+            metrics_reply_collector_write(c, outcome.write_us);
         if (outcome.verdict == PROBE_UNSUPPORTED && api_dir_gone(t->dir)) {
             /* Not "no attribute": the type or device itself went away
              * since the scan. Nothing to cache; the next scan will show. */
@@ -424,78 +428,6 @@ static void api_probe(struct collector *c, const struct http_request *http,
     http_response_json(resp, 200, json);
 }
 
-static void api_metrics(struct collector *c, struct http_response *resp)
-{
-    struct textbuf buf = {0};
-    struct collector_metrics *m = &c->metrics;
-    pthread_rwlock_rdlock(&c->lock);
-    long long generation = c->inv.generation;
-    size_t devices = c->inv.device_count, instances = c->inv.instance_count;
-    pthread_rwlock_unlock(&c->lock);
-    textbuf_printf(&buf,
-                   "# HELP mdevmig_collector_probes_total Write-probes answered, by verdict.\n"
-                   "# TYPE mdevmig_collector_probes_total counter\n"
-                   "mdevmig_collector_probes_total{verdict=\"compatible\"} %lu\n"
-                   "mdevmig_collector_probes_total{verdict=\"incompatible\"} %lu\n"
-                   "mdevmig_collector_probes_total{verdict=\"unsupported\"} %lu\n"
-                   "mdevmig_collector_probes_total{verdict=\"no-type\"} %lu\n",
-                   atomic_load(&m->probes_compatible), atomic_load(&m->probes_incompatible),
-                   atomic_load(&m->probes_unsupported), atomic_load(&m->probes_no_type));
-    textbuf_printf(&buf,
-                   "# HELP mdevmig_collector_requests_total HTTP requests, and those refused.\n"
-                   "# TYPE mdevmig_collector_requests_total counter\n"
-                   "mdevmig_collector_requests_total %lu\n"
-                   "mdevmig_collector_bad_requests_total %lu\n"
-                   "mdevmig_collector_unauthorized_total %lu\n",
-                   atomic_load(&m->requests), atomic_load(&m->bad_requests),
-                   atomic_load(&m->unauthorized));
-    textbuf_printf(&buf,
-                   "# HELP mdevmig_collector_scans_total Sysfs scans, failed ones, and entries "
-                   "skipped or unreadable.\n"
-                   "# TYPE mdevmig_collector_scans_total counter\n"
-                   "mdevmig_collector_scans_total %lu\n"
-                   "mdevmig_collector_scan_failures_total %lu\n"
-                   "mdevmig_collector_scan_skipped_total %lu\n"
-                   "mdevmig_collector_scan_errors_total %lu\n"
-                   "mdevmig_collector_libvirt_failures_total %lu\n"
-                   "# TYPE mdevmig_collector_last_scan_seconds gauge\n"
-                   "mdevmig_collector_last_scan_seconds %.6f\n"
-                   "# TYPE mdevmig_collector_generation gauge\n"
-                   "mdevmig_collector_generation %lld\n"
-                   "# TYPE mdevmig_collector_devices gauge\n"
-                   "mdevmig_collector_devices %zu\n"
-                   "# TYPE mdevmig_collector_instances gauge\n"
-                   "mdevmig_collector_instances %zu\n"
-                   "# HELP mdevmig_collector_probe_dirs_kept Attribute directories probes open "
-                   "through a kept fd.\n"
-                   "# TYPE mdevmig_collector_probe_dirs_kept gauge\n"
-                   "mdevmig_collector_probe_dirs_kept %zu\n",
-                   atomic_load(&m->scans), atomic_load(&m->scan_failures),
-                   atomic_load(&m->scan_skipped), atomic_load(&m->scan_errors),
-                   atomic_load(&m->libvirt_failures), atomic_load(&m->last_scan_us) / 1e6,
-                   generation, devices, instances, attrdir_count(c->attrdirs));
-    if (c->publish != NULL) {
-        struct publish_stats ps;
-        publish_get_stats(c->publish, &ps);
-        textbuf_printf(&buf,
-                       "# TYPE mdevmig_collector_publish_total counter\n"
-                       "mdevmig_collector_publish_total %lu\n"
-                       "mdevmig_collector_publish_heartbeats_total %lu\n"
-                       "mdevmig_collector_publish_failures_total %lu\n"
-                       "# TYPE mdevmig_collector_published_generation gauge\n"
-                       "mdevmig_collector_published_generation %lld\n",
-                       ps.published, ps.heartbeats, ps.failures, (long long)ps.last_generation);
-    }
-    if (c->audit != NULL)
-        textbuf_printf(&buf,
-                       "# TYPE mdevmig_collector_audit_dropped_total counter\n"
-                       "mdevmig_collector_audit_dropped_total %llu\n",
-                       (unsigned long long)audit_dropped(c->audit));
-    size_t len;
-    char *text = textbuf_take(&buf, &len);
-    http_response_take(resp, 200, "text/plain; version=0.0.4", text, len);
-}
-
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
     struct collector *c = ctx;
@@ -505,7 +437,7 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
             api_health(c, resp);
         return;
     }
-    if (!auth_bearer_ok(&c->token, req->authorization)) {
+    if (!auth_current_ok(&c->token, req->authorization)) {
         atomic_fetch_add(&c->metrics.unauthorized, 1);
         http_response_error(resp, 401,
                             req->authorization == NULL
@@ -517,11 +449,14 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
         if (http_method_allowed(req, resp, "GET"))
             api_inventory(c, resp);
     } else if (strcmp(req->path, "/v1/probe") == 0) {
-        if (http_method_allowed(req, resp, "POST"))
+        if (http_method_allowed(req, resp, "POST")) {
+            long start = metrics_now_us();
             api_probe(c, req, resp);
+            metrics_reply_collector_request(c, metrics_now_us() - start);
+        }
     } else if (strcmp(req->path, "/metrics") == 0) {
         if (http_method_allowed(req, resp, "GET"))
-            api_metrics(c, resp);
+            metrics_reply_collector(c, resp);
     } else if (strncmp(req->path, API_DEVICE_PREFIX, strlen(API_DEVICE_PREFIX)) == 0) {
         const char *uuid = req->path + strlen(API_DEVICE_PREFIX);
         const char *suffix = strchr(uuid, '/');

@@ -5,10 +5,14 @@
  */
 #include "collector.h"
 
+#include "buildinfo.h"
+
 #include "attrdir.h"
 #include "log.h"
+#include "metrics_reply.h"
 #include "publish.h"
 #include "scan.h"
+#include "sdnotify.h"
 #include "traits.h"
 #include "vmmap.h"
 #include "wire.h"
@@ -39,9 +43,10 @@ static void collector_health_refresh(struct collector *c)
 {
     /* Degraded: serving the last good inventory while scans fail. */
     const char *status = !c->have_inventory ? "starting" : c->scan_failing ? "degraded" : "ok";
-    json_t *json =
-        json_pack("{s:s, s:s, s:I, s:I}", "status", status, "host", c->cfg->host, "generation",
-                  (json_int_t)c->inv.generation, "scanned_at", (json_int_t)c->inv.scanned_at);
+    json_t *json = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "status", status, "host",
+                             c->cfg->host, "generation", (json_int_t)c->inv.generation,
+                             "scanned_at", (json_int_t)c->inv.scanned_at, "version",
+                             buildinfo_version(), "commit", buildinfo_commit());
     size_t n = json != NULL
                    ? json_dumpb(json, c->health_json, sizeof c->health_json - 1, JSON_COMPACT)
                    : 0;
@@ -58,8 +63,10 @@ int collector_init(struct collector *c, const struct collector_config *cfg)
 {
     memset(c, 0, sizeof *c);
     c->cfg = cfg;
-    if (pthread_rwlock_init(&c->lock, NULL) != 0 || pthread_mutex_init(&c->wake_lock, NULL) != 0)
+    if (pthread_rwlock_init(&c->lock, NULL) != 0 || pthread_mutex_init(&c->wake_lock, NULL) != 0 ||
+        auth_current_init(&c->token) != 0)
         return -1;
+    metrics_reply_collector_init(&c->metrics);
     /* Room for every type and device directory of a large host. */
     c->attrdirs = attrdir_new(8192);
     if (c->attrdirs == NULL)
@@ -82,6 +89,7 @@ void collector_destroy(struct collector *c)
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->wake_lock);
     pthread_cond_destroy(&c->wake);
+    auth_current_destroy(&c->token);
 }
 
 /* Deep-copy the VM list into inv and mark the devices each VM uses. */
@@ -258,10 +266,31 @@ void collector_run(struct collector *c)
             deadline.tv_sec++;
             deadline.tv_nsec -= 1000000000L;
         }
+        /* systemd's watchdog hears from this loop: a scan stuck in a dead
+         * sysfs stops the pings, and systemd restarts the collector. */
+        uint64_t watchdog_us = sdnotify_watchdog_interval_us();
+        sdnotify_watchdog();
         pthread_mutex_lock(&c->wake_lock);
         while (!c->stopping && !c->rescan_requested) {
-            if (pthread_cond_timedwait(&c->wake, &c->wake_lock, &deadline) == ETIMEDOUT)
+            struct timespec until = deadline;
+            if (watchdog_us > 0) {
+                struct timespec ping;
+                clock_gettime(CLOCK_MONOTONIC, &ping);
+                ping.tv_sec += (time_t)(watchdog_us / 1000000);
+                ping.tv_nsec += (long)(watchdog_us % 1000000) * 1000;
+                if (ping.tv_nsec >= 1000000000L) {
+                    ping.tv_sec++;
+                    ping.tv_nsec -= 1000000000L;
+                }
+                if (ping.tv_sec < until.tv_sec ||
+                    (ping.tv_sec == until.tv_sec && ping.tv_nsec < until.tv_nsec))
+                    until = ping;
+            }
+            if (pthread_cond_timedwait(&c->wake, &c->wake_lock, &until) != ETIMEDOUT)
+                continue;
+            if (until.tv_sec == deadline.tv_sec && until.tv_nsec == deadline.tv_nsec)
                 break;
+            sdnotify_watchdog();
         }
         bool stop = c->stopping;
         c->rescan_requested = false;

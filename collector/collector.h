@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "config.h"
 #include "inventory.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,11 +37,14 @@ struct collector_metrics {
     atomic_ulong scan_errors;
     atomic_long last_scan_us;
     atomic_ulong libvirt_failures;
+    /* Zeroed with the rest; metrics_reply.c gives them their bounds. */
+    struct metrics_histogram probe_write;   /* the write(2) into the attribute alone */
+    struct metrics_histogram probe_request; /* a whole POST /v1/probe */
 };
 
 struct collector {
     const struct collector_config *cfg;
-    struct auth_token token;
+    struct auth_current token; /* the cluster token, replaced on SIGHUP */
 
     /* Guards inv and inventory_json: many readers (probes), one writer. */
     pthread_rwlock_t lock;
@@ -51,7 +55,7 @@ struct collector {
     bool scan_failing;   /* the last scan failed: the inventory is the last good one */
     /* /v1/health's reply, remade whenever what it says changes, so the
      * endpoint load balancers poll most costs a copy. */
-    char health_json[320];
+    char health_json[512];
     size_t health_json_len;
 
     /* The VMs libvirt last reported, kept while libvirt is unreachable so

@@ -116,11 +116,11 @@ static const struct settings_item config_items[] = {
      .metavar = "URL",
      .kind = SETTINGS_STRING,
      .offset = CONFIG_FIELD(advertise_url, char *),
-     .shown = "http://<listen>",
+     .shown = "http://<listen> (https:// with tls_cert_file)",
      .check = config_check_advertise_url,
      .help = "URL schedulers use to reach this collector, published with the "
              "inventory. When listen is a wildcard (0.0.0.0 or [::]) the default "
-             "is http://<host>:<port> instead."},
+             "is http(s)://<host>:<port> instead."},
     {.key = "token_file",
      .flag = "token-file",
      .metavar = "FILE",
@@ -269,6 +269,7 @@ static const struct settings_item config_items[] = {
              "provider per parent device, named as Nova names pGPU providers "
              "(<host>_pci_0000_3b_00_0), when Placement lacks them. false: use the "
              "providers Nova made (a parent without its own provider uses the root)."},
+    TLS_SETTINGS_ITEMS(struct collector_config),
     {.flag = "config",
      .metavar = "FILE",
      .kind = SETTINGS_CONFIG,
@@ -284,10 +285,14 @@ static const struct settings_item config_items[] = {
      .needs = "scan-once",
      .help = "With --scan-once: print the inventory as JSON instead."},
     {.flag = "help", .kind = SETTINGS_HELP, .help = "Print this help and exit."},
+    {.flag = "version",
+     .kind = SETTINGS_VERSION,
+     .help = "Print the version and the git commit of this build and exit."},
 };
 
 static const struct settings_spec config_spec = {
     .section = "collector",
+    .program = "mdevmig-collector",
     .items = config_items,
     .count = sizeof config_items / sizeof config_items[0],
     .size = sizeof(struct collector_config),
@@ -317,10 +322,11 @@ static int config_default_host(struct collector_config *cfg, char *err, size_t e
 static int config_default_advertise(struct collector_config *cfg, char *err, size_t errlen)
 {
     const char *colon = strrchr(cfg->listen, ':');
+    const char *scheme = cfg->tls.tls_cert_file != NULL ? "https" : "http";
     bool wildcard =
         strncmp(cfg->listen, "0.0.0.0:", 8) == 0 || strncmp(cfg->listen, "[::]:", 5) == 0;
-    int n = wildcard ? asprintf(&cfg->advertise_url, "http://%s%s", cfg->host, colon)
-                     : asprintf(&cfg->advertise_url, "http://%s", cfg->listen);
+    int n = wildcard ? asprintf(&cfg->advertise_url, "%s://%s%s", scheme, cfg->host, colon)
+                     : asprintf(&cfg->advertise_url, "%s://%s", scheme, cfg->listen);
     if (n < 0) {
         cfg->advertise_url = NULL;
         snprintf(err, errlen, "out of memory");
@@ -383,7 +389,8 @@ int config_parse(struct collector_config *cfg, int argc, char **argv, char *err,
     if (rc != 0)
         return rc;
     cfg->create_providers = strcmp(cfg->create_providers_value, "true") == 0;
-    if (config_check_placement(cfg, err, errlen) < 0)
+    if (config_check_placement(cfg, err, errlen) < 0 ||
+        tls_settings_check(&cfg->tls, err, errlen) < 0)
         goto fail;
     if (cfg->host == NULL && config_default_host(cfg, err, errlen) < 0)
         goto fail;
@@ -430,7 +437,12 @@ void config_usage(FILE *out)
           "  GET  /metrics                               Prometheus text\n"
           "\n"
           "SIGNALS\n"
-          "  SIGTERM, SIGINT  stop cleanly      SIGHUP  rescan now\n"
+          "  SIGTERM, SIGINT  stop cleanly\n"
+          "  SIGHUP           re-read the config file, the token file and the TLS\n"
+          "                   certificates (log_level, token_file and the tls_* and\n"
+          "                   ca_file keys take effect; others are logged as needing a\n"
+          "                   restart; a broken config is refused and the old one kept),\n"
+          "                   then rescan now\n"
           "\n"
           "EXIT STATUS\n"
           "  0  stopped cleanly on SIGTERM/SIGINT, or --help or --scan-once succeeded\n"

@@ -6,6 +6,8 @@
 #ifndef MDEVMIG_COLLECTOR_CONFIG_H
 #define MDEVMIG_COLLECTOR_CONFIG_H
 
+#include "tls_settings.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,6 +42,7 @@ struct collector_config {
     char *keystone_project_domain; /* keystone_project_domain = Default */
     char *create_providers_value;  /* create_providers = false|true, as written */
     bool create_providers;         /* ... as a truth value */
+    struct tls_settings tls;       /* tls_cert_file = ... (tls_settings.h) */
     bool scan_once;                /* --scan-once: print the inventory and exit */
     bool json;                     /* --json: with --scan-once, JSON output */
 };

@@ -30,6 +30,7 @@ void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version
         len = VERSION_MAX;
     memcpy(buf, version, len);
     buf[len] = '\n';
+    out->write_us = -1;
     long start = probe_now_us();
     int fd = attrdir_open(dirs, attr_dir, "migration_version", O_WRONLY);
     if (fd < 0) {
@@ -39,10 +40,12 @@ void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version
         return;
     }
     ssize_t n;
+    long write_start = probe_now_us();
     do {
         n = write(fd, buf, len + 1);
     } while (n < 0 && errno == EINTR);
     int saved = errno;
+    out->write_us = probe_now_us() - write_start;
     close(fd);
     out->elapsed_us = probe_now_us() - start;
     if (n < 0) {

@@ -20,6 +20,7 @@ struct probe_outcome {
     int err;          /* errno of the failed open or write, 0 if none */
     bool short_write; /* the driver took fewer bytes than were written */
     long elapsed_us;  /* open + write + close */
+    long write_us;    /* the write(2) alone; -1 when the open failed */
 };
 
 struct attrdir;

@@ -33,6 +33,16 @@
 
 enum publish_kind { PUBLISH_SQLITE, PUBLISH_HTTP };
 
+/* A copy of struct publish_credentials that the publisher thread owns. */
+struct publish_creds {
+    char *token, *ca_file, *cert_file, *key_file;
+};
+
+struct publish_target;
+static void publish_creds_free(struct publish_creds *c);
+static int publish_http_configure(struct publish_target *t, const struct publish_creds *c,
+                                  char *err, size_t errlen);
+
 /* What one attempt came to: it decides whether and when to try again. */
 enum publish_outcome {
     PUBLISH_DONE,     /* the target has this generation (or a newer one) */
@@ -68,7 +78,8 @@ struct publish {
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    char *pending; /* newest snapshot JSON */
+    struct publish_creds *new_creds; /* from publish_set_credentials, not yet taken */
+    char *pending;                   /* newest snapshot JSON */
     int64_t pending_generation;
     bool stopping;
     pthread_t thread;
@@ -95,6 +106,14 @@ static void publish_add(struct timespec *ts, double seconds)
 static bool publish_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The first header carries the token: do not leave it in freed memory. */
+static void publish_headers_free(struct curl_slist *headers)
+{
+    for (struct curl_slist *h = headers; h != NULL; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(headers);
 }
 
 /* Apply one snapshot to a registry file. */
@@ -323,6 +342,21 @@ static void publish_round(struct publish *p, const char *snapshot, int64_t gener
     inventory_free(&inv);
 }
 
+/* New credentials apply to every http(s) target's handle; its open
+ * connection is kept (libcurl opens a new one when the TLS files differ). */
+static void publish_take_creds(struct publish *p, struct publish_creds *creds)
+{
+    if (creds == NULL)
+        return;
+    for (size_t i = 0; i < p->count; i++) {
+        struct publish_target *t = &p->targets[i];
+        char err[512];
+        if (t->kind == PUBLISH_HTTP && publish_http_configure(t, creds, err, sizeof err) < 0)
+            log_error("publish %s: new credentials not taken: %s", t->spec, err);
+    }
+    publish_creds_free(creds);
+}
+
 static void *publish_thread(void *arg)
 {
     struct publish *p = arg;
@@ -347,7 +381,11 @@ static void *publish_thread(void *arg)
         char *snapshot = p->pending != NULL ? strdup(p->pending) : NULL;
         int64_t generation = p->pending_generation;
         bool stopping = p->stopping;
+        struct publish_creds *creds = p->new_creds;
+        p->new_creds = NULL;
         pthread_mutex_unlock(&p->lock);
+
+        publish_take_creds(p, creds);
 
         if (snapshot != NULL) {
             struct timespec earliest = now;
@@ -371,11 +409,88 @@ static void *publish_thread(void *arg)
     return NULL;
 }
 
-/* An http(s) target: the URL must parse, and take our path after it. */
-static int publish_http_init(struct publish_target *t, const char *spec, const char *token,
-                             char *err, size_t errlen)
+static void publish_creds_free(struct publish_creds *c)
 {
-    if (token == NULL || token[0] == '\0') {
+    if (c == NULL)
+        return;
+    if (c->token != NULL)
+        explicit_bzero(c->token, strlen(c->token));
+    free(c->token);
+    free(c->ca_file);
+    free(c->cert_file);
+    free(c->key_file);
+    free(c);
+}
+
+static bool publish_dup(const char *in, char **out)
+{
+    *out = in != NULL ? strdup(in) : NULL;
+    return in == NULL || *out != NULL;
+}
+
+static struct publish_creds *publish_creds_new(const struct publish_credentials *in, char *err,
+                                               size_t errlen)
+{
+    struct publish_creds *c = calloc(1, sizeof *c);
+    if (c == NULL || !publish_dup(in->token, &c->token) || !publish_dup(in->ca_file, &c->ca_file) ||
+        !publish_dup(in->client_cert_file, &c->cert_file) ||
+        !publish_dup(in->client_key_file, &c->key_file)) {
+        publish_creds_free(c);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+/* The token's header and the TLS files on a target's handle. */
+static int publish_http_configure(struct publish_target *t, const struct publish_creds *c,
+                                  char *err, size_t errlen)
+{
+    if (c->token == NULL || c->token[0] == '\0') {
+        snprintf(err, errlen, "registry target \"%s\": an http(s) target needs the cluster token",
+                 t->spec);
+        return -1;
+    }
+    char auth[sizeof "Authorization: Bearer " + 1024];
+    int len = snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+    if (len < 0 || (size_t)len >= sizeof auth) {
+        snprintf(err, errlen, "registry target \"%s\": the cluster token is too long", t->spec);
+        return -1;
+    }
+    /* "Expect:" turns off curl's 100-continue wait on bodies over 1 KiB. */
+    const char *lines[] = {auth, "Content-Type: application/json", "Accept: application/json",
+                           "Expect:"};
+    struct curl_slist *headers = NULL;
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        struct curl_slist *more = curl_slist_append(headers, lines[i]);
+        if (more == NULL) {
+            explicit_bzero(auth, sizeof auth);
+            publish_headers_free(headers);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        headers = more;
+    }
+    explicit_bzero(auth, sizeof auth);
+    curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, headers);
+    publish_headers_free(t->headers);
+    t->headers = headers;
+    /* Verification stays on whatever the files; the CA file is read per
+     * new connection so a replaced one is used at once. */
+    curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(t->curl, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+    curl_easy_setopt(t->curl, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(t->curl, CURLOPT_SSLCERT, c->cert_file);
+    curl_easy_setopt(t->curl, CURLOPT_SSLKEY, c->key_file);
+    return 0;
+}
+
+/* An http(s) target: the URL must parse, and take our path after it. */
+static int publish_http_init(struct publish_target *t, const char *spec,
+                             const struct publish_creds *creds, char *err, size_t errlen)
+{
+    if (creds->token == NULL || creds->token[0] == '\0') {
         snprintf(err, errlen, "registry target \"%s\": an http(s) target needs the cluster token",
                  spec);
         return -1;
@@ -417,26 +532,6 @@ static int publish_http_init(struct publish_target *t, const char *spec, const c
     while (n > 0 && t->base_url[n - 1] == '/')
         t->base_url[--n] = '\0';
 
-    char auth[sizeof "Authorization: Bearer " + 1024];
-    int len = snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    if (len < 0 || (size_t)len >= sizeof auth) {
-        snprintf(err, errlen, "registry target \"%s\": the cluster token is too long", spec);
-        return -1;
-    }
-    /* "Expect:" turns off curl's 100-continue wait on bodies over 1 KiB. */
-    const char *headers[] = {auth, "Content-Type: application/json", "Accept: application/json",
-                             "Expect:"};
-    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
-        struct curl_slist *more = curl_slist_append(t->headers, headers[i]);
-        if (more == NULL) {
-            explicit_bzero(auth, sizeof auth);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        t->headers = more;
-    }
-    explicit_bzero(auth, sizeof auth);
-
     t->curl = curl_easy_init();
     if (t->curl == NULL) {
         snprintf(err, errlen, "registry target \"%s\": cannot set up libcurl", spec);
@@ -445,36 +540,39 @@ static int publish_http_init(struct publish_target *t, const char *spec, const c
     curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L); /* a thread must not get SIGALRM */
     curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(t->curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "mdevmig-collector");
     curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, PUBLISH_HTTP_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, PUBLISH_HTTP_TIMEOUT_MS);
     curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, publish_http_write);
     curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, t->curl_err);
-    return 0;
+    return publish_http_configure(t, creds, err, errlen);
 }
 
 static void publish_target_free(struct publish_target *t)
 {
     registry_close(t->registry);
     curl_easy_cleanup(t->curl);
-    /* The first header carries the token: do not leave it in freed memory. */
-    for (struct curl_slist *h = t->headers; h != NULL; h = h->next)
-        explicit_bzero(h->data, strlen(h->data));
-    curl_slist_free_all(t->headers);
+    publish_headers_free(t->headers);
     free(t->spec);
     free(t->path);
     free(t->base_url);
 }
 
-struct publish *publish_start(char *const *targets, size_t count, const char *token,
-                              double heartbeat_s, char *err, size_t errlen)
+struct publish *publish_start(char *const *targets, size_t count,
+                              const struct publish_credentials *credentials, double heartbeat_s,
+                              char *err, size_t errlen)
 {
     struct publish *p = calloc(1, sizeof *p);
     if (p == NULL || (p->targets = calloc(count + 1, sizeof *p->targets)) == NULL) {
         free(p);
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    struct publish_creds *creds = publish_creds_new(credentials, err, errlen);
+    if (creds == NULL) {
+        free(p->targets);
+        free(p);
         return NULL;
     }
     p->heartbeat_s = heartbeat_s;
@@ -515,9 +613,11 @@ struct publish *publish_start(char *const *targets, size_t count, const char *to
             }
             p->curl_ready = true;
         }
-        if (publish_http_init(t, targets[i], token, err, errlen) < 0)
+        if (publish_http_init(t, targets[i], creds, err, errlen) < 0)
             goto fail;
     }
+    publish_creds_free(creds);
+    creds = NULL;
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -533,6 +633,7 @@ struct publish *publish_start(char *const *targets, size_t count, const char *to
     }
     return p;
 fail:
+    publish_creds_free(creds);
     for (size_t i = 0; i < p->count; i++)
         publish_target_free(&p->targets[i]);
     if (p->curl_ready)
@@ -559,6 +660,20 @@ void publish_offer(struct publish *p, const char *json, size_t len, int64_t gene
     pthread_mutex_unlock(&p->lock);
 }
 
+int publish_set_credentials(struct publish *p, const struct publish_credentials *credentials,
+                            char *err, size_t errlen)
+{
+    struct publish_creds *fresh = publish_creds_new(credentials, err, errlen);
+    if (fresh == NULL)
+        return -1;
+    pthread_mutex_lock(&p->lock);
+    struct publish_creds *replaced = p->new_creds;
+    p->new_creds = fresh;
+    pthread_mutex_unlock(&p->lock);
+    publish_creds_free(replaced);
+    return 0;
+}
+
 void publish_get_stats(struct publish *p, struct publish_stats *out)
 {
     pthread_mutex_lock(&p->lock);
@@ -581,6 +696,7 @@ void publish_stop(struct publish *p)
         curl_global_cleanup();
     free(p->targets);
     free(p->pending);
+    publish_creds_free(p->new_creds);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);
     free(p);

@@ -22,11 +22,24 @@ struct publish_stats {
 /* Check the targets and start the thread. A target is "sqlite:PATH" or
  * an http:// or https:// base URL of mdevmig-sched; each snapshot goes to
  * POST <url>/v1/hosts/<host>/inventory with "Authorization: Bearer
- * <token>". token (the cluster token, copied) may be NULL when no target
- * is a URL. NULL with a message when a target is malformed, or a URL
- * target has no token. */
-struct publish *publish_start(char *const *targets, size_t count, const char *token,
-                              double heartbeat_s, char *err, size_t errlen);
+ * <token>". The credentials are copied; the token may be NULL when no
+ * target is a URL. NULL with a message when a target is malformed, or a
+ * URL target has no token. */
+struct publish_credentials {
+    const char *token;            /* the cluster token */
+    const char *ca_file;          /* verifies an https:// sched; NULL: system CAs */
+    const char *client_cert_file; /* presented to a sched with mutual TLS; NULL: none */
+    const char *client_key_file;  /* NULL: in client_cert_file */
+};
+
+struct publish *publish_start(char *const *targets, size_t count,
+                              const struct publish_credentials *credentials, double heartbeat_s,
+                              char *err, size_t errlen);
+
+/* New credentials (SIGHUP): the publisher takes them before its next
+ * attempt. -1 with a message (nothing changes) when unusable. */
+int publish_set_credentials(struct publish *p, const struct publish_credentials *credentials,
+                            char *err, size_t errlen);
 
 /* A new snapshot (inventory JSON, copied) to publish as soon as possible;
  * it replaces any snapshot not yet published. */

@@ -511,6 +511,9 @@ static int traits_keystone(struct traits *t, const struct traits_options *o, cha
         .user_domain = o->keystone_user_domain,
         .project_domain = o->keystone_project_domain,
         .timeout_ms = TRAITS_HTTP_TIMEOUT_MS,
+        .ca_file = o->ca_file,
+        .client_cert_file = o->client_cert_file,
+        .client_key_file = o->client_key_file,
     };
     t->keystone = keystone_new(&ko, err, errlen);
     explicit_bzero(&password, sizeof password);
@@ -572,6 +575,9 @@ struct traits *traits_start(const struct traits_options *o, char *err, size_t er
         .keystone = t->keystone,
         .timeout_ms = TRAITS_HTTP_TIMEOUT_MS,
         .user_agent = "mdevmig-collector",
+        .ca_file = o->ca_file,
+        .client_cert_file = o->client_cert_file,
+        .client_key_file = o->client_key_file,
     };
     t->placement = placement_new(&po, err, errlen);
     explicit_bzero(&token, sizeof token);

@@ -28,6 +28,10 @@ struct traits_options {
     const char *keystone_user_domain;
     const char *keystone_project_domain;
     bool create_providers; /* make the root and per-parent providers when missing */
+    /* TLS to Placement and Keystone (NULL: system CAs, no client certificate). */
+    const char *ca_file;
+    const char *client_cert_file;
+    const char *client_key_file;
 };
 
 struct traits_stats {

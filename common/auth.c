@@ -4,67 +4,49 @@
  */
 #include "auth.h"
 
+#include "keyfile.h"
+
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 int auth_token_load(const char *path, struct auth_token *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "token file %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0;
+    if (keyfile_read(path, "token file", true, AUTH_TOKEN_MAX + 64, &buf, &n, err, errlen) < 0)
         return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "token file %s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    if ((st.st_mode & 077) != 0) {
-        snprintf(err, errlen, "token file %s: mode %03o lets others read it; chmod 600 it", path,
-                 (unsigned)(st.st_mode & 0777));
-        close(fd);
-        return -1;
-    }
-    char buf[AUTH_TOKEN_MAX + 64];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    int saved = errno;
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "token file %s: %s", path, strerror(saved));
-        return -1;
-    }
-    buf[n] = '\0';
     char *start = buf;
     while (*start != '\0' && isspace((unsigned char)*start))
         start++;
     size_t len = strlen(start);
     while (len > 0 && isspace((unsigned char)start[len - 1]))
         len--;
+    int rc = -1;
     if (len == 0) {
         snprintf(err, errlen, "token file %s is empty", path);
-        return -1;
-    }
-    if (len > AUTH_TOKEN_MAX) {
+    } else if (len > AUTH_TOKEN_MAX) {
         snprintf(err, errlen, "token in %s is longer than %d bytes", path, AUTH_TOKEN_MAX);
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (!isgraph((unsigned char)start[i])) {
-            snprintf(err, errlen, "token in %s has whitespace or a control byte at %zu", path, i);
-            return -1;
+    } else {
+        rc = 0;
+        for (size_t i = 0; i < len && rc == 0; i++) {
+            if (!isgraph((unsigned char)start[i])) {
+                snprintf(err, errlen, "token in %s has whitespace or a control byte at %zu", path,
+                         i);
+                rc = -1;
+            }
         }
     }
-    memcpy(out->value, start, len);
-    out->len = len;
-    return 0;
+    if (rc == 0) {
+        memcpy(out->value, start, len);
+        out->len = len;
+    }
+    explicit_bzero(buf, n);
+    free(buf);
+    return rc;
 }
 
 bool auth_bearer_ok(const struct auth_token *token, const char *header)
@@ -78,4 +60,31 @@ bool auth_bearer_ok(const struct auth_token *token, const char *header)
     if (given_len != token->len)
         return false;
     return CRYPTO_memcmp(given, token->value, token->len) == 0;
+}
+
+int auth_current_init(struct auth_current *a)
+{
+    memset(&a->token, 0, sizeof a->token);
+    return pthread_rwlock_init(&a->lock, NULL) == 0 ? 0 : -1;
+}
+
+void auth_current_destroy(struct auth_current *a)
+{
+    explicit_bzero(&a->token, sizeof a->token);
+    pthread_rwlock_destroy(&a->lock);
+}
+
+void auth_current_set(struct auth_current *a, const struct auth_token *token)
+{
+    pthread_rwlock_wrlock(&a->lock);
+    a->token = *token;
+    pthread_rwlock_unlock(&a->lock);
+}
+
+bool auth_current_ok(struct auth_current *a, const char *header)
+{
+    pthread_rwlock_rdlock(&a->lock);
+    bool ok = auth_bearer_ok(&a->token, header);
+    pthread_rwlock_unlock(&a->lock);
+    return ok;
 }

@@ -5,6 +5,7 @@
 #ifndef MDEVMIG_AUTH_H
 #define MDEVMIG_AUTH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -16,12 +17,26 @@ struct auth_token {
 };
 
 /* Read the token (surrounding whitespace dropped) from path. Refuses an
- * empty token, one with inner whitespace or control bytes, and a file that
- * others than its owner may read (it must be mode 0600 or stricter). */
+ * empty token, one with inner whitespace or control bytes, anything but a
+ * regular file, and a file that others may read (0600, or 0640 for a
+ * group such as nova: keyfile.h). */
 int auth_token_load(const char *path, struct auth_token *out, char *err, size_t errlen);
 
 /* Check an "Authorization: Bearer TOKEN" header value in constant time
  * (for the token's length). header may be NULL. */
 bool auth_bearer_ok(const struct auth_token *token, const char *header);
+
+/* The token a daemon checks requests against, which a reload (SIGHUP) may
+ * replace while requests are being checked. */
+struct auth_current {
+    pthread_rwlock_t lock;
+    struct auth_token token;
+};
+
+int auth_current_init(struct auth_current *a);
+void auth_current_destroy(struct auth_current *a);
+void auth_current_set(struct auth_current *a, const struct auth_token *token);
+/* auth_bearer_ok against the token in force. */
+bool auth_current_ok(struct auth_current *a, const char *header);
 
 #endif

@@ -56,7 +56,12 @@ struct http_slot {
     char *key;                     /* "scheme://host:port", malloc'd */
     const char *hostport;          /* "host:port", inside key */
     CURL *easy;                    /* while running */
-    size_t cap;                    /* of call->response */
+    char *url;                     /* the URL asked for, when peer_name rewrote it */
+    struct curl_slist *connect_to; /* where peer_name's URL really connects */
+    char *label;                   /* "peer_name (host:port)" in messages, when rewritten */
+    char curl_err[CURL_ERROR_SIZE];
+    unsigned generation; /* of the credentials the request started with */
+    size_t cap;          /* of call->response */
     enum http_slot_state state;
     bool connected; /* a connection was ready for the request */
     bool too_large, out_of_memory;
@@ -74,6 +79,16 @@ struct http_batch {
     struct http_batch *next; /* in the incoming or active list */
 };
 
+/* The token's headers and the TLS files of one http_client_set_credentials.
+ * Replaced ones are kept until the client is freed: a running request's
+ * easy handle still points at its headers. */
+struct http_creds {
+    struct curl_slist *headers_get, *headers_body;
+    char *token; /* to tell an unchanged reload */
+    char *ca_file, *cert_file, *key_file;
+    struct http_creds *older;
+};
+
 /* Calls queued for and running to one host:port (I/O thread only). */
 struct http_host {
     struct http_host *hash_next;
@@ -89,17 +104,18 @@ struct http_host {
 struct http_client {
     long connect_timeout_ms, timeout_ms;
     int max_parallel, max_per_host, max_connections;
-    char *ca_file;
-    struct curl_slist *headers_get, *headers_body;
     CURLSH *share;
     CURLM *multi;
     pthread_t thread;
 
-    pthread_mutex_t lock; /* guards incoming and stopping */
+    pthread_mutex_t lock; /* guards incoming, pending and stopping */
     struct http_batch *incoming_head, *incoming_tail;
+    struct http_creds *pending; /* from http_client_set_credentials, for the I/O thread */
     bool stopping;
 
     /* Everything below belongs to the I/O thread. */
+    struct http_creds *creds; /* in use; ->older: replaced ones */
+    unsigned generation;      /* bumped with each new creds */
     struct http_batch *active_head, *active_tail;
     struct http_host **buckets;
     size_t bucket_count, host_count;
@@ -168,46 +184,102 @@ static bool http_options_apply(struct http_client *c, const struct http_client_o
     c->max_connections = o->max_connections > 0 ? o->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
     if (c->max_connections < c->max_parallel)
         c->max_connections = c->max_parallel;
-    if (o->ca_file != NULL) {
-        c->ca_file = strdup(o->ca_file);
-        if (c->ca_file == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return false;
-        }
-    }
     return true;
 }
 
-/* Two header lists, built once: requests with and without a body. */
-static bool http_headers_build(struct http_client *c, const char *token, char *err, size_t errlen)
+static void http_creds_free(struct http_creds *cr)
 {
-    char *auth = NULL;
-    if (token != NULL && asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return false;
+    while (cr != NULL) {
+        struct http_creds *older = cr->older;
+        curl_slist_free_all(cr->headers_get);
+        curl_slist_free_all(cr->headers_body);
+        if (cr->token != NULL)
+            explicit_bzero(cr->token, strlen(cr->token));
+        free(cr->token);
+        free(cr->ca_file);
+        free(cr->cert_file);
+        free(cr->key_file);
+        free(cr);
+        cr = older;
     }
+}
+
+static bool http_strdup_opt(const char *in, char **out)
+{
+    *out = in != NULL ? strdup(in) : NULL;
+    return in == NULL || *out != NULL;
+}
+
+static bool http_same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The two header lists (requests with and without a body) and the TLS
+ * files, built once per set of credentials. */
+static struct http_creds *http_creds_new(const struct http_client_credentials *in, char *err,
+                                         size_t errlen)
+{
+    if (in->token != NULL && !http_token_ok(in->token)) {
+        snprintf(err, errlen, "the bearer token is empty or holds whitespace or control bytes");
+        return NULL;
+    }
+    struct http_creds *cr = calloc(1, sizeof *cr);
+    char *auth = NULL;
+    bool ok = cr != NULL && http_strdup_opt(in->token, &cr->token) &&
+              http_strdup_opt(in->ca_file, &cr->ca_file) &&
+              http_strdup_opt(in->client_cert_file, &cr->cert_file) &&
+              http_strdup_opt(in->client_key_file, &cr->key_file) &&
+              (in->token == NULL || asprintf(&auth, "Authorization: Bearer %s", in->token) >= 0);
+    if (!ok)
+        auth = NULL;
     /* "Expect:" turns off libcurl's Expect: 100-continue, which would cost
      * a round trip (or a 1 s wait) before larger bodies. */
     const char *body_only[] = {"Content-Type: application/json", "Expect:"};
-    bool ok = true;
     struct curl_slist *l;
-    if (auth != NULL) {
-        ok = (l = curl_slist_append(c->headers_get, auth)) != NULL;
+    if (ok && auth != NULL) {
+        ok = (l = curl_slist_append(cr->headers_get, auth)) != NULL;
         if (ok)
-            c->headers_get = l;
-        ok = ok && (l = curl_slist_append(c->headers_body, auth)) != NULL;
+            cr->headers_get = l;
+        ok = ok && (l = curl_slist_append(cr->headers_body, auth)) != NULL;
         if (ok)
-            c->headers_body = l;
+            cr->headers_body = l;
     }
     for (size_t i = 0; ok && i < sizeof body_only / sizeof body_only[0]; i++) {
-        ok = (l = curl_slist_append(c->headers_body, body_only[i])) != NULL;
+        ok = (l = curl_slist_append(cr->headers_body, body_only[i])) != NULL;
         if (ok)
-            c->headers_body = l;
+            cr->headers_body = l;
     }
+    if (auth != NULL)
+        explicit_bzero(auth, strlen(auth));
     free(auth);
-    if (!ok)
+    if (!ok) {
+        http_creds_free(cr);
         snprintf(err, errlen, "out of memory");
-    return ok;
+        return NULL;
+    }
+    return cr;
+}
+
+/* I/O thread: take credentials handed over by http_client_set_credentials.
+ * Idle easy handles carry the old TLS files, so they go; running ones are
+ * dropped when they finish (their generation is old). */
+static void http_creds_take(struct http_client *c, struct http_creds *fresh)
+{
+    if (fresh == NULL)
+        return;
+    struct http_creds *cur = c->creds;
+    if (cur != NULL && http_same(cur->token, fresh->token) &&
+        http_same(cur->ca_file, fresh->ca_file) && http_same(cur->cert_file, fresh->cert_file) &&
+        http_same(cur->key_file, fresh->key_file)) {
+        http_creds_free(fresh);
+        return;
+    }
+    fresh->older = cur;
+    c->creds = fresh;
+    c->generation++;
+    while (c->spare_count > 0)
+        curl_easy_cleanup(c->spare[--c->spare_count]);
 }
 
 /* --- hosts ------------------------------------------------------------- */
@@ -480,8 +552,18 @@ static CURL *http_easy_new(struct http_client *c, CURLcode *rc)
     HTTP_SETOPT(*rc, easy, CURLOPT_TCP_KEEPINTVL, 10L);
     HTTP_SETOPT(*rc, easy, CURLOPT_WRITEFUNCTION, http_write);
     HTTP_SETOPT(*rc, easy, CURLOPT_PREREQFUNCTION, http_prereq);
-    if (c->ca_file != NULL)
-        HTTP_SETOPT(*rc, easy, CURLOPT_CAINFO, c->ca_file);
+    /* Verification stays on (libcurl's default) whatever the files; the
+     * CA file is re-read for each new connection, so a replaced one is
+     * used without waiting for libcurl's CA cache to expire. */
+    HTTP_SETOPT(*rc, easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    HTTP_SETOPT(*rc, easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    HTTP_SETOPT(*rc, easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+    if (c->creds->ca_file != NULL)
+        HTTP_SETOPT(*rc, easy, CURLOPT_CAINFO, c->creds->ca_file);
+    if (c->creds->cert_file != NULL)
+        HTTP_SETOPT(*rc, easy, CURLOPT_SSLCERT, c->creds->cert_file);
+    if (c->creds->key_file != NULL)
+        HTTP_SETOPT(*rc, easy, CURLOPT_SSLKEY, c->creds->key_file);
     if (*rc != CURLE_OK) {
         curl_easy_cleanup(easy);
         return NULL;
@@ -499,7 +581,11 @@ static CURLcode http_easy_prepare(struct http_client *c, CURL *easy, struct http
     if (left_ms < 1)
         left_ms = 1;
     CURLcode rc = CURLE_OK;
-    HTTP_SETOPT(rc, easy, CURLOPT_URL, call->url);
+    s->generation = c->generation;
+    s->curl_err[0] = '\0';
+    HTTP_SETOPT(rc, easy, CURLOPT_URL, s->url != NULL ? s->url : call->url);
+    HTTP_SETOPT(rc, easy, CURLOPT_CONNECT_TO, s->connect_to);
+    HTTP_SETOPT(rc, easy, CURLOPT_ERRORBUFFER, s->curl_err);
     HTTP_SETOPT(rc, easy, CURLOPT_PRIVATE, (void *)s);
     HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, (void *)s);
     HTTP_SETOPT(rc, easy, CURLOPT_PREREQDATA, (void *)s);
@@ -509,7 +595,8 @@ static CURLcode http_easy_prepare(struct http_client *c, CURL *easy, struct http
     const char *method = call->method != NULL ? call->method : call->body != NULL ? "POST" : "GET";
     /* A POST or PUT without a body still sends "Content-Length: 0". */
     bool has_body = call->body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
-    HTTP_SETOPT(rc, easy, CURLOPT_HTTPHEADER, has_body ? c->headers_body : c->headers_get);
+    HTTP_SETOPT(rc, easy, CURLOPT_HTTPHEADER,
+                has_body ? c->creds->headers_body : c->creds->headers_get);
     if (has_body) {
         HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDSIZE_LARGE,
                     (curl_off_t)(call->body != NULL ? call->body_len : 0));
@@ -523,9 +610,9 @@ static CURLcode http_easy_prepare(struct http_client *c, CURL *easy, struct http
     return rc;
 }
 
-static void http_easy_release(struct http_client *c, CURL *easy)
+static void http_easy_release(struct http_client *c, CURL *easy, unsigned generation)
 {
-    if (c->spare_count < c->max_parallel)
+    if (generation == c->generation && c->spare_count < c->max_parallel)
         c->spare[c->spare_count++] = easy;
     else
         curl_easy_cleanup(easy);
@@ -605,7 +692,20 @@ static void http_describe(struct http_slot *s, CURL *easy, CURLcode res, long to
                               : "connect timed out after %ld ms",
                  took_ms);
     } else if (res == CURLE_PEER_FAILED_VERIFICATION) {
-        snprintf(out, outlen, "%s (is the collector's certificate signed by a CA in ca_file?)",
+        snprintf(out, outlen, "TLS: the server's certificate did not verify: %s",
+                 s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(res));
+    } else if (res == CURLE_SSL_CONNECT_ERROR) {
+        snprintf(out, outlen,
+                 "TLS handshake failed: %s (a plain http:// server, or TLS settings "
+                 "the server refuses?)",
+                 s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(res));
+    } else if (res == CURLE_SSL_CERTPROBLEM || res == CURLE_SSL_CACERT_BADFILE ||
+               res == CURLE_SSL_CIPHER || res == CURLE_SSL_ISSUER_ERROR ||
+               res == CURLE_SSL_CRL_BADFILE) {
+        snprintf(out, outlen, "TLS settings: %s",
+                 s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(res));
+    } else if (res == CURLE_GOT_NOTHING) {
+        snprintf(out, outlen, "%s (an https:// server reached with http://?)",
                  curl_easy_strerror(res));
     } else if ((res == CURLE_COULDNT_CONNECT || res == CURLE_SEND_ERROR ||
                 res == CURLE_RECV_ERROR) &&
@@ -641,7 +741,7 @@ static void http_slot_finish(struct http_client *c, CURL *easy, CURLcode res)
 
     CURLMcode mrc = curl_multi_remove_handle(c->multi, easy);
     if (mrc == CURLM_OK)
-        http_easy_release(c, easy);
+        http_easy_release(c, easy, s->generation);
     else
         curl_easy_cleanup(easy);
     s->easy = NULL;
@@ -789,9 +889,12 @@ static void *http_io_thread(void *arg)
         pthread_mutex_lock(&c->lock);
         struct http_batch *incoming = c->incoming_head;
         c->incoming_head = c->incoming_tail = NULL;
+        struct http_creds *fresh = c->pending;
+        c->pending = NULL;
         bool stopping = c->stopping;
         pthread_mutex_unlock(&c->lock);
 
+        http_creds_take(c, fresh);
         http_take_incoming(c, incoming);
         if (stopping) {
             http_abort_all(c);
@@ -838,10 +941,9 @@ static void http_client_destroy(struct http_client *c)
         curl_multi_cleanup(c->multi); /* closes the cached connections */
     if (c->share != NULL)
         curl_share_cleanup(c->share);
-    curl_slist_free_all(c->headers_get);
-    curl_slist_free_all(c->headers_body);
+    http_creds_free(c->creds);
+    http_creds_free(c->pending);
     free(c->buckets);
-    free(c->ca_file);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -864,8 +966,16 @@ struct http_client *http_client_new(const struct http_client_options *opts, char
         free(c);
         return NULL;
     }
+    struct http_client_credentials cred = {0};
+    if (opts != NULL)
+        cred = (struct http_client_credentials){
+            .token = opts->token,
+            .ca_file = opts->ca_file,
+            .client_cert_file = opts->client_cert_file,
+            .client_key_file = opts->client_key_file,
+        };
     if (!http_options_apply(c, opts, err, errlen) ||
-        !http_headers_build(c, opts != NULL ? opts->token : NULL, err, errlen)) {
+        (c->creds = http_creds_new(&cred, err, errlen)) == NULL) {
         http_client_destroy(c);
         return NULL;
     }
@@ -903,6 +1013,23 @@ struct http_client *http_client_new(const struct http_client_options *opts, char
     return c;
 }
 
+int http_client_set_credentials(struct http_client *c, const struct http_client_credentials *cred,
+                                char *err, size_t errlen)
+{
+    struct http_creds *fresh = http_creds_new(cred, err, errlen);
+    if (fresh == NULL)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    struct http_creds *replaced = c->pending;
+    c->pending = fresh;
+    pthread_mutex_unlock(&c->lock);
+    http_creds_free(replaced);
+    if (curl_multi_wakeup(c->multi) != CURLM_OK) {
+        /* The thread still takes them within HTTP_IDLE_POLL_MS. */
+    }
+    return 0;
+}
+
 void http_client_free(struct http_client *c)
 {
     if (c == NULL)
@@ -915,6 +1042,45 @@ void http_client_free(struct http_client *c)
     }
     pthread_join(c->thread, NULL);
     http_client_destroy(c);
+}
+
+/* peer_name differs from the URL's host: ask for https://PEER_NAME:PORT/...
+ * so that libcurl checks the certificate against PEER_NAME (and sends it
+ * as SNI), and connect to the URL's host:port instead (CONNECT_TO). The
+ * host key is PEER_NAME's, so no connection made for one host name is
+ * reused for another. */
+static bool http_slot_pin(struct http_slot *s, CURLU *u, const char *host, const char *port,
+                          int64_t now)
+{
+    const char *peer = s->call->peer_name;
+    char *url = NULL, *route = NULL;
+    CURLUcode urc = curl_url_set(u, CURLUPART_HOST, peer, 0);
+    if (urc == CURLUE_OK)
+        urc = curl_url_get(u, CURLUPART_URL, &url, 0);
+    if (urc != CURLUE_OK) {
+        http_call_fail(s, now, "%s:%s: host name \"%.64s\" cannot stand in a URL: %s", host, port,
+                       peer, curl_url_strerror(urc));
+        return false;
+    }
+    bool ok = asprintf(&route, "%s:%s:%s:%s", peer, port, host, port) >= 0;
+    if (!ok)
+        route = NULL;
+    ok = ok && (s->url = strdup(url)) != NULL;
+    ok = ok && (s->connect_to = curl_slist_append(NULL, route)) != NULL;
+    ok = ok && asprintf(&s->label, "%s (%s:%s)", peer, host, port) >= 0;
+    if (!ok)
+        s->label = NULL;
+    ok = ok && asprintf(&s->key, "https://%s:%s", peer, port) >= 0;
+    if (!ok)
+        s->key = NULL;
+    curl_free(url);
+    free(route);
+    if (!ok) {
+        http_call_fail(s, now, "out of memory");
+        return false;
+    }
+    s->hostport = s->label;
+    return true;
 }
 
 /* Check a call and find its host key, in the caller's thread so the I/O
@@ -953,6 +1119,13 @@ static bool http_slot_prepare(struct http_slot *s, int64_t now)
     } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
         http_call_fail(s, now, "bad URL \"%.160s\": only http:// and https:// are supported",
                        call->url);
+    } else if (call->peer_name != NULL && strcmp(scheme, "https") != 0) {
+        http_call_fail(s, now,
+                       "%s:%s: refused to call host %.64s over http://: only an https:// URL "
+                       "can prove the server is that host (mutual TLS is on)",
+                       host, port, call->peer_name);
+    } else if (call->peer_name != NULL && strcmp(call->peer_name, host) != 0) {
+        ok = http_slot_pin(s, u, host, port, now);
     } else if (asprintf(&s->key, "%s://%s:%s", scheme, host, port) < 0) {
         s->key = NULL;
         http_call_fail(s, now, "out of memory");
@@ -1029,8 +1202,12 @@ int http_client_run(struct http_client *c, struct http_call *calls, size_t count
     pthread_mutex_unlock(&c->lock);
 
     pthread_cond_destroy(&batch.done_cond);
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         free(batch.slots[i].key);
+        free(batch.slots[i].url);
+        free(batch.slots[i].label);
+        curl_slist_free_all(batch.slots[i].connect_to);
+    }
     free(batch.slots);
     return rc;
 }

@@ -25,7 +25,10 @@ struct http_client_options {
     int max_parallel;        /* requests in flight at once, over every thread's batches;
                                 default 64 */
     const char *token;       /* "Authorization: Bearer <token>"; NULL: none */
-    const char *ca_file;     /* for https:// collectors; NULL: system CAs */
+    const char *ca_file;     /* verifies https:// servers; NULL: the system's CA store */
+    const char *client_cert_file; /* PEM certificate presented to https:// servers (mutual
+                                     TLS); NULL: none */
+    const char *client_key_file;  /* its PEM key; NULL: in client_cert_file */
     int max_per_host;        /* requests (so connections) in flight to one host:port;
                                 default 1 */
     int max_connections;     /* connections kept open, idle ones warm for later calls;
@@ -40,6 +43,10 @@ struct http_call {
     const char *method; /* "GET", "POST", "PUT" or "DELETE"; NULL: POST with a body, else GET */
     const char *body;   /* request body (JSON), or NULL; must stay valid during the run */
     size_t body_len;
+    /* The host the server must prove to be: its certificate must name it,
+     * whatever host the URL names (which is then only where to connect).
+     * Needs an https:// URL; NULL: the URL's host is checked as usual. */
+    const char *peer_name;
     /* out: the call succeeded (a response arrived) exactly when error[0] == '\0' */
     int status;     /* HTTP status (4xx/5xx are not errors here); 0 on error */
     char *response; /* malloc'd, NUL-terminated ("" for an empty body), NULL on error;
@@ -57,6 +64,20 @@ struct http_client *http_client_new(const struct http_client_options *opts, char
                                     size_t errlen);
 /* Call only once no http_client_run is under way. NULL is a no-op. */
 void http_client_free(struct http_client *client);
+
+/* What a reload may change: the token and the TLS files (same meaning as
+ * in http_client_options; NULL is "none"). Requests already running keep
+ * what they started with; the next ones, and new connections, use these.
+ * -1 with a message when the token is unusable (nothing changes then). */
+struct http_client_credentials {
+    const char *token;
+    const char *ca_file;
+    const char *client_cert_file;
+    const char *client_key_file;
+};
+int http_client_set_credentials(struct http_client *client,
+                                const struct http_client_credentials *credentials, char *err,
+                                size_t errlen);
 
 /* Run all calls concurrently (at most max_parallel in flight, max_per_host
  * to any one host, round-robin over hosts) and return when every one has

@@ -4,6 +4,11 @@
  * handler (libmicrohttpd 0.9.75 closes the connection after replies queued
  * on the first call, which loses keep-alive), and bodies are gathered into
  * one buffer so handlers see a whole request.
+ *
+ * TLS: libmicrohttpd's GnuTLS takes our certificate through its callback
+ * (tls_server.c swaps it on reload). Under mutual TLS a connection's client
+ * certificate is verified once, on its first request, and the result kept
+ * with the connection for the requests that follow on it.
  */
 #include "http_server.h"
 
@@ -26,6 +31,15 @@ struct http_server {
     void *ctx;
     size_t max_body;
     int port;
+    struct tls_server *tls; /* NULL: plain HTTP */
+};
+
+/* One TCP connection (libmicrohttpd's socket context), from accept to close. */
+struct http_conn {
+    struct http_server *server;
+    int verified;             /* mutual TLS: 0 not yet, 1 verified, -1 refused */
+    gnutls_x509_crt_t client; /* the verified client certificate */
+    char refused[256];        /* why it was refused */
 };
 
 /* Per-request state between calls of the access handler. */
@@ -188,6 +202,85 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_respon
     return ret;
 }
 
+static struct http_conn *http_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/* Mutual TLS: check the client's certificate once per connection. */
+static void http_verify_client(struct MHD_Connection *conn)
+{
+    struct http_conn *hc = http_conn_of(conn);
+    if (hc == NULL || hc->verified != 0)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (info == NULL || info->tls_session == NULL) {
+        hc->verified = -1;
+        snprintf(hc->refused, sizeof hc->refused, "no TLS session");
+        return;
+    }
+    char why[256];
+    if (tls_server_verify_client(hc->server->tls, info->tls_session, &hc->client, why, sizeof why) <
+        0) {
+        hc->verified = -1;
+        snprintf(hc->refused, sizeof hc->refused, "%s", why);
+        char peer[64];
+        http_peer(conn, peer, sizeof peer);
+        log_warn("TLS client %s refused: %s", peer, why);
+        return;
+    }
+    hc->verified = 1;
+}
+
+bool http_request_client_is(const struct http_request *req, const char *host)
+{
+    return req->conn != NULL && req->conn->verified == 1 &&
+           tls_server_cert_names(req->conn->client, host);
+}
+
+/* libmicrohttpd's connection start and end: our per-connection state. */
+static void http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                   enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct http_conn *hc = calloc(1, sizeof *hc);
+        if (hc != NULL)
+            hc->server = cls;
+        *socket_context = hc; /* NULL (out of memory): mutual TLS refuses it */
+        return;
+    }
+    struct http_conn *hc = *socket_context;
+    if (hc != NULL) {
+        if (hc->client != NULL)
+            gnutls_x509_crt_deinit(hc->client);
+        free(hc);
+        *socket_context = NULL;
+    }
+}
+
+/* GnuTLS asks, at each handshake, for the certificate to present. The
+ * session's pointer is libmicrohttpd's connection (it sets it so). */
+static int http_tls_certificate(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn,
+                                int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+                                int pk_algos_length, gnutls_pcert_st **pcert,
+                                unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+    (void)req_ca_rdn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+    struct http_conn *hc = conn != NULL ? http_conn_of(conn) : NULL;
+    if (hc == NULL || hc->server->tls == NULL)
+        return -1;
+    tls_server_current(hc->server->tls, pcert, pcert_length, privkey);
+    return 0;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls)
@@ -200,6 +293,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (pending == NULL)
             return MHD_NO;
         *con_cls = pending;
+        if (server->tls != NULL && tls_server_mutual(server->tls))
+            http_verify_client(conn);
         const char *length =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length != NULL && strtoull(length, NULL, 10) > server->max_body)
@@ -229,7 +324,12 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     }
 
     struct http_response resp = {.status = 500};
-    if (pending->too_large) {
+    struct http_conn *hc = http_conn_of(conn);
+    if (server->tls != NULL && tls_server_mutual(server->tls) &&
+        (hc == NULL || hc->verified != 1)) {
+        http_response_error(&resp, 403, "%s",
+                            hc != NULL ? hc->refused : "client certificate not checked");
+    } else if (pending->too_large) {
         http_response_error(&resp, 413, "request body is larger than %zu bytes", server->max_body);
     } else {
         char peer[64];
@@ -242,6 +342,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             .authorization =
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
             .peer = peer,
+            .tls = server->tls != NULL,
+            .conn = hc,
         };
         if (pending->body != NULL)
             pending->body[pending->len] = '\0';
@@ -275,12 +377,12 @@ static void http_log(void *cls, const char *fmt, va_list ap)
     log_debug("http: %s", message);
 }
 
-struct http_server *http_server_start(const char *listen, int threads, size_t max_body,
-                                      http_handler handler, void *ctx, char *err, size_t errlen)
+struct http_server *http_server_start(const struct http_server_options *o, http_handler handler,
+                                      void *ctx, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
     size_t addr_len;
-    if (!http_parse_listen(listen, &addr, &addr_len, err, errlen))
+    if (!http_parse_listen(o->listen, &addr, &addr_len, err, errlen))
         return NULL;
     struct http_server *server = calloc(1, sizeof *server);
     if (server == NULL) {
@@ -289,17 +391,44 @@ struct http_server *http_server_start(const char *listen, int threads, size_t ma
     }
     server->handler = handler;
     server->ctx = ctx;
-    server->max_body = max_body;
+    server->max_body = o->max_body;
+    if (o->tls != NULL &&
+        (o->tls->cert_file != NULL || o->tls->key_file != NULL || o->tls->client_ca_file != NULL)) {
+        if (o->tls->cert_file == NULL || o->tls->key_file == NULL) {
+            snprintf(err, errlen, "TLS needs both tls_cert_file and tls_key_file%s",
+                     o->tls->client_ca_file != NULL ? " (tls_client_ca_file alone is not enough)"
+                                                    : "");
+            free(server);
+            return NULL;
+        }
+        if ((server->tls = tls_server_new(o->tls, err, errlen)) == NULL) {
+            free(server);
+            return NULL;
+        }
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (server->tls != NULL)
+        flags |= MHD_USE_TLS;
+    /* Options that only TLS takes come last, so plain HTTP ends the list
+     * before them. */
+    const char *trust = server->tls != NULL ? tls_server_client_ca_pem(server->tls) : NULL;
+    struct MHD_OptionItem tls_options[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)http_tls_certificate},
+        {trust != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust},
+        {MHD_OPTION_END, 0, NULL},
+    };
     server->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 1),
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, http_log, server, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 1),
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
+        http_notify_connection, server, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_EXTERNAL_LOGGER, http_log, server, MHD_OPTION_ARRAY,
+        server->tls != NULL ? tls_options : &tls_options[2], MHD_OPTION_END);
     if (server->daemon == NULL) {
-        snprintf(err, errlen, "cannot listen on %s (address in use, or not local?)", listen);
+        snprintf(err, errlen, "cannot listen on %s (address in use, or not local?)", o->listen);
+        tls_server_free(server->tls);
         free(server);
         return NULL;
     }
@@ -307,6 +436,25 @@ struct http_server *http_server_start(const char *listen, int threads, size_t ma
         MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info != NULL ? (int)info->port : 0;
     return server;
+}
+
+int http_server_reload_tls(struct http_server *server, const struct tls_server_files *tls,
+                           bool *changed, char *err, size_t errlen)
+{
+    *changed = false;
+    bool want = tls != NULL && (tls->cert_file != NULL || tls->key_file != NULL);
+    if (want != (server->tls != NULL)) {
+        snprintf(err, errlen, "tls_cert_file: switching between HTTP and HTTPS needs a restart");
+        return -1;
+    }
+    if (server->tls == NULL)
+        return 0;
+    return tls_server_reload(server->tls, tls, changed, err, errlen);
+}
+
+bool http_server_is_tls(const struct http_server *server)
+{
+    return server->tls != NULL;
 }
 
 int http_server_port(const struct http_server *server)
@@ -319,5 +467,6 @@ void http_server_stop(struct http_server *server)
     if (server == NULL)
         return;
     MHD_stop_daemon(server->daemon);
+    tls_server_free(server->tls);
     free(server);
 }

@@ -2,13 +2,19 @@
  * http_server — the HTTP/1.1 server every mdevmig daemon embeds
  * (libmicrohttpd, its own thread pool): it collects a request's body up to
  * a limit, hands one complete request to a handler, and sends the reply
- * with keep-alive intact.
+ * with keep-alive intact. With a certificate it serves HTTPS only; with a
+ * client CA too it serves only clients whose certificate chains to it
+ * (mutual TLS), and tells the handler whom the certificate names.
  */
 #ifndef MDEVMIG_HTTP_SERVER_H
 #define MDEVMIG_HTTP_SERVER_H
 
+#include "tls_server.h"
+
 #include <stdbool.h>
 #include <stddef.h>
+
+struct http_conn;
 
 struct http_request {
     const char *method;
@@ -17,7 +23,15 @@ struct http_request {
     size_t body_len;
     const char *authorization; /* the header, or NULL */
     const char *peer;          /* client address, e.g. "127.0.0.1" */
+    bool tls;                  /* arrived over TLS */
+    /* The connection; under mutual TLS it holds the client's verified
+     * certificate (http_request_client_is). */
+    const struct http_conn *conn;
 };
+
+/* Whether the request came with a verified client certificate (mutual
+ * TLS) that names host (tls_server_cert_names). */
+bool http_request_client_is(const struct http_request *req, const char *host);
 
 struct http_response {
     int status;
@@ -31,10 +45,29 @@ typedef void (*http_handler)(void *ctx, const struct http_request *req, struct h
 
 struct http_server;
 
-/* Listen on "ADDR:PORT" ("[ADDR]:PORT" for IPv6; port 0 picks one) and
- * serve with threads worker threads. Bodies over max_body get 413. */
-struct http_server *http_server_start(const char *listen, int threads, size_t max_body,
+struct http_server_options {
+    const char *listen; /* "ADDR:PORT" ("[ADDR]:PORT" for IPv6; port 0 picks one) */
+    int threads;        /* worker threads */
+    size_t max_body;    /* bodies over it get 413 */
+    /* NULL, or no cert_file: plain HTTP. Otherwise HTTPS only, and with
+     * client_ca_file mutual TLS: a request without a certificate that
+     * chains to it gets 403 and never reaches the handler. */
+    const struct tls_server_files *tls;
+};
+
+struct http_server *http_server_start(const struct http_server_options *options,
                                       http_handler handler, void *ctx, char *err, size_t errlen);
+
+/* Re-read the certificate, key and client CA (SIGHUP): later handshakes
+ * use the new ones, open connections keep theirs. On error (unreadable,
+ * mismatched, or a switch between HTTP and HTTPS or mutual TLS on/off,
+ * which need a restart) nothing changes and err says why. *changed tells
+ * whether anything new was loaded. */
+int http_server_reload_tls(struct http_server *server, const struct tls_server_files *tls,
+                           bool *changed, char *err, size_t errlen);
+
+/* Whether the server speaks HTTPS. */
+bool http_server_is_tls(const struct http_server *server);
 
 /* The port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *server);

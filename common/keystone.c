@@ -262,6 +262,10 @@ struct keystone *keystone_new(const struct keystone_options *opts, char *err, si
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ks->curl_err);
     if (opts->ca_file != NULL)
         curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
+    if (opts->client_cert_file != NULL)
+        curl_easy_setopt(c, CURLOPT_SSLCERT, opts->client_cert_file);
+    if (opts->client_key_file != NULL)
+        curl_easy_setopt(c, CURLOPT_SSLKEY, opts->client_key_file);
     return ks;
 }
 

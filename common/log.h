@@ -9,7 +9,10 @@
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
-/* The program name each line carries, and the most verbose level shown. */
+/* The program name each line carries, and the most verbose level shown.
+ * Also looks once at where stderr goes: journald's stream (JOURNAL_STREAM)
+ * gets "<N>" priorities instead of timestamps, so call it after any
+ * redirection of stderr. */
 void log_init(const char *program, enum log_level level);
 
 /* "error", "warn", "info", "debug"; false when text is none of them. */

@@ -957,6 +957,10 @@ struct placement *placement_new(const struct placement_options *opts, char *err,
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, pl->curl_err);
     if (opts->ca_file != NULL)
         curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
+    if (opts->client_cert_file != NULL)
+        curl_easy_setopt(c, CURLOPT_SSLCERT, opts->client_cert_file);
+    if (opts->client_key_file != NULL)
+        curl_easy_setopt(c, CURLOPT_SSLKEY, opts->client_key_file);
     return pl;
 }
 

@@ -7,6 +7,8 @@
  */
 #include "settings.h"
 
+#include "buildinfo.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -270,6 +272,7 @@ static int settings_set(const struct settings_item *it, void *cfg, const char *v
         return 0;
     case SETTINGS_CONFIG:
     case SETTINGS_HELP:
+    case SETTINGS_VERSION:
         break;
     }
     settings_fail(err, errlen, "%s cannot be set here", name);
@@ -416,7 +419,7 @@ int settings_read_file(const struct settings_spec *spec, void *cfg, const char *
 
 static bool settings_takes_value(const struct settings_item *it)
 {
-    return it->kind != SETTINGS_SWITCH && it->kind != SETTINGS_HELP;
+    return it->kind != SETTINGS_SWITCH && it->kind != SETTINGS_HELP && it->kind != SETTINGS_VERSION;
 }
 
 /* getopt_long's table, built from ours: val is SETTINGS_VAL_BASE + index. */
@@ -514,7 +517,8 @@ int settings_apply_flags(const struct settings_spec *spec, void *cfg, int argc, 
         if (i < 0)
             goto out;
         const struct settings_item *it = &spec->items[i];
-        if (it->kind == SETTINGS_CONFIG || it->kind == SETTINGS_HELP)
+        if (it->kind == SETTINGS_CONFIG || it->kind == SETTINGS_HELP ||
+            it->kind == SETTINGS_VERSION)
             continue;
         if (it->kind == SETTINGS_LIST && !replaced[i]) {
             settings_clear_list(it, cfg);
@@ -538,6 +542,7 @@ out:
  * its value, and nothing may stand after them, before a file is opened. */
 struct settings_scan {
     bool help;
+    bool version;
     const char *config_file; /* in argv; the last --config wins */
     const struct settings_item *config_item;
 };
@@ -566,8 +571,12 @@ static int settings_scan_flags(const struct settings_spec *spec, int argc, char 
         if (i < 0)
             goto out;
         const struct settings_item *it = &spec->items[i];
-        if (it->kind == SETTINGS_HELP) {
-            out->help = true;
+        /* --help and --version answer at once, as a daemon's operator
+         * asking either wants that answer rather than a complaint about
+         * the rest of the line. */
+        if (it->kind == SETTINGS_HELP || it->kind == SETTINGS_VERSION) {
+            out->help = it->kind == SETTINGS_HELP;
+            out->version = it->kind == SETTINGS_VERSION;
             rc = 0;
             goto out;
         }
@@ -622,6 +631,12 @@ int settings_parse(const struct settings_spec *spec, void *cfg, int argc, char *
         return -1;
     if (scan.help) {
         spec->usage(stdout);
+        return 1;
+    }
+    if (scan.version) {
+        /* A table with --version names its program; the fallback keeps a
+         * table that forgot from printing "(null)". */
+        buildinfo_print(stdout, spec->program != NULL ? spec->program : "mdevmig");
         return 1;
     }
     if (settings_defaults(spec, cfg, err, errlen) < 0)
@@ -713,6 +728,7 @@ void settings_free(const struct settings_spec *spec, void *cfg)
         case SETTINGS_INT:
         case SETTINGS_SWITCH:
         case SETTINGS_HELP:
+        case SETTINGS_VERSION:
             break;
         }
     }

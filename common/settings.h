@@ -29,6 +29,7 @@ enum settings_kind {
     SETTINGS_SWITCH,  /* bool: a flag without a value; no INI key */
     SETTINGS_CONFIG,  /* char *: --config FILE, read before flags apply; no key */
     SETTINGS_HELP,    /* --help, -h: print spec->usage to stdout; no key */
+    SETTINGS_VERSION, /* --version: print buildinfo_print(stdout, spec->program); no key */
 };
 
 /* A rule beyond the kind's: 0 to accept value, -1 with a message in err
@@ -38,7 +39,7 @@ typedef int (*settings_check_fn)(const char *value, const char *name, char *err,
 struct settings_item {
     const char *key;     /* INI key; NULL: command line only */
     const char *flag;    /* long flag, without the dashes */
-    const char *metavar; /* as --help names the value; NULL for SWITCH and HELP */
+    const char *metavar; /* as --help names the value; NULL for SWITCH, HELP and VERSION */
     enum settings_kind kind;
     size_t offset;              /* of the field in the program's struct: SETTINGS_FIELD() */
     const char *def;            /* the default as a value would be written; NULL: none */
@@ -65,13 +66,16 @@ struct settings_spec {
     size_t count;
     size_t size;              /* sizeof the program's config struct */
     void (*usage)(FILE *out); /* the whole --help text */
+    const char *program;      /* as --version names it: "mdevmig-collector" */
 };
 
 /* The whole command line: zero *cfg, check every flag (unknown flags,
  * missing values, stray operands, a SWITCH without its .needs) before
  * anything is read, apply defaults, read the --config file, apply flags.
- * Returns 0 to run, 1 when --help was printed, -1 with a message naming
- * the flag or FILE:LINE in err. On 1 and -1 *cfg holds nothing to free. */
+ * Returns 0 to run, 1 when --help or --version was printed (whichever
+ * comes first; from there on the command line is not looked at), -1 with
+ * a message naming the flag or FILE:LINE in err. On 1 and -1 *cfg holds
+ * nothing to free. */
 int settings_parse(const struct settings_spec *spec, void *cfg, int argc, char **argv, char *err,
                    size_t errlen);
 

@@ -52,6 +52,17 @@ struct mdevmig_options {
     const char *keystone_project;
     const char *keystone_user_domain;    /* NULL: "Default" */
     const char *keystone_project_domain; /* NULL: "Default" */
+    /* TLS for every call the library makes (collectors, Placement,
+     * Keystone): the CA bundle servers must chain to (NULL: the system's
+     * store) and the client certificate and key presented to servers that
+     * ask (mutual TLS). */
+    const char *ca_file;
+    const char *tls_client_cert_file;
+    const char *tls_client_key_file; /* NULL: in tls_client_cert_file */
+    /* Per-host identity (DESIGN.md §7): probe and read a collector only
+     * over https:// and only when its certificate names the host's
+     * registry name, whatever host its URL names. */
+    bool verify_host_identity;
 };
 
 struct mdevmig;
@@ -59,6 +70,13 @@ struct mdevmig;
 /* NULL with a message (e.g. the registry cannot be opened). */
 struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, size_t errlen);
 void mdevmig_close(struct mdevmig *m);
+
+/* Replace the cluster token and the TLS client files (a reload): calls
+ * already under way finish with the old ones. MDEVMIG_OK, or
+ * MDEVMIG_ERR_INPUT with a message when the token is unusable. */
+int mdevmig_set_credentials(struct mdevmig *m, const char *token, const char *ca_file,
+                            const char *tls_client_cert_file, const char *tls_client_key_file,
+                            char *err, size_t errlen);
 
 /* An mdev given by type and version instead of by a device in the registry. */
 struct mdevmig_spec {

@@ -20,11 +20,20 @@ struct args_option {
 /* Takes one of the subcommand's options: 0, or -1 with a message. */
 typedef int (*args_take)(void *ctx, int id, const char *value, char *err, size_t errlen);
 
+/* What args_parse found besides options to apply. */
+enum args_result {
+    ARGS_RUN = 0,     /* carry on */
+    ARGS_HELP = 1,    /* --help or -h */
+    ARGS_VERSION = 2, /* --version, and no --help */
+};
+
 /* Parse argv[1..argc) into cli (global options) and through take (own).
  * leading: stop at the first word that is not an option (the subcommand's
  * name, which *next then indexes); otherwise any such word is an error.
- * Returns 0, 1 when --help was given (it wins over other mistakes), or -1
- * with a message. */
+ * --version is an option only when leading, before the command: after it
+ * the word is the subcommand's own (probe --version VERSION).
+ * Returns an args_result (--help, then --version, win over other
+ * mistakes), or -1 with a message. */
 int args_parse(struct cli *cli, int argc, char **argv, const struct args_option *own,
                size_t own_count, args_take take, void *ctx, bool leading, int *next, char *err,
                size_t errlen);

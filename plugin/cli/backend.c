@@ -44,9 +44,14 @@ int backend_open(const struct cli *cli, bool probes, struct backend **out, char 
     struct auth_token token;
     if (need_token && auth_token_load(token_file, &token, err, errlen) < 0)
         return CLI_EXIT_USAGE;
-    int rc = url != NULL ? backend_sched_open(url, &token, cli->timeout_s, out, err, errlen)
+    struct backend_tls tls = {
+        .ca_file = cli->ca_file,
+        .client_cert_file = cli->tls_client_cert_file,
+        .client_key_file = cli->tls_client_key_file,
+    };
+    int rc = url != NULL ? backend_sched_open(url, &token, cli->timeout_s, &tls, out, err, errlen)
                          : backend_registry_open(cli->registry, need_token ? &token : NULL,
-                                                 cli->timeout_s, out, err, errlen);
+                                                 cli->timeout_s, &tls, out, err, errlen);
     /* The secret lives on in the backend only. */
     explicit_bzero(&token, sizeof token);
     return rc;

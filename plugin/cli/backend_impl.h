@@ -22,19 +22,31 @@ struct backend_ops {
 };
 
 /* The part every implementation starts with. */
+/* TLS for the calls a backend makes (to mdevmig-sched, or to the
+ * collectors): NULL fields are the defaults (system CAs, no client
+ * certificate). The strings are argv's, valid for the whole run. */
+struct backend_tls {
+    const char *ca_file;
+    const char *client_cert_file;
+    const char *client_key_file;
+};
+
 struct backend {
     const struct backend_ops *ops;
     char name[600];
     bool have_token;
     struct auth_token token;
     double timeout_s; /* 0: the implementation's default */
+    struct backend_tls tls;
 };
 
 /* Each returns a cli_exit code; *out is NULL unless CLI_EXIT_OK. token
  * may be NULL (no probes asked for, or none given). */
 int backend_registry_open(const char *path, const struct auth_token *token, double timeout_s,
-                          struct backend **out, char *err, size_t errlen);
+                          const struct backend_tls *tls, struct backend **out, char *err,
+                          size_t errlen);
 int backend_sched_open(const char *url, const struct auth_token *token, double timeout_s,
-                       struct backend **out, char *err, size_t errlen);
+                       const struct backend_tls *tls, struct backend **out, char *err,
+                       size_t errlen);
 
 #endif

@@ -108,6 +108,9 @@ static int backend_registry_lib(struct backend_registry *r, char *err, size_t er
             /* A connect never waits longer than the whole probe may. */
             .connect_timeout_ms = timeout_ms > 0 && timeout_ms < 1000 ? timeout_ms : 0,
             .stale_after_s = BACKEND_STALE_AFTER_S,
+            .ca_file = b->tls.ca_file,
+            .tls_client_cert_file = b->tls.client_cert_file,
+            .tls_client_key_file = b->tls.client_key_file,
         };
         if ((r->lib = mdevmig_open(&options, err, errlen)) == NULL)
             return CLI_EXIT_BACKEND;
@@ -207,7 +210,8 @@ static const struct backend_ops backend_registry_ops = {
 };
 
 int backend_registry_open(const char *path, const struct auth_token *token, double timeout_s,
-                          struct backend **out, char *err, size_t errlen)
+                          const struct backend_tls *tls, struct backend **out, char *err,
+                          size_t errlen)
 {
     /* registry_open would create a missing file: a mistyped path must
      * not turn into an empty cluster. */
@@ -229,6 +233,7 @@ int backend_registry_open(const char *path, const struct auth_token *token, doub
     r->base.ops = &backend_registry_ops;
     snprintf(r->base.name, sizeof r->base.name, "registry %s", path);
     r->base.timeout_s = timeout_s;
+    r->base.tls = *tls;
     if (token != NULL) {
         r->base.token = *token;
         r->base.have_token = true;

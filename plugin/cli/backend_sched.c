@@ -152,6 +152,14 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
         rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    /* Verification is never turned off; these only say against what, and
+     * which certificate to present to a sched with mutual TLS. */
+    if (rc == CURLE_OK && s->base.tls.ca_file != NULL)
+        rc = curl_easy_setopt(c, CURLOPT_CAINFO, s->base.tls.ca_file);
+    if (rc == CURLE_OK && s->base.tls.client_cert_file != NULL)
+        rc = curl_easy_setopt(c, CURLOPT_SSLCERT, s->base.tls.client_cert_file);
+    if (rc == CURLE_OK && s->base.tls.client_key_file != NULL)
+        rc = curl_easy_setopt(c, CURLOPT_SSLKEY, s->base.tls.client_key_file);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     if (rc == CURLE_OK)
@@ -191,8 +199,12 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
         else if (buf.no_memory)
             snprintf(err, errlen, "out of memory reading the answer to %s", path);
         else
-            snprintf(err, errlen, "mdevmig-sched at %s: %s", s->url,
-                     curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc));
+            snprintf(err, errlen, "mdevmig-sched at %s: %s%s", s->url,
+                     curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc),
+                     rc == CURLE_GOT_NOTHING ? " (is it an https:// server?)"
+                     : rc == CURLE_SSL_CONNECT_ERROR
+                         ? " (is it a plain http:// server, or does it refuse this TLS?)"
+                         : "");
         free(buf.data);
         return CLI_EXIT_BACKEND;
     }
@@ -210,10 +222,17 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
     } else if (status == 400) {
         snprintf(err, errlen, "mdevmig-sched refused the request: %s", message);
         code = CLI_EXIT_USAGE;
-    } else if (status == 401 || status == 403) {
+    } else if (status == 401) {
         snprintf(err, errlen,
                  "mdevmig-sched at %s refused the token (%s): is --token-file the cluster "
                  "token the service was started with?",
+                 s->url, message);
+        code = CLI_EXIT_BACKEND;
+    } else if (status == 403) {
+        snprintf(err, errlen,
+                 "mdevmig-sched at %s refused the request (HTTP 403: %s); with mutual TLS, "
+                 "give --tls-client-cert-file and --tls-client-key-file a certificate of the "
+                 "cluster's CA",
                  s->url, message);
         code = CLI_EXIT_BACKEND;
     } else if (status == 404 && json_is_string(json_object_get(parsed, "error")) &&
@@ -380,7 +399,8 @@ static const struct backend_ops backend_sched_ops = {
 };
 
 int backend_sched_open(const char *url, const struct auth_token *token, double timeout_s,
-                       struct backend **out, char *err, size_t errlen)
+                       const struct backend_tls *tls, struct backend **out, char *err,
+                       size_t errlen)
 {
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
         snprintf(err, errlen,
@@ -401,6 +421,7 @@ int backend_sched_open(const char *url, const struct auth_token *token, double t
         s->url[--len] = '\0';
     snprintf(s->base.name, sizeof s->base.name, "mdevmig-sched at %.500s", s->url);
     s->base.timeout_s = timeout_s;
+    s->base.tls = *tls;
     s->base.token = *token;
     s->base.have_token = true;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

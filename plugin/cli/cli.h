@@ -31,10 +31,13 @@ enum cli_format {
 /* The global options, valid before or after the subcommand's name. */
 struct cli {
     const char *program;
-    const char *registry;   /* --registry PATH */
-    const char *url;        /* --url URL, else $MDEVMIG_URL */
-    const char *token_file; /* --token-file FILE, else $MDEVMIG_TOKEN_FILE */
-    double timeout_s;       /* --timeout SECONDS; 0: the backend's default */
+    const char *registry;             /* --registry PATH */
+    const char *url;                  /* --url URL, else $MDEVMIG_URL */
+    const char *token_file;           /* --token-file FILE, else $MDEVMIG_TOKEN_FILE */
+    double timeout_s;                 /* --timeout SECONDS; 0: the backend's default */
+    const char *ca_file;              /* --ca-file FILE: verifies https:// servers */
+    const char *tls_client_cert_file; /* --tls-client-cert-file FILE (mutual TLS) */
+    const char *tls_client_key_file;  /* --tls-client-key-file FILE */
     enum cli_format format;
     bool progress; /* stderr is a terminal: long work says so there */
 };

@@ -6,6 +6,7 @@
  * that turns an error value into a message on stderr.
  */
 #include "args.h"
+#include "buildinfo.h"
 #include "cli.h"
 #include "log.h"
 
@@ -35,6 +36,13 @@ void cli_help_common(FILE *out)
           "  --timeout SECONDS  with --registry: each probe's limit (default 3);\n"
           "                     with --url: the whole request's (default 30; 600 for\n"
           "                     evacuate and matrix)\n"
+          "  --ca-file FILE     the CA bundle https:// servers (mdevmig-sched, or the\n"
+          "                     collectors with --registry) must chain to (default: the\n"
+          "                     system's store); a certificate that does not verify is\n"
+          "                     an error, never a fallback\n"
+          "  --tls-client-cert-file FILE, --tls-client-key-file FILE\n"
+          "                     the client certificate (and its key, when not in the\n"
+          "                     same file) for servers with mutual TLS\n"
           "  --json             print JSON (its shape is in each command's help)\n"
           "  -h, --help         print help and exit\n"
           "\n"
@@ -76,6 +84,10 @@ static void main_help(FILE *out)
     for (size_t i = 0; i < MAIN_COMMAND_COUNT; i++)
         fprintf(out, "  %-10s  %s\n", main_commands[i]->name, main_commands[i]->summary);
     fputs("  help        mdevmig help COMMAND: a command's options and output\n"
+          "\n"
+          "Before the command only:\n"
+          "  --version          print mdevmig's version and the commit it was built\n"
+          "                     from, and exit\n"
           "\n",
           out);
     cli_help_common(out);
@@ -154,7 +166,11 @@ int main(int argc, char **argv)
         snprintf(msg, sizeof msg, "%s (see mdevmig --help)", err);
         return cli_fail(&cli, CLI_EXIT_USAGE, msg);
     }
-    bool help = rc == 1;
+    bool help = rc == ARGS_HELP;
+    if (rc == ARGS_VERSION) {
+        buildinfo_print(stdout, "mdevmig");
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_BACKEND;
+    }
     if (next >= argc) {
         if (help) {
             main_help(stdout);

@@ -168,6 +168,7 @@ long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char
         }
         job_of[n] = k;
         calls[n].url = urls[n];
+        calls[n].peer_name = m->verify_host_identity ? job->host : NULL;
         calls[n].method = "POST";
         calls[n].body = bodies[n];
         calls[n].body_len = strlen(bodies[n]);

@@ -21,6 +21,7 @@ struct mdevmig {
     size_t full_scan_max;
     struct keystone *keystone;   /* NULL unless Placement uses Keystone */
     struct placement *placement; /* NULL: candidates come from the registry */
+    bool verify_host_identity;   /* collectors must prove their host name (TLS) */
 };
 
 /* The VM's side: where it runs and what it must take along. */

@@ -78,6 +78,9 @@ static int mdevmig_open_placement(struct mdevmig *m, const struct mdevmig_option
             .user_domain = o->keystone_user_domain,
             .project_domain = o->keystone_project_domain,
             .timeout_ms = MDEVMIG_PLACEMENT_TIMEOUT_MS,
+            .ca_file = o->ca_file,
+            .client_cert_file = o->tls_client_cert_file,
+            .client_key_file = o->tls_client_key_file,
         };
         if ((m->keystone = keystone_new(&ko, err, errlen)) == NULL)
             return -1;
@@ -92,6 +95,9 @@ static int mdevmig_open_placement(struct mdevmig *m, const struct mdevmig_option
         .connect_timeout_ms = MDEVMIG_PLACEMENT_CONNECT_MS,
         .timeout_ms = MDEVMIG_PLACEMENT_TIMEOUT_MS,
         .user_agent = "mdevmig-sched",
+        .ca_file = o->ca_file,
+        .client_cert_file = o->tls_client_cert_file,
+        .client_key_file = o->tls_client_key_file,
     };
     m->placement = placement_new(&po, err, errlen);
     return m->placement != NULL ? 0 : -1;
@@ -111,7 +117,11 @@ struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, s
         .timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 3000,
         .max_parallel = options->max_parallel > 0 ? options->max_parallel : 64,
         .token = options->token,
+        .ca_file = options->ca_file,
+        .client_cert_file = options->tls_client_cert_file,
+        .client_key_file = options->tls_client_key_file,
     };
+    m->verify_host_identity = options->verify_host_identity;
     if (pthread_mutex_init(&m->registry_lock, NULL) != 0) {
         free(m);
         snprintf(err, errlen, "cannot create a lock");
@@ -124,6 +134,20 @@ struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, s
         return NULL;
     }
     return m;
+}
+
+int mdevmig_set_credentials(struct mdevmig *m, const char *token, const char *ca_file,
+                            const char *tls_client_cert_file, const char *tls_client_key_file,
+                            char *err, size_t errlen)
+{
+    struct http_client_credentials cred = {
+        .token = token,
+        .ca_file = ca_file,
+        .client_cert_file = tls_client_cert_file,
+        .client_key_file = tls_client_key_file,
+    };
+    return http_client_set_credentials(m->http, &cred, err, errlen) == 0 ? MDEVMIG_OK
+                                                                         : MDEVMIG_ERR_INPUT;
 }
 
 void mdevmig_close(struct mdevmig *m)

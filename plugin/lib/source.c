@@ -118,6 +118,7 @@ static int source_read_live(struct mdevmig *m, struct source *src, const bool *p
         snprintf(urls[n], sizeof urls[n], "%s/v1/devices/%s/migration_version", src->url,
                  src->mdevs[i].uuid);
         calls[n].url = urls[n];
+        calls[n].peer_name = m->verify_host_identity ? src->host : NULL;
         calls[n].method = "GET";
         n++;
     }

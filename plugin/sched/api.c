@@ -8,7 +8,9 @@
  */
 #include "service.h"
 
+#include "buildinfo.h"
 #include "log.h"
+#include "metrics_reply.h"
 #include "textbuf.h"
 #include "wire.h"
 
@@ -51,6 +53,19 @@ static void sched_ingest(struct sched *s, const char *host, const struct http_re
     if (strcmp(inv.host, host) != 0) {
         atomic_fetch_add(&s->ingest_rejected, 1);
         http_response_error(resp, 403, "the inventory is host %s's, not %s's", inv.host, host);
+        inventory_free(&inv);
+        return;
+    }
+    /* Mutual TLS: a host publishes only for itself, so one compromised
+     * host cannot point the sched's probes (and the token) elsewhere. */
+    if (s->host_identity && !http_request_client_is(req, host)) {
+        atomic_fetch_add(&s->ingest_rejected, 1);
+        log_warn("ingest for host %s from %s refused: its client certificate does not name %s",
+                 host, req->peer, host);
+        http_response_error(resp, 403,
+                            "the client certificate does not name host %s: under mutual TLS a "
+                            "collector publishes only its own host's inventory",
+                            host);
         inventory_free(&inv);
         return;
     }
@@ -315,6 +330,7 @@ static void sched_decide(struct sched *s, const struct http_request *http, bool 
     }
     atomic_fetch_add(&s->probes_sent, result->probes_sent);
     atomic_fetch_add(&s->decision_us_total, (unsigned long)result->elapsed_us);
+    metrics_reply_sched_result(s, filter, result);
     log_info("%s %s: %zu of %zu hosts pass, %zu probes, %ld us%s", filter ? "filter" : "select",
              result->instance != NULL ? result->instance : "(mdevs)", result->destination_count,
              result->host_count, result->probes_sent, result->elapsed_us,
@@ -414,6 +430,7 @@ static void sched_evacuate(struct sched *s, const struct http_request *http,
     }
     atomic_fetch_add(&s->probes_sent, plan->probes_sent);
     atomic_fetch_add(&s->decision_us_total, (unsigned long)plan->elapsed_us);
+    metrics_reply_sched_plan(s, plan);
     log_info("evacuate %s (%s): %zu of %zu VMs placed, %zu probes in %zu waves, %ld us%s",
              plan->host, mdevmig_policy_name(plan->policy), plan->placed, plan->vm_count,
              plan->probes_sent, plan->waves, plan->elapsed_us,
@@ -452,56 +469,12 @@ static void sched_matrix(struct sched *s, const struct http_request *http,
     }
     atomic_fetch_add(&s->probes_sent, matrix->probes_sent);
     atomic_fetch_add(&s->decision_us_total, (unsigned long)matrix->elapsed_us);
+    metrics_reply_sched_matrix(s, matrix);
     log_info("matrix: %zu groups, %zu cells, %zu probes, %ld us", matrix->group_count,
              matrix->cell_count, matrix->probes_sent, matrix->elapsed_us);
     char *text = mdevmig_matrix_json(matrix);
     mdevmig_matrix_free(matrix);
     http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
-}
-
-static void sched_metrics(struct sched *s, struct http_response *resp)
-{
-    struct registry_hosts hosts;
-    char err[512];
-    size_t host_count = 0, stale = 0;
-    pthread_mutex_lock(&s->registry_lock);
-    int rc = registry_list_hosts(s->registry, &hosts, err, sizeof err);
-    pthread_mutex_unlock(&s->registry_lock);
-    if (rc == 0) {
-        host_count = hosts.count;
-        for (size_t i = 0; i < hosts.count; i++)
-            stale += sched_stale(s, hosts.items[i].last_seen);
-        registry_hosts_free(&hosts);
-    }
-    struct textbuf buf = {0};
-    textbuf_printf(
-        &buf,
-        "# TYPE mdevmig_sched_requests_total counter\n"
-        "mdevmig_sched_requests_total %lu\n"
-        "mdevmig_sched_bad_requests_total %lu\n"
-        "mdevmig_sched_unauthorized_total %lu\n"
-        "# TYPE mdevmig_sched_decisions_total counter\n"
-        "mdevmig_sched_decisions_total{kind=\"select\"} %lu\n"
-        "mdevmig_sched_decisions_total{kind=\"filter\"} %lu\n"
-        "mdevmig_sched_decisions_total{kind=\"evacuate\"} %lu\n"
-        "mdevmig_sched_decisions_total{kind=\"matrix\"} %lu\n"
-        "mdevmig_sched_decision_seconds_total %.6f\n"
-        "mdevmig_sched_probes_sent_total %lu\n"
-        "# TYPE mdevmig_sched_ingest_total counter\n"
-        "mdevmig_sched_ingest_total{outcome=\"applied\"} %lu\n"
-        "mdevmig_sched_ingest_total{outcome=\"ignored\"} %lu\n"
-        "mdevmig_sched_ingest_total{outcome=\"rejected\"} %lu\n"
-        "# TYPE mdevmig_sched_hosts gauge\n"
-        "mdevmig_sched_hosts %zu\n"
-        "mdevmig_sched_hosts_stale %zu\n",
-        atomic_load(&s->requests), atomic_load(&s->bad_requests), atomic_load(&s->unauthorized),
-        atomic_load(&s->selects), atomic_load(&s->filters), atomic_load(&s->evacuations),
-        atomic_load(&s->matrices), atomic_load(&s->decision_us_total) / 1e6,
-        atomic_load(&s->probes_sent), atomic_load(&s->ingest_applied),
-        atomic_load(&s->ingest_ignored), atomic_load(&s->ingest_rejected), host_count, stale);
-    size_t len;
-    char *text = textbuf_take(&buf, &len);
-    http_response_take(resp, 200, "text/plain; version=0.0.4", text, len);
 }
 
 void sched_api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
@@ -510,10 +483,12 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
     atomic_fetch_add(&s->requests, 1);
     if (strcmp(req->path, "/v1/health") == 0) {
         if (http_method_allowed(req, resp, "GET"))
-            http_response_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+            http_response_json(resp, 200,
+                               json_pack("{s:s, s:s, s:s}", "status", "ok", "version",
+                                         buildinfo_version(), "commit", buildinfo_commit()));
         return;
     }
-    if (!auth_bearer_ok(&s->token, req->authorization)) {
+    if (!auth_current_ok(&s->token, req->authorization)) {
         atomic_fetch_add(&s->unauthorized, 1);
         http_response_error(resp, 401,
                             req->authorization == NULL
@@ -538,7 +513,7 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
             sched_inventory(s, NULL, resp);
     } else if (strcmp(req->path, "/metrics") == 0) {
         if (http_method_allowed(req, resp, "GET"))
-            sched_metrics(s, resp);
+            metrics_reply_sched(s, resp);
     } else if (strncmp(req->path, SCHED_HOSTS_PREFIX, strlen(SCHED_HOSTS_PREFIX)) == 0) {
         const char *host = req->path + strlen(SCHED_HOSTS_PREFIX);
         const char *slash = strchr(host, '/');

@@ -225,16 +225,21 @@ static const struct settings_item sched_config_items[] = {
      .offset = SCHED_FIELD(keystone_project_domain, char *),
      .def = "Default",
      .help = "Name of the Keystone domain of the project."},
+    TLS_SETTINGS_ITEMS(struct sched_config),
     {.flag = "config",
      .metavar = "FILE",
      .kind = SETTINGS_CONFIG,
      .offset = SCHED_FIELD(config_file, char *),
      .help = "Read settings from FILE first (format below)."},
     {.flag = "help", .kind = SETTINGS_HELP, .help = "Print this help and exit."},
+    {.flag = "version",
+     .kind = SETTINGS_VERSION,
+     .help = "Print the version and the git commit of this build and exit."},
 };
 
 static const struct settings_spec sched_config_spec = {
     .section = "sched",
+    .program = "mdevmig-sched",
     .items = sched_config_items,
     .count = sizeof sched_config_items / sizeof sched_config_items[0],
     .size = sizeof(struct sched_config),
@@ -281,7 +286,8 @@ int sched_config_parse(struct sched_config *cfg, int argc, char **argv, char *er
         return rc;
     /* Checked once every layer is in: a file may set one and a flag the
      * other. A connect wait longer than the whole probe would never end. */
-    if (sched_config_check_placement(cfg, err, errlen) < 0) {
+    if (sched_config_check_placement(cfg, err, errlen) < 0 ||
+        tls_settings_check(&cfg->tls, err, errlen) < 0) {
         sched_config_free(cfg);
         return -1;
     }
@@ -339,11 +345,20 @@ void sched_config_usage(FILE *out)
           "  SOURCE is \"instance\": UUID, or \"host\": HOST with \"devices\": [UUID...],\n"
           "  or \"mdevs\": [{\"type\", \"version\"}...]; each answer is confirmed by probes.\n"
           "\n"
+          "Mutual TLS (tls_client_ca_file) also ties each host to its certificate: an\n"
+          "ingest for HOST is accepted only from a client certificate naming HOST, and\n"
+          "a collector is probed only over https:// at a server certificate naming its\n"
+          "host, so one compromised host can publish and answer only for itself.\n"
+          "\n"
           "SIGNALS\n"
           "  SIGTERM, SIGINT  stop cleanly\n"
+          "  SIGHUP           re-read the config file, the token file and the TLS\n"
+          "                   certificates (log_level, token_file and the tls_* and\n"
+          "                   ca_file keys take effect; others are logged as needing a\n"
+          "                   restart; a broken config is refused and the old one kept)\n"
           "\n"
           "EXIT STATUS\n"
-          "  0  stopped cleanly on SIGTERM/SIGINT, or --help succeeded\n"
+          "  0  stopped cleanly on SIGTERM/SIGINT, or --help or --version succeeded\n"
           "  1  runtime failure (cannot listen, read the token, open the registry, ...)\n"
           "  2  bad usage or configuration\n",
           out);

@@ -5,6 +5,8 @@
 #ifndef MDEVMIG_SCHED_CONFIG_H
 #define MDEVMIG_SCHED_CONFIG_H
 
+#include "tls_settings.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ struct sched_config {
     char *keystone_project;
     char *keystone_user_domain;    /* Default */
     char *keystone_project_domain; /* Default */
+    struct tls_settings tls;       /* tls_cert_file = ... (tls_settings.h) */
 };
 
 /* 0 to run, 1 after --help (exit 0), -1 with a message (exit 2). */

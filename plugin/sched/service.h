@@ -10,6 +10,7 @@
 #include "config.h"
 #include "http_server.h"
 #include "mdevmig.h"
+#include "metrics.h"
 #include "registry.h"
 
 #include <pthread.h>
@@ -17,7 +18,10 @@
 
 struct sched {
     const struct sched_config *cfg;
-    struct auth_token token;
+    /* Mutual TLS: hosts must prove their names (ingest, probes); fixed
+     * while running. */
+    bool host_identity;
+    struct auth_current token; /* the cluster token, replaced on SIGHUP */
     struct mdevmig *lib;
     /* Ingest and inventory reads: a connection of their own, so a burst
      * of snapshots never waits behind a select's probes. */
@@ -36,6 +40,12 @@ struct sched {
     atomic_ulong ingest_ignored;
     atomic_ulong ingest_rejected;
     atomic_ulong decision_us_total;
+    /* Zeroed with the rest; metrics_reply.c gives them their bounds. */
+    struct metrics_histogram decision_select;
+    struct metrics_histogram decision_filter;
+    struct metrics_histogram decision_evacuate;
+    struct metrics_histogram decision_matrix;
+    struct metrics_histogram probe; /* every probe a decision reports as sent */
 };
 
 /* The http_handler for a struct sched (ctx). */

@@ -3,6 +3,14 @@ mount and one mdevmig-collector on its own loopback address. Everything
 started is stopped again (processes by PID, mounts with fusermount3 -u),
 also when a test fails; use it as a context manager.
 
+TLS (DESIGN.md §7), off unless asked for: a daemon given tls=TLS(...)
+gets the TLS flags, an https:// url, and the harness's own requests to it
+go over HTTPS, verifying its certificate. Cluster(build, tls_ca=True) (or
+a tlsca.CA) issues each daemon one certificate naming it (SAN DNS:<host
+name> and IP:<its address>) for both sides; mutual_tls=True makes every
+daemon ask for client certificates, and the harness presents
+cluster.operator's.
+
 Runs with Debian's /usr/bin/python3 and its standard library only.
 """
 
@@ -14,6 +22,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -25,6 +34,108 @@ def free_port(address):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((address, 0))
         return s.getsockname()[1]
+
+
+def ssl_context(ca_file, cert_file=None, key_file=None):
+    """A client context verifying servers against ca_file (names checked)
+    and presenting cert_file/key_file when a server asks for one."""
+    context = ssl.create_default_context(cafile=ca_file)
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+class TLS:
+    """One daemon's TLS files; each one set is passed as the flag named
+    after it: cert_file, key_file (--tls-cert-file, --tls-key-file: it
+    serves HTTPS), client_ca_file (--tls-client-ca-file: mutual TLS),
+    ca_file (--ca-file: what it verifies the servers it calls with),
+    client_cert_file, client_key_file (--tls-client-cert-file,
+    --tls-client-key-file: what it presents to them).
+
+    The harness's own requests to the daemon verify it against verify_file
+    (default ca_file, else client_ca_file) and present harness_cert_file
+    and harness_key_file when set (default: none, or the daemon's own
+    certificate under mutual TLS)."""
+
+    FLAGS = (("cert_file", "--tls-cert-file"), ("key_file", "--tls-key-file"),
+             ("client_ca_file", "--tls-client-ca-file"), ("ca_file", "--ca-file"),
+             ("client_cert_file", "--tls-client-cert-file"),
+             ("client_key_file", "--tls-client-key-file"))
+
+    def __init__(self, cert_file=None, key_file=None, client_ca_file=None, ca_file=None,
+                 client_cert_file=None, client_key_file=None, verify_file=None,
+                 harness_cert_file=None, harness_key_file=None):
+        self.cert_file, self.key_file = cert_file, key_file
+        self.client_ca_file, self.ca_file = client_ca_file, ca_file
+        self.client_cert_file, self.client_key_file = client_cert_file, client_key_file
+        self.verify_file = verify_file or ca_file or client_ca_file
+        if harness_cert_file is None and client_ca_file:
+            harness_cert_file = client_cert_file or cert_file
+            harness_key_file = client_key_file if client_cert_file else key_file
+        self.harness_cert_file, self.harness_key_file = harness_cert_file, harness_key_file
+
+    @classmethod
+    def from_cert(cls, cert, ca, mutual=False, harness=None):
+        """A daemon with one certificate (a tlsca.Cert) for both sides,
+        trusting ca (a tlsca.CA); mutual: it asks for client certificates;
+        harness: the tlsca.Cert the harness presents (default: cert)."""
+        return cls(cert_file=cert.cert, key_file=cert.key,
+                   client_ca_file=ca.bundle if mutual else None, ca_file=ca.bundle,
+                   client_cert_file=cert.cert, client_key_file=cert.key,
+                   harness_cert_file=(harness or cert).cert if mutual else None,
+                   harness_key_file=(harness or cert).key if mutual else None)
+
+    @classmethod
+    def client(cls, ca, cert=None):
+        """Client side only (a CLI run, the Nova filter): trusts ca (a
+        tlsca.CA or a CA file), presents cert (a tlsca.Cert) if given."""
+        ca_file = getattr(ca, "bundle", ca)
+        return cls(ca_file=ca_file, client_cert_file=cert.cert if cert else None,
+                   client_key_file=cert.key if cert else None)
+
+    @property
+    def serves(self):
+        return bool(self.cert_file)
+
+    def args(self):
+        """The daemon (or CLI) flags for the files set."""
+        out = []
+        for attr, flag in self.FLAGS:
+            if getattr(self, attr):
+                out += [flag, getattr(self, attr)]
+        return out
+
+    def context(self):
+        """The harness's context for requests to this daemon (made anew
+        each time, so that files replaced by a test count at once)."""
+        return ssl_context(self.verify_file, self.harness_cert_file, self.harness_key_file)
+
+
+def _connection(address, port, timeout, tls, context):
+    if context is not None:
+        return http.client.HTTPSConnection(address, port, timeout=timeout, context=context)
+    if tls is not None and tls.serves:
+        return http.client.HTTPSConnection(address, port, timeout=timeout,
+                                           context=tls.context())
+    return http.client.HTTPConnection(address, port, timeout=timeout)
+
+
+def without_flags(args, omit):
+    """args less every flag named in omit ("--token-file", ...) and the
+    value that follows it (every flag the harness passes takes one). For a
+    daemon started with --config FILE whose file must decide a setting:
+    a flag wins over the file."""
+    omit = set(omit)
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in omit:
+            skip = True
+        else:
+            out.append(arg)
+    return out
 
 
 def mounted(path):
@@ -104,7 +215,10 @@ class Collector:
     """One mdevmig-collector, serving one Sim's tree."""
 
     def __init__(self, binary, name, sim, root, address, libvirt_uri="none",
-                 registry=None, extra=()):
+                 registry=None, extra=(), tls=None, omit=()):
+        """omit: flags the harness would pass that are left out (see
+        without_flags), e.g. ("--token-file", "--listen") for a collector
+        whose --config file sets them; extra is never filtered."""
         self.binary, self.name, self.sim = binary, name, sim
         self.address = address
         self.port = free_port(address)
@@ -122,32 +236,46 @@ class Collector:
                      "--scan-interval", "0.2", "--heartbeat-interval", "1"]
         if registry:
             self.args += ["--registry", "sqlite:" + registry]
+        self.tls = tls or None
+        if self.tls is not None:
+            self.args += self.tls.args()
+            if self.tls.serves and "--advertise-url" not in extra:
+                self.args += ["--advertise-url", self.url]
+        if omit:
+            self.args = self.args[:1] + without_flags(self.args[1:], omit)
         self.args += list(extra)
         self.proc = None
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.address, self.port)
+        scheme = "https" if self.tls is not None and self.tls.serves else "http"
+        return "%s://%s:%d" % (scheme, self.address, self.port)
 
     def start(self):
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.args, stdout=log, stderr=log)
         deadline = time.time() + 10
+        last = None
         while time.time() < deadline:
             try:
                 status, body = self.request("GET", "/v1/health", auth=False)
                 if status == 200 and body.get("status") == "ok":
                     return
-            except OSError:
-                pass
+            except OSError as e:
+                last = e
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise RuntimeError("collector %s did not start: %s" % (self.name, open(self.log).read()))
+        why = " (last health request: %s)" % last if self.tls is not None and last else ""
+        raise RuntimeError("collector %s did not start%s: %s"
+                           % (self.name, why, open(self.log).read()))
 
-    def request(self, method, path, body=None, auth=True, token=TOKEN, raw=None, headers=None):
-        """One HTTP request; returns (status, parsed JSON or text)."""
-        conn = http.client.HTTPConnection(self.address, self.port, timeout=10)
+    def request(self, method, path, body=None, auth=True, token=TOKEN, raw=None, headers=None,
+                context=None):
+        """One HTTP request; returns (status, parsed JSON or text). Over
+        HTTPS when the collector serves TLS, or with context (an
+        ssl.SSLContext: another client identity or CA)."""
+        conn = _connection(self.address, self.port, 10, self.tls, context)
         try:
             hdrs = dict(headers or {})
             if auth:
@@ -199,14 +327,58 @@ class Collector:
 
 
 class Cluster:
-    """with Cluster(build_dir) as c: c.add_host("gpu-a", fixture) ..."""
+    """with Cluster(build_dir) as c: c.add_host("gpu-a", fixture) ...
 
-    def __init__(self, build_dir, prefix="mdevmig-it"):
+    With TLS, every daemon added gets a certificate of the cluster's CA:
+        with Cluster(build_dir, tls_ca=True, mutual_tls=True) as c:
+            s = c.add_sched()                     # https://127.0.0.1:P
+            c.add_host("gpu-a", fixture, registry=None,
+                       extra=["--registry", s.url])  # https://127.0.0.2:P
+            cli_flags = ["--url", s.url] + c.client_tls().args()
+    """
+
+    def __init__(self, build_dir, prefix="mdevmig-it", tls_ca=None, mutual_tls=False):
         self.build = build_dir
         self.root = tempfile.mkdtemp(prefix=prefix + ".")
         self.sims, self.collectors = {}, {}
         self.scheds = []
         self.next_address = 2
+        # tls_ca: True (a new CA in the cluster's folder) or a tlsca.CA;
+        # every daemon then serves TLS with a certificate of its own.
+        if tls_ca is True:
+            from tlsca import CA
+            try:
+                tls_ca = CA(os.path.join(self.root, "ca"))
+            except BaseException:
+                shutil.rmtree(self.root, ignore_errors=True)
+                raise
+        self.tls_ca = tls_ca or None
+        self.mutual_tls = mutual_tls
+        self._operator = None
+
+    @property
+    def operator(self):
+        """The harness's client certificate (CN=operator, client use only),
+        issued on first use; None without tls_ca."""
+        if self._operator is None and self.tls_ca is not None:
+            self._operator = self.tls_ca.issue("operator", server=False)
+        return self._operator
+
+    def issue(self, name, **kwargs):
+        """A certificate from the cluster's CA (tlsca.CA.issue)."""
+        return self.tls_ca.issue(name, **kwargs)
+
+    def daemon_tls(self, name, address, dns=None):
+        """The TLS of a daemon of this cluster: a new certificate naming
+        name (or dns) and address, the cluster's CA, mutual_tls."""
+        cert = self.tls_ca.issue(name, dns=dns, ips=[address])
+        return TLS.from_cert(cert, self.tls_ca, mutual=self.mutual_tls,
+                             harness=self.operator if self.mutual_tls else None)
+
+    def client_tls(self, cert=None):
+        """Client-side TLS (TLS.client) trusting the cluster's CA, with cert
+        (default: the operator's): .args() are a CLI's flags."""
+        return TLS.client(self.tls_ca, cert or self.operator)
 
     @property
     def mdevsim(self):
@@ -225,10 +397,14 @@ class Cluster:
         return sim
 
     def add_host(self, name, fixture, **kwargs):
-        """An mdevsim mount and a collector on 127.0.0.N for it."""
+        """An mdevsim mount and a collector on 127.0.0.N for it. In a
+        cluster with tls_ca it serves TLS with a certificate naming name
+        and 127.0.0.N, unless tls= says otherwise (a TLS, or False: none)."""
         sim = self.add_sim(name, fixture)
         address = "127.0.0.%d" % self.next_address
         self.next_address += 1
+        if kwargs.get("tls") is None and self.tls_ca is not None:
+            kwargs["tls"] = self.daemon_tls(name, address)
         collector = Collector(self.collector_binary, name, sim, os.path.join(self.root, name),
                               address, **kwargs)
         self.collectors[name] = collector
@@ -242,11 +418,17 @@ class Cluster:
         self.close()
         return False
 
-    def add_sched(self, registry=None, extra=()):
-        """An mdevmig-sched (started) owning registry (default: a new file)."""
-        root = os.path.join(self.root, "sched%d" % len(self.scheds))
+    def add_sched(self, registry=None, extra=(), tls=None, omit=()):
+        """An mdevmig-sched (started) owning registry (default: a new file).
+        In a cluster with tls_ca it serves TLS with a certificate naming
+        schedN, localhost and 127.0.0.1, unless tls= says otherwise; omit:
+        flags left out (Sched)."""
+        name = "sched%d" % len(self.scheds)
+        root = os.path.join(self.root, name)
         registry = registry or os.path.join(root, "registry.db")
-        sched = Sched(self.build, root, registry, extra)
+        if tls is None and self.tls_ca is not None:
+            tls = self.daemon_tls(name, "127.0.0.1", dns=[name, "localhost"])
+        sched = Sched(self.build, root, registry, extra, tls=tls, omit=omit)
         self.scheds.append(sched)
         sched.start()
         return sched
@@ -286,7 +468,9 @@ class Checks:
 class Sched:
     """One mdevmig-sched owning a registry file, on 127.0.0.1."""
 
-    def __init__(self, build_dir, root, registry, extra=()):
+    def __init__(self, build_dir, root, registry, extra=(), tls=None, omit=()):
+        """omit: flags the harness would pass that are left out (see
+        without_flags); extra is never filtered."""
         self.binary = os.path.join(build_dir, "plugin/mdevmig-sched")
         self.root = root
         os.makedirs(root, exist_ok=True)
@@ -300,31 +484,42 @@ class Sched:
             f.write(TOKEN + "\n")
         self.args = [self.binary, "--listen", "%s:%d" % (self.address, self.port),
                      "--token-file", self.token_file, "--registry", registry,
-                     "--probe-timeout", "2", "--connect-timeout", "0.5"] + list(extra)
+                     "--probe-timeout", "2", "--connect-timeout", "0.5"]
+        self.tls = tls or None
+        if self.tls is not None:
+            self.args += self.tls.args()
+        if omit:
+            self.args = self.args[:1] + without_flags(self.args[1:], omit)
+        self.args += list(extra)
         self.proc = None
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.address, self.port)
+        scheme = "https" if self.tls is not None and self.tls.serves else "http"
+        return "%s://%s:%d" % (scheme, self.address, self.port)
 
     def start(self):
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.args, stdout=log, stderr=log)
         deadline = time.time() + 10
+        last = None
         while time.time() < deadline:
             try:
                 status, _ = self.request("GET", "/v1/health", auth=False)
                 if status == 200:
                     return
-            except OSError:
-                pass
+            except OSError as e:
+                last = e
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise RuntimeError("mdevmig-sched did not start: " + open(self.log).read())
+        why = " (last health request: %s)" % last if self.tls is not None and last else ""
+        raise RuntimeError("mdevmig-sched did not start%s: %s" % (why, open(self.log).read()))
 
-    def request(self, method, path, body=None, auth=True, token=TOKEN, raw=None):
-        conn = http.client.HTTPConnection(self.address, self.port, timeout=30)
+    def request(self, method, path, body=None, auth=True, token=TOKEN, raw=None, context=None):
+        """As Collector.request: HTTPS when the sched serves TLS, or with
+        context (e.g. a client certificate naming a host, for an ingest)."""
+        conn = _connection(self.address, self.port, 30, self.tls, context)
         try:
             hdrs = {"Authorization": "Bearer " + token} if auth else {}
             data = raw if raw is not None else (json.dumps(body) if body is not None else None)

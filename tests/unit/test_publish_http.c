@@ -276,7 +276,8 @@ static void wait_for(struct stub *s, struct publish *p, size_t requests, unsigne
 static struct publish *start(char *const *targets, size_t count, double heartbeat_s)
 {
     char err[1024] = "";
-    struct publish *p = publish_start(targets, count, TOKEN, heartbeat_s, err, sizeof err);
+    struct publish *p = publish_start(targets, count, &(struct publish_credentials){.token = TOKEN},
+                                      heartbeat_s, err, sizeof err);
     if (p == NULL)
         fail_msg("publish_start: %s", err);
     return p;
@@ -563,7 +564,9 @@ static void test_publish_start_refuses(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[1024] = "";
         char *targets[] = {(char *)cases[i].target};
-        struct publish *p = publish_start(targets, 1, cases[i].token, 60, err, sizeof err);
+        struct publish *p =
+            publish_start(targets, 1, &(struct publish_credentials){.token = cases[i].token}, 60,
+                          err, sizeof err);
         if (p != NULL) {
             publish_stop(p);
             fail_msg("%s: accepted", cases[i].target);
@@ -575,7 +578,8 @@ static void test_publish_start_refuses(void **state)
     /* sqlite-only publishing needs no token. */
     char err[1024] = "";
     char *targets[] = {"sqlite:/nonexistent/never-opened.db"};
-    struct publish *p = publish_start(targets, 1, NULL, 60, err, sizeof err);
+    struct publish *p =
+        publish_start(targets, 1, &(struct publish_credentials){0}, 60, err, sizeof err);
     assert_non_null(p);
     publish_stop(p);
 }

@@ -314,7 +314,7 @@ static void test_help(void **state)
     struct help_key keys[MAX_KEYS];
     char *text;
     size_t n = help_keys(keys, MAX_KEYS, &text);
-    assert_int_equal(n, 20);
+    assert_int_equal(n, 26);
     const char *must[] = {"--config FILE", "--help",     "[sched]",     "/v1/health",
                           "/v1/inventory", "/v1/hosts/", "/v1/select",  "/v1/filter",
                           "/metrics",      "SIGTERM",    "EXIT STATUS", "  0 ",

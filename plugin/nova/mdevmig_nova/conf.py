@@ -3,6 +3,10 @@ when this module is imported (as out-of-tree Nova plugins do: Nova loads
 the filter class after parsing its config files, and oslo.config reads a
 group's values from the parsed files whenever the group is registered).
 list_opts() feeds oslo-config-generator.
+
+Every option is mutable: on SIGHUP nova-scheduler re-reads its config
+files with oslo.config's mutate_config_files, which changes only options
+marked mutable, and the filter reads its options at each request.
 """
 
 from oslo_config import cfg
@@ -21,14 +25,17 @@ mdevmig_opts = [
         "url",
         default="http://127.0.0.1:7400",
         schemes=["http", "https"],
+        mutable=True,
         help="""
 Base URL of mdevmig-sched (its ``listen`` address). The filter posts to
-``<url>/v1/filter`` once per scheduling request. HTTPS is verified against
-the system's CA store.
+``<url>/v1/filter`` once per scheduling request. With https, the service's
+certificate is verified against ``ca_file`` (default: the system's CA
+store) and must name the host given here (its DNS name or IP address).
 """),
     cfg.StrOpt(
         "token_file",
         default="/etc/mdevmig/token",
+        mutable=True,
         help="""
 File holding the cluster bearer token (the one mdevmig-sched and every
 collector hold). It must be readable by the user nova-scheduler runs as;
@@ -39,15 +46,48 @@ it is read on every request, so a rotated token takes effect at once.
         default=10.0,
         min=0.1,
         max=600.0,
+        mutable=True,
         help="""
 Seconds to wait for mdevmig-sched to accept the connection, and again for
 each read of its answer. The service probes every candidate host within its
 own probe_timeout (3 seconds by default), so its answer normally comes well
 within this.
 """),
+    cfg.StrOpt(
+        "ca_file",
+        mutable=True,
+        help="""
+PEM file of the CA certificate(s) that mdevmig-sched's certificate is
+verified against when ``url`` is https, instead of the system's CA store.
+A certificate that does not verify is an error naming the host and the
+reason; the filter never falls back to an unverified connection or to
+http. This option, ``client_cert_file`` or ``client_key_file`` set with an
+http ``url`` is an error too: the token would travel in the clear. The
+TLS files are read again when they change (a renewed certificate counts
+at the next request). An unreadable file is an error naming the option,
+as an unreachable service is (see ``fail_open``).
+"""),
+    cfg.StrOpt(
+        "client_cert_file",
+        mutable=True,
+        help="""
+PEM file of the client certificate the filter presents to mdevmig-sched,
+for a service with mutual TLS (its ``tls_client_ca_file`` set); it must be
+issued by that CA for client use (extended key usage clientAuth). Holds
+the private key too unless ``client_key_file`` is set.
+"""),
+    cfg.StrOpt(
+        "client_key_file",
+        mutable=True,
+        help="""
+PEM file of the private key of ``client_cert_file``. A secret: a regular
+file that others cannot read (group read for the user nova-scheduler runs
+as is fine, e.g. root:nova 0640).
+"""),
     cfg.BoolOpt(
         "fail_open",
         default=False,
+        mutable=True,
         help="""
 What to do when mdevmig-sched cannot answer (unreachable, timed out, an
 error status or an answer that cannot be read). False (fail closed): no

@@ -13,11 +13,20 @@ nothing in the RequestSpec says "this is a move" -- _nova_check_type is
 only ever "rebuild". The service tells moves from boots itself: an instance
 it knows runs on a host and has mdevs to check; one it does not know is a
 new boot and every host passes, unprobed.
+
+Over https the service's certificate is verified (against [mdevmig]
+ca_file, else the system's CA store) and must name the host of [mdevmig]
+url; a filter with client_cert_file presents it, for a service with mutual
+TLS (DESIGN.md §7). A certificate that does not verify is an error like
+any other unanswered request: never a retry without verification, nor
+over http.
 """
 
 import http.client
 import json
+import os
 import ssl
+import stat
 import time
 import urllib.parse
 
@@ -55,6 +64,73 @@ def _read_token():
     return token
 
 
+# The [mdevmig] options that name TLS files.
+TLS_OPTIONS = ("ca_file", "client_cert_file", "client_key_file")
+
+# (key, ssl.SSLContext) of the last context made. The key holds the TLS
+# option values and the version of each file, so a value changed on SIGHUP
+# or a renewed certificate counts at the next request, while a request
+# costs no more than a stat of each file.
+_tls_cache = None
+
+
+def _tls_file(option, path, secret):
+    """What identifies the version of the file [mdevmig] option names."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ServiceError("[mdevmig] %s %s: %s"
+                           % (option, path, e.strerror or e))
+    if not stat.S_ISREG(st.st_mode):
+        raise ServiceError("[mdevmig] %s %s: not a regular file"
+                           % (option, path))
+    if secret and st.st_mode & 0o007:
+        raise ServiceError("[mdevmig] %s %s: mode %03o lets others use the "
+                           "private key; chmod o-rwx it (group read is "
+                           "fine, e.g. root:nova 0640)"
+                           % (option, path, stat.S_IMODE(st.st_mode)))
+    return (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns)
+
+
+def _load_error(e):
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+def _tls_context():
+    """The SSLContext of the current [mdevmig] TLS options, made anew only
+    when they or their files changed."""
+    global _tls_cache
+    ca_file, cert_file, key_file = (getattr(CONF.mdevmig, o) or None
+                                    for o in TLS_OPTIONS)
+    if key_file and not cert_file:
+        raise ServiceError("[mdevmig] client_key_file is set but "
+                           "client_cert_file is not")
+    key = (ca_file and _tls_file("ca_file", ca_file, False),
+           cert_file and _tls_file("client_cert_file", cert_file,
+                                   not key_file),
+           key_file and _tls_file("client_key_file", key_file, True))
+    cached = _tls_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except OSError as e:
+        raise ServiceError("cannot load [mdevmig] ca_file %s: %s"
+                           % (ca_file, _load_error(e)))
+    if cert_file:
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except OSError as e:
+            raise ServiceError(
+                "cannot load [mdevmig] client_cert_file %s%s: %s"
+                % (cert_file,
+                   " with client_key_file %s" % key_file if key_file else "",
+                   _load_error(e)))
+    _tls_cache = (key, context)
+    return context
+
+
 def _connection(url, timeout):
     parts = urllib.parse.urlsplit(url)
     try:
@@ -68,9 +144,27 @@ def _connection(url, timeout):
     if parts.scheme == "https":
         return http.client.HTTPSConnection(
             parts.hostname, port or 443, timeout=timeout,
-            context=ssl.create_default_context()), parts.path
+            context=_tls_context()), parts.path
+    tls = [o for o in TLS_OPTIONS if getattr(CONF.mdevmig, o)]
+    if tls:
+        # The operator meant TLS: no token in the clear instead.
+        raise ServiceError("[mdevmig] url %s is not https, but %s is set"
+                           % (url, " and ".join(tls)))
     return http.client.HTTPConnection(parts.hostname, port or 80,
                                       timeout=timeout), parts.path
+
+
+def _unverified(url, error):
+    """The error for a certificate of mdevmig-sched that did not verify:
+    the host it was checked for and the verifier's reason."""
+    ca_file = CONF.mdevmig.ca_file
+    return ServiceError(
+        "TLS certificate of mdevmig-sched at %s (%s) not accepted: %s "
+        "(verified against %s)"
+        % (urllib.parse.urlsplit(url).hostname, url,
+           error.verify_message or error.reason or error,
+           "[mdevmig] ca_file " + ca_file if ca_file
+           else "the system's CA store"))
 
 
 def _service_error(status, data):
@@ -96,6 +190,8 @@ def ask(instance_uuid, host_names):
                      headers=headers)
         resp = conn.getresponse()
         data = resp.read()
+    except ssl.SSLCertVerificationError as e:
+        raise _unverified(url, e)
     except (OSError, http.client.HTTPException) as e:
         raise ServiceError("%s%s: %s" % (url.rstrip("/"), FILTER_PATH,
                                          str(e) or type(e).__name__))

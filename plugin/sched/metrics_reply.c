@@ -1,0 +1,158 @@
+/*
+ * metrics_reply — mdevmig-sched's families, one writer call each, so every
+ * sample sits under its own HELP and TYPE. The names are what dashboards,
+ * alerts, tests and benchmarks read: keep them.
+ */
+#include "metrics_reply.h"
+
+#include "buildinfo.h"
+#include "http_server.h"
+#include "log.h"
+#include "mdevmig.h"
+#include "metrics.h"
+#include "registry.h"
+#include "service.h"
+#include "textbuf.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+void metrics_reply_sched_init(struct sched *s)
+{
+    metrics_histogram_init(&s->decision_select, &metrics_bounds_decision);
+    metrics_histogram_init(&s->decision_filter, &metrics_bounds_decision);
+    metrics_histogram_init(&s->decision_evacuate, &metrics_bounds_decision);
+    metrics_histogram_init(&s->decision_matrix, &metrics_bounds_decision);
+    metrics_histogram_init(&s->probe, &metrics_bounds_request);
+}
+
+/* A probe that went out: one to a host with no collector URL is reported
+ * unreachable without a request, and so without a time. */
+static void metrics_reply_probe(struct sched *s, const struct mdevmig_probe *p)
+{
+    if (p->verdict == MDEVMIG_UNREACHABLE && p->elapsed_us == 0)
+        return;
+    metrics_histogram_observe_us(&s->probe, p->elapsed_us);
+}
+
+void metrics_reply_sched_result(struct sched *s, bool filter, const struct mdevmig_result *r)
+{
+    metrics_histogram_observe_us(filter ? &s->decision_filter : &s->decision_select, r->elapsed_us);
+    for (size_t h = 0; h < r->host_count; h++) {
+        for (size_t p = 0; p < r->hosts[h].probe_count; p++)
+            metrics_reply_probe(s, &r->hosts[h].probes[p]);
+    }
+}
+
+void metrics_reply_sched_plan(struct sched *s, const struct mdevmig_plan *plan)
+{
+    metrics_histogram_observe_us(&s->decision_evacuate, plan->elapsed_us);
+    for (size_t p = 0; p < plan->probe_count; p++)
+        metrics_reply_probe(s, &plan->probes[p].probe);
+}
+
+void metrics_reply_sched_matrix(struct sched *s, const struct mdevmig_matrix *matrix)
+{
+    metrics_histogram_observe_us(&s->decision_matrix, matrix->elapsed_us);
+    /* A cell keeps only its last attempt's time: earlier attempts at
+     * representatives that did not answer are not observed. */
+    for (size_t i = 0; i < matrix->cell_count; i++) {
+        const struct mdevmig_matrix_cell *cell = &matrix->cells[i];
+        if (cell->attempts == 0)
+            continue;
+        const struct mdevmig_probe last = {.verdict = cell->verdict,
+                                           .elapsed_us = cell->elapsed_us};
+        metrics_reply_probe(s, &last);
+    }
+}
+
+static void metrics_reply_counter(struct textbuf *buf, const char *name, const char *help,
+                                  unsigned long long value)
+{
+    metrics_write_value(buf, METRICS_COUNTER, name, help, (double)value);
+}
+
+void metrics_reply_sched(struct sched *s, struct http_response *resp)
+{
+    struct registry_hosts hosts;
+    char err[512];
+    size_t host_count = 0, stale = 0;
+    pthread_mutex_lock(&s->registry_lock);
+    int rc = registry_list_hosts(s->registry, &hosts, err, sizeof err);
+    pthread_mutex_unlock(&s->registry_lock);
+    if (rc == 0) {
+        host_count = hosts.count;
+        time_t now = time(NULL);
+        /* The rule of GET /v1/inventory's "stale" (api.c). */
+        for (size_t i = 0; i < hosts.count; i++)
+            stale += (double)(now - hosts.items[i].last_seen) > s->cfg->stale_after;
+        registry_hosts_free(&hosts);
+    } else {
+        log_warn("metrics: the registry's hosts cannot be listed: %s", err);
+    }
+
+    struct textbuf buf = {0};
+    const struct metrics_sample build = {
+        .labels = {{"version", buildinfo_version()}, {"commit", buildinfo_commit()}},
+        .value = 1,
+    };
+    metrics_write(&buf, METRICS_GAUGE, "mdevmig_build_info",
+                  "Which mdevmig build answers: its version and git commit (always 1).", &build, 1);
+
+    metrics_reply_counter(&buf, "mdevmig_sched_requests_total",
+                          "HTTP requests received, every endpoint.", atomic_load(&s->requests));
+    metrics_reply_counter(&buf, "mdevmig_sched_bad_requests_total",
+                          "Requests refused with 400: bad input.", atomic_load(&s->bad_requests));
+    metrics_reply_counter(&buf, "mdevmig_sched_unauthorized_total",
+                          "Requests refused with 401: no bearer token or the wrong one.",
+                          atomic_load(&s->unauthorized));
+
+    const struct metrics_sample decisions[] = {
+        {.labels = {{"kind", "select"}}, .value = (double)atomic_load(&s->selects)},
+        {.labels = {{"kind", "filter"}}, .value = (double)atomic_load(&s->filters)},
+        {.labels = {{"kind", "evacuate"}}, .value = (double)atomic_load(&s->evacuations)},
+        {.labels = {{"kind", "matrix"}}, .value = (double)atomic_load(&s->matrices)},
+    };
+    metrics_write(&buf, METRICS_COUNTER, "mdevmig_sched_decisions_total",
+                  "Decisions asked of the library, by kind, answered or failed.", decisions,
+                  sizeof decisions / sizeof decisions[0]);
+    metrics_write_value(&buf, METRICS_COUNTER, "mdevmig_sched_decision_seconds_total",
+                        "Time the library spent on answered decisions, every kind.",
+                        (double)atomic_load(&s->decision_us_total) / 1e6);
+    const struct metrics_series durations[] = {
+        {.labels = {{"op", "select"}}, .histogram = &s->decision_select},
+        {.labels = {{"op", "filter"}}, .histogram = &s->decision_filter},
+        {.labels = {{"op", "evacuate"}}, .histogram = &s->decision_evacuate},
+        {.labels = {{"op", "matrix"}}, .histogram = &s->decision_matrix},
+    };
+    metrics_write_histogram(&buf, "mdevmig_sched_decision_duration_seconds",
+                            "Answered decisions by the library's time, probes included.", durations,
+                            sizeof durations / sizeof durations[0]);
+
+    metrics_reply_counter(&buf, "mdevmig_sched_probes_sent_total",
+                          "Write-probes sent to collectors, every decision.",
+                          atomic_load(&s->probes_sent));
+    const struct metrics_series probe = {.histogram = &s->probe};
+    metrics_write_histogram(&buf, "mdevmig_sched_probe_duration_seconds",
+                            "Probes the answered decisions sent, by time: the collector's write "
+                            "when it answered, else the round trip until the failure.",
+                            &probe, 1);
+
+    const struct metrics_sample ingest[] = {
+        {.labels = {{"outcome", "applied"}}, .value = (double)atomic_load(&s->ingest_applied)},
+        {.labels = {{"outcome", "ignored"}}, .value = (double)atomic_load(&s->ingest_ignored)},
+        {.labels = {{"outcome", "rejected"}}, .value = (double)atomic_load(&s->ingest_rejected)},
+    };
+    metrics_write(&buf, METRICS_COUNTER, "mdevmig_sched_ingest_total",
+                  "Collector snapshots received: applied, ignored (not newer) or rejected.", ingest,
+                  sizeof ingest / sizeof ingest[0]);
+
+    metrics_write_value(&buf, METRICS_GAUGE, "mdevmig_sched_hosts", "Hosts in the registry.",
+                        (double)host_count);
+    metrics_write_value(&buf, METRICS_GAUGE, "mdevmig_sched_hosts_stale",
+                        "Hosts in the registry not heard from within stale_after.", (double)stale);
+    size_t len;
+    char *text = textbuf_take(&buf, &len);
+    http_response_take(resp, 200, "text/plain; version=0.0.4", text, len);
+}
