@@ -107,27 +107,23 @@ static void sched_reload(struct sched *s, struct sched_config *cfg, struct http_
         .client_ca_file = fresh.tls.tls_client_ca_file,
     };
     bool changed = false;
+    /* Every check before anything is applied; the server's certificate
+     * swap comes last of the checks, as it applies itself when it passes. */
     if (auth_token_load(fresh.token_file, &token, err, sizeof err) < 0 ||
         tls_settings_check_client_files(&fresh.tls, err, sizeof err) < 0 ||
-        mdevmig_set_credentials(s->lib, token.value, fresh.tls.ca_file,
-                                fresh.tls.tls_client_cert_file, fresh.tls.tls_client_key_file, err,
-                                sizeof err) != MDEVMIG_OK ||
         http_server_reload_tls(server, &files, &changed, err, sizeof err) < 0) {
-        /* The library may have taken the new credentials already: put the
-         * running ones back, so a refused reload changes nothing. */
-        char ignored[256];
-        struct auth_token running;
-        if (auth_token_load(cfg->token_file, &running, ignored, sizeof ignored) == 0)
-            mdevmig_set_credentials(s->lib, running.value, cfg->tls.ca_file,
-                                    cfg->tls.tls_client_cert_file, cfg->tls.tls_client_key_file,
-                                    ignored, sizeof ignored);
-        explicit_bzero(&running, sizeof running);
         log_error("SIGHUP: new configuration refused, keeping the running one: %s", err);
         explicit_bzero(&token, sizeof token);
         sched_config_free(&fresh);
         sdnotify_ready("serving (reload refused)");
         return;
     }
+    /* The token passed auth_token_load's rules, which are stricter than
+     * the client's: this cannot refuse it. */
+    if (mdevmig_set_credentials(s->lib, token.value, fresh.tls.ca_file,
+                                fresh.tls.tls_client_cert_file, fresh.tls.tls_client_key_file, err,
+                                sizeof err) != MDEVMIG_OK)
+        log_error("SIGHUP: probes keep their credentials: %s", err);
     sched_report_restart_only(cfg, &fresh);
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(fresh.log_level, &level);
