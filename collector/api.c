@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "metrics_reply.h"
 #include "probe.h"
+#include "probe_wire.h"
 #include "publish.h"
 #include "scan.h"
 #include "textbuf.h"
@@ -95,90 +96,6 @@ static void api_device_version(struct collector *c, const char *uuid_text,
     http_response_json(resp, 200, json);
 }
 
-/* The parts of a probe request, checked. */
-struct api_probe_req {
-    const char *type;
-    const char *version;
-    size_t version_len;
-    char device[INV_UUID_LEN]; /* "" for a type-level probe */
-    const char *parent;        /* NULL: the collector picks */
-};
-
-static int api_probe_parse(const json_t *json, struct api_probe_req *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    if (!json_is_object(json)) {
-        snprintf(err, errlen, "the body must be a JSON object");
-        return -1;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)json, key, value)
-    {
-        if (strcmp(key, "type") != 0 && strcmp(key, "version") != 0 && strcmp(key, "device") != 0 &&
-            strcmp(key, "parent") != 0) {
-            snprintf(err, errlen,
-                     "unknown field \"%.64s\" (expected type, version, device, parent)", key);
-            return -1;
-        }
-    }
-    const json_t *type = json_object_get(json, "type");
-    if (type == NULL) {
-        snprintf(err, errlen, "\"type\" is required");
-        return -1;
-    }
-    if (!json_is_string(type)) {
-        snprintf(err, errlen, "\"type\" must be a string");
-        return -1;
-    }
-    out->type = json_string_value(type);
-    if (strchr(out->type, '/') != NULL || strstr(out->type, "..") != NULL) {
-        snprintf(err, errlen, "\"type\" must not contain '/' or '..'");
-        return -1;
-    }
-    if (json_string_length(type) != strlen(out->type) || !version_type_id_valid(out->type)) {
-        snprintf(err, errlen,
-                 "\"type\" is not an mdev type id like \"nvidia-222\" (letters, digits, "
-                 "_.:+-, with a '-', at most 128 bytes)");
-        return -1;
-    }
-    const json_t *version = json_object_get(json, "version");
-    if (version == NULL) {
-        snprintf(err, errlen, "\"version\" is required");
-        return -1;
-    }
-    if (!json_is_string(version)) {
-        snprintf(err, errlen, "\"version\" must be a string");
-        return -1;
-    }
-    out->version = json_string_value(version);
-    out->version_len = json_string_length(version);
-    char why[160];
-    if (!version_validate(out->version, out->version_len, why, sizeof why)) {
-        snprintf(err, errlen, "\"version\": %s", why);
-        return -1;
-    }
-    const json_t *device = json_object_get(json, "device");
-    if (device != NULL && !json_is_null(device)) {
-        if (!json_is_string(device) || !wire_uuid_valid(json_string_value(device))) {
-            snprintf(err, errlen, "\"device\" must be an mdev UUID (8-4-4-4-12 hex digits)");
-            return -1;
-        }
-        snprintf(out->device, sizeof out->device, "%s", json_string_value(device));
-        api_lower(out->device);
-    }
-    const json_t *parent = json_object_get(json, "parent");
-    if (parent != NULL && !json_is_null(parent)) {
-        if (!json_is_string(parent) || json_string_length(parent) == 0 ||
-            json_string_length(parent) > 255) {
-            snprintf(err, errlen, "\"parent\" must be a parent device name");
-            return -1;
-        }
-        out->parent = json_string_value(parent);
-    }
-    return 0;
-}
-
 /* Where to write, chosen from the inventory under the read lock. */
 struct api_probe_target {
     char dir[PATH_MAX]; /* holds the migration_version attribute */
@@ -191,7 +108,7 @@ struct api_probe_target {
 
 /* Returns 0, or an HTTP status with a message when there is nothing to
  * probe. Caller holds the read lock. */
-static int api_probe_locate(struct collector *c, const struct api_probe_req *req,
+static int api_probe_locate(struct collector *c, const struct probe_wire_request *req,
                             struct api_probe_target *t, char *err, size_t errlen)
 {
     /* Not the whole struct: its paths are 8 KiB a probe would clear for
@@ -278,7 +195,7 @@ struct api_digest_memo {
     char digest[VERSION_DIGEST_LEN];
 };
 
-static void api_source_digest(const struct api_probe_req *req, char digest[VERSION_DIGEST_LEN])
+static void api_source_digest(const struct probe_wire_request *req, char digest[VERSION_DIGEST_LEN])
 {
     static _Thread_local struct api_digest_memo memo;
     size_t type_len = strlen(req->type);
@@ -302,7 +219,7 @@ static void api_source_digest(const struct api_probe_req *req, char digest[VERSI
 }
 
 static void api_audit(struct collector *c, const struct http_request *http,
-                      const struct api_probe_req *req, const struct api_probe_target *t,
+                      const struct probe_wire_request *req, const struct api_probe_target *t,
                       const char *verdict, int err, long elapsed_us)
 {
     if (c->audit == NULL)
@@ -338,9 +255,9 @@ static void api_probe(struct collector *c, const struct http_request *http,
                             jerr.column, jerr.text);
         return;
     }
-    struct api_probe_req req;
+    struct probe_wire_request req;
     char err[512];
-    if (api_probe_parse(body, &req, err, sizeof err) < 0) {
+    if (probe_wire_request_from_json(body, &req, err, sizeof err) < 0) {
         atomic_fetch_add(&c->metrics.bad_requests, 1);
         http_response_error(resp, 400, "%s", err);
         json_decref(body);
@@ -364,13 +281,16 @@ static void api_probe(struct collector *c, const struct http_request *http,
         return;
     }
 
-    const char *level = req.device[0] != '\0' ? "device" : "type";
-    const char *verdict;
-    int probe_err = 0;
-    long elapsed_us = 0;
+    struct probe_wire_reply reply = {
+        .device_level = req.device[0] != '\0',
+        .host = c->cfg->host,
+        .parent = t->parent,
+        .device = req.device[0] != '\0' ? req.device : NULL,
+        .target_version = t->have_target_version ? t->target_version : NULL,
+    };
     char error_text[256] = "";
     if (t->type_mismatch) {
-        verdict = "no-type";
+        reply.verdict = PROBE_WIRE_NO_TYPE;
         snprintf(error_text, sizeof error_text, "device %s is of type %s, not %s", req.device,
                  t->device_type, req.type);
     } else {
@@ -388,41 +308,46 @@ static void api_probe(struct collector *c, const struct http_request *http,
             json_decref(body);
             return;
         }
-        if (outcome.err == ENOTCONN) {
-            /* The host's sysfs is gone, not the driver's answer: a verdict
-             * here would be cached as if the driver had refused. */
+        if (outcome.verdict == PROBE_ERROR) {
+            /* The path to the driver failed, so the driver said nothing: a
+             * verdict here would be cached as its refusal. A dead mount's
+             * kept directory fds would also keep it busy: drop them. */
+            if (outcome.err == ENOTCONN || outcome.err == ECONNABORTED) {
+                attrdir_clear(c->attrdirs);
+                collector_request_rescan(c);
+            }
+            atomic_fetch_add(&c->metrics.probe_errors, 1);
+            log_warn("probe of %s/migration_version failed before the driver answered: %s", t->dir,
+                     strerror(outcome.err));
             http_response_error(resp, 503,
-                                "sysfs on host %s is not connected (%s/migration_version)",
-                                c->cfg->host, t->dir);
+                                "the write to %s/migration_version on host %s did not reach the "
+                                "driver (%s: %s): no verdict",
+                                t->dir, c->cfg->host,
+                                errname_of(outcome.err) != NULL ? errname_of(outcome.err) : "E?",
+                                strerror(outcome.err));
             free(t);
             json_decref(body);
             return;
         }
-        verdict = probe_verdict_name(outcome.verdict);
-        probe_err = outcome.err;
-        elapsed_us = outcome.elapsed_us;
+        reply.verdict = outcome.verdict == PROBE_COMPATIBLE    ? PROBE_WIRE_COMPATIBLE
+                        : outcome.verdict == PROBE_UNSUPPORTED ? PROBE_WIRE_UNSUPPORTED
+                                                               : PROBE_WIRE_INCOMPATIBLE;
+        reply.err = reply.verdict == PROBE_WIRE_INCOMPATIBLE ? outcome.err : 0;
+        reply.elapsed_us = outcome.elapsed_us;
         if (outcome.short_write)
             snprintf(error_text, sizeof error_text, "short write: the driver took part of it");
         else if (outcome.verdict == PROBE_UNSUPPORTED)
             snprintf(error_text, sizeof error_text, "no migration_version attribute on the target");
-        else if (probe_err != 0)
+        else if (reply.err != 0)
             snprintf(error_text, sizeof error_text, "%s: %s",
-                     errname_of(probe_err) != NULL ? errname_of(probe_err) : "E?",
-                     strerror(probe_err));
+                     errname_of(reply.err) != NULL ? errname_of(reply.err) : "E?",
+                     strerror(reply.err));
     }
+    reply.error = error_text[0] != '\0' ? error_text : NULL;
+    const char *verdict = probe_wire_verdict_name(reply.verdict);
     api_count_verdict(c, verdict);
-    api_audit(c, http, &req, t, verdict, probe_err, elapsed_us);
-
-    json_t *json =
-        json_pack("{s:b, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I}", "compatible",
-                  strcmp(verdict, "compatible") == 0, "verdict", verdict, "level", level, "host",
-                  c->cfg->host, "parent", t->parent, "errno",
-                  probe_err != 0 ? json_integer(probe_err) : json_null(), "error",
-                  error_text[0] != '\0' ? json_string(error_text) : json_null(), "target_version",
-                  t->have_target_version ? json_string(t->target_version) : json_null(),
-                  "elapsed_us", (json_int_t)elapsed_us);
-    if (json != NULL && req.device[0] != '\0')
-        json_object_set_new(json, "device", json_string(req.device));
+    api_audit(c, http, &req, t, verdict, reply.err, reply.elapsed_us);
+    json_t *json = probe_wire_reply_to_json(&reply);
     free(t);
     json_decref(body);
     http_response_json(resp, 200, json);

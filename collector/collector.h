@@ -28,6 +28,7 @@ struct collector_metrics {
     atomic_ulong probes_incompatible;
     atomic_ulong probes_unsupported;
     atomic_ulong probes_no_type;
+    atomic_ulong probe_errors; /* the write never reached the driver: 503, no verdict */
     atomic_ulong bad_requests;
     atomic_ulong unauthorized;
     atomic_ulong requests;

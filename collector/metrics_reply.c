@@ -82,6 +82,10 @@ void metrics_reply_collector(struct collector *c, struct http_response *resp)
                             "the whole POST /v1/probe.",
                             durations, sizeof durations / sizeof durations[0]);
 
+    metrics_reply_counter(&buf, "mdevmig_collector_probe_errors_total",
+                          "Write-probes answered 503 because the write never reached the "
+                          "driver (a dead sysfs mount, a failed open): no verdict.",
+                          atomic_load(&m->probe_errors));
     metrics_reply_counter(&buf, "mdevmig_collector_requests_total",
                           "HTTP requests received, every endpoint.", atomic_load(&m->requests));
     metrics_reply_counter(&buf, "mdevmig_collector_bad_requests_total",

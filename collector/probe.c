@@ -34,8 +34,12 @@ void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version
     long start = probe_now_us();
     int fd = attrdir_open(dirs, attr_dir, "migration_version", O_WRONLY);
     if (fd < 0) {
+        /* Only store() answers for the driver; an open that fails for any
+         * other reason than a missing attribute never reached it. */
         out->err = -fd;
-        out->verdict = out->err == ENOENT ? PROBE_UNSUPPORTED : PROBE_INCOMPATIBLE;
+        out->verdict = out->err == ENOENT ? PROBE_UNSUPPORTED : PROBE_ERROR;
+        if (out->err == ENOENT)
+            out->err = 0;
         out->elapsed_us = probe_now_us() - start;
         return;
     }
@@ -50,7 +54,7 @@ void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version
     out->elapsed_us = probe_now_us() - start;
     if (n < 0) {
         out->err = saved;
-        out->verdict = PROBE_INCOMPATIBLE;
+        out->verdict = probe_errno_is_transport(saved) ? PROBE_ERROR : PROBE_INCOMPATIBLE;
     } else if ((size_t)n != len + 1) {
         out->short_write = true;
         out->verdict = PROBE_INCOMPATIBLE;
@@ -68,6 +72,23 @@ const char *probe_verdict_name(enum probe_verdict verdict)
         return "incompatible";
     case PROBE_UNSUPPORTED:
         return "unsupported";
+    case PROBE_ERROR:
+        return "error";
     }
     return "unknown";
+}
+
+bool probe_errno_is_transport(int err)
+{
+    switch (err) {
+    case ENOTCONN:     /* the FUSE daemon is gone (until unmounted) */
+    case ECONNABORTED: /* the FUSE connection was aborted mid-request */
+    case ESTALE:       /* the file behind the handle went away underneath */
+    case EBADF:        /* our descriptor, not the driver */
+    case EFAULT:       /* our buffer, not the driver */
+    case EINTR:        /* interrupted: the write never completed (after a retry) */
+        return true;
+    default:
+        return false;
+    }
 }

@@ -13,6 +13,7 @@ enum probe_verdict {
     PROBE_COMPATIBLE,   /* the write succeeded */
     PROBE_INCOMPATIBLE, /* the driver refused with an errno, or wrote short */
     PROBE_UNSUPPORTED,  /* no migration_version attribute on the target */
+    PROBE_ERROR,        /* not a verdict: the path to the driver failed (err says how) */
 };
 
 struct probe_outcome {
@@ -33,5 +34,10 @@ void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version
                  struct probe_outcome *out);
 
 const char *probe_verdict_name(enum probe_verdict verdict);
+
+/* Whether a write's errno says the path to the driver broke rather than
+ * what the driver answered: a store() behind kernfs never returns these
+ * (DESIGN.md §7), a dead FUSE daemon or a bad fd does. */
+bool probe_errno_is_transport(int err);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "errname.h"
 #include "log.h"
+#include "probe_wire.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -19,47 +20,59 @@
 #include <string.h>
 #include <time.h>
 
-static enum mdevmig_verdict confirm_verdict_of(const char *name)
+static enum mdevmig_verdict confirm_verdict_of(enum probe_wire_verdict v)
 {
-    if (name == NULL)
-        return MDEVMIG_UNREACHABLE;
-    if (strcmp(name, "compatible") == 0)
+    switch (v) {
+    case PROBE_WIRE_COMPATIBLE:
         return MDEVMIG_COMPATIBLE;
-    if (strcmp(name, "incompatible") == 0)
+    case PROBE_WIRE_INCOMPATIBLE:
         return MDEVMIG_INCOMPATIBLE;
-    if (strcmp(name, "unsupported") == 0)
+    case PROBE_WIRE_UNSUPPORTED:
         return MDEVMIG_UNSUPPORTED;
-    if (strcmp(name, "no-type") == 0)
+    case PROBE_WIRE_NO_TYPE:
         return MDEVMIG_NO_TYPE;
+    }
     return MDEVMIG_UNREACHABLE;
 }
 
-/* Fill probe from the collector's reply to call. */
-static void confirm_read(const struct http_call *call, struct mdevmig_probe *probe)
+/* Fill probe from the collector's reply to call, made for job. Only a
+ * well-formed probe reply, from the host asked and at the level asked,
+ * is a verdict; anything else is unreachable, with the reason. */
+static void confirm_read(const struct confirm_job *job, const struct http_call *call,
+                         struct mdevmig_probe *probe)
 {
     char text[512] = "";
     json_t *json = call->response != NULL ? json_loads(call->response, 0, NULL) : NULL;
     const char *message = json_string_value(json_object_get(json, "error"));
-    if (call->status == 200 && json_is_object(json)) {
-        probe->verdict = confirm_verdict_of(json_string_value(json_object_get(json, "verdict")));
-        json_t *e = json_object_get(json, "errno");
-        probe->err = json_is_integer(e) ? (int)json_integer_value(e) : 0;
-        json_t *elapsed = json_object_get(json, "elapsed_us");
-        probe->elapsed_us = json_is_integer(elapsed) ? (long)json_integer_value(elapsed) : 0;
-        if (message != NULL)
-            snprintf(text, sizeof text, "%s", message);
-        else if (probe->verdict == MDEVMIG_UNREACHABLE)
-            snprintf(text, sizeof text, "the collector's reply has no verdict");
+    probe->verdict = MDEVMIG_UNREACHABLE;
+    if (call->status == 200) {
+        struct probe_wire_reply reply;
+        char why[256];
+        bool device = job->device != NULL && job->device[0] != '\0';
+        if (probe_wire_reply_from_json(json, &reply, why, sizeof why) < 0) {
+            snprintf(text, sizeof text, "not a probe reply from host %s's collector: %s", job->host,
+                     json == NULL ? "not JSON" : why);
+        } else if (reply.host != NULL && strcmp(reply.host, job->host) != 0) {
+            snprintf(text, sizeof text, "the collector at %s answered as host %.255s, not %s",
+                     job->url, reply.host, job->host);
+        } else if (reply.device_level != device) {
+            snprintf(text, sizeof text, "the collector answered a %s-level probe at %s level",
+                     device ? "device" : "type", device ? "type" : "device");
+        } else {
+            probe->verdict = confirm_verdict_of(reply.verdict);
+            probe->err = reply.err;
+            probe->elapsed_us = reply.elapsed_us;
+            if (reply.error != NULL)
+                snprintf(text, sizeof text, "%s", reply.error);
+        }
     } else if (call->status == 404) {
         /* The registry is behind the host: the type or device is gone. */
         probe->verdict = MDEVMIG_NO_TYPE;
         snprintf(text, sizeof text, "%s", message != NULL ? message : "not found on the host");
     } else if (call->status != 0) {
-        probe->verdict = MDEVMIG_UNREACHABLE;
         snprintf(text, sizeof text, "collector answered HTTP %d%s%s", call->status,
                  message != NULL ? ": " : "", message != NULL ? message : "");
     } else {
-        probe->verdict = MDEVMIG_UNREACHABLE;
         snprintf(text, sizeof text, "%s", call->error[0] != '\0' ? call->error : "no answer");
     }
     if (probe->elapsed_us == 0)
@@ -108,14 +121,9 @@ static void confirm_settle(struct candidate *cand)
 
 static char *confirm_body(const struct confirm_job *job)
 {
-    json_t *json = json_pack("{s:s, s:s}", "type", job->mdev->type, "version", job->mdev->version);
-    if (json == NULL)
-        return NULL;
-    if (job->device != NULL && job->device[0] != '\0')
-        json_object_set_new(json, "device", json_string(job->device));
-    else
-        json_object_set_new(json, "parent", json_string(job->parent));
-    char *text = json_dumps(json, JSON_COMPACT);
+    json_t *json =
+        probe_wire_request_to_json(job->mdev->type, job->mdev->version, job->device, job->parent);
+    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
     json_decref(json);
     return text;
 }
@@ -185,7 +193,7 @@ long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct confirm_job *job = &jobs[job_of[i]];
         struct mdevmig_probe *probe = &job->probe;
-        confirm_read(&calls[i], probe);
+        confirm_read(job, &calls[i], probe);
         enum registry_verdict rv;
         if (probe->verdict == MDEVMIG_COMPATIBLE)
             rv = REGISTRY_VERDICT_COMPATIBLE;
