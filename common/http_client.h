@@ -19,21 +19,21 @@
 
 /* Zero (or NULL) in any field means its default. */
 struct http_client_options {
-    long connect_timeout_ms; /* per request; default 1000 */
-    long timeout_ms;         /* per request, total, counted from http_client_run (queueing
-                                included), so a batch returns within it; default 3000 */
-    int max_parallel;        /* requests in flight at once, over every thread's batches;
-                                default 64 */
-    const char *token;       /* "Authorization: Bearer <token>"; NULL: none */
-    const char *ca_file;     /* verifies https:// servers; NULL: the system's CA store */
+    long connect_timeout_ms;      /* per request; default 1000 */
+    long timeout_ms;              /* per request, total, counted from http_client_run (queueing
+                                     included), so a batch returns within it; default 3000 */
+    int max_parallel;             /* requests in flight at once, over every thread's batches;
+                                     default 64 */
+    const char *token;            /* "Authorization: Bearer <token>"; NULL: none */
+    const char *ca_file;          /* verifies https:// servers; NULL: the system's CA store */
     const char *client_cert_file; /* PEM certificate presented to https:// servers (mutual
                                      TLS); NULL: none */
     const char *client_key_file;  /* its PEM key; NULL: in client_cert_file */
-    int max_per_host;        /* requests (so connections) in flight to one host:port;
-                                default 1 */
-    int max_connections;     /* connections kept open, idle ones warm for later calls;
-                                the least recently used idle one is closed beyond it;
-                                default 256 (at least max_parallel) */
+    int max_per_host;             /* requests (so connections) in flight to one host:port;
+                                     default 1 */
+    int max_connections;          /* connections kept open, idle ones warm for later calls;
+                                     the least recently used idle one is closed beyond it;
+                                     default 256 (at least max_parallel) */
 };
 
 /* One request of a batch: fill the inputs, read the outputs. */

@@ -25,6 +25,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#define HTTP_DEFAULT_MAX_CONNECTIONS 1024u
+#define HTTP_DEFAULT_MAX_PER_ADDRESS 128u
+#define HTTP_DEFAULT_IDLE_TIMEOUT_S  15u
+
 struct http_server {
     struct MHD_Daemon *daemon;
     http_handler handler;
@@ -297,7 +301,24 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             http_verify_client(conn);
         const char *length =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length != NULL && strtoull(length, NULL, 10) > server->max_body)
+        const char *expect =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        unsigned long long announced = length != NULL ? strtoull(length, NULL, 10) : 0;
+        bool absurd = length != NULL &&
+                      (strlen(length) > 20 || length[0] == '-' || announced / 2 > server->max_body);
+        if (absurd || (announced > server->max_body && expect != NULL)) {
+            /* Answered now, before any body (and instead of "100
+             * Continue"): a body this far over the limit, or one the
+             * client waits to send, would only hold the connection.
+             * libmicrohttpd closes it after this reply. A body a little
+             * over is read and dropped instead, so a client that sends
+             * before it reads still gets its 413. */
+            struct http_response resp = {.status = 413};
+            http_response_error(&resp, 413, "request body is larger than %zu bytes",
+                                server->max_body);
+            return http_send(conn, &resp);
+        }
+        if (announced > server->max_body)
             pending->too_large = true;
         return MHD_YES;
     }
@@ -423,9 +444,15 @@ struct http_server *http_server_start(const struct http_server_options *o, http_
         flags, 0, NULL, NULL, http_access, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 1),
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
-        http_notify_connection, server, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_EXTERNAL_LOGGER, http_log, server, MHD_OPTION_ARRAY,
-        server->tls != NULL ? tls_options : &tls_options[2], MHD_OPTION_END);
+        http_notify_connection, server, MHD_OPTION_CONNECTION_TIMEOUT,
+        o->idle_timeout_s > 0 ? o->idle_timeout_s : HTTP_DEFAULT_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections > 0 ? o->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        o->max_per_address > 0 ? o->max_per_address : HTTP_DEFAULT_MAX_PER_ADDRESS,
+        /* HTTP/1.1 without Host, or a space in the URL: 400. */
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_EXTERNAL_LOGGER, http_log, server,
+        MHD_OPTION_ARRAY, server->tls != NULL ? tls_options : &tls_options[2], MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not local?)", o->listen);
         tls_server_free(server->tls);

@@ -53,6 +53,13 @@ struct http_server_options {
      * client_ca_file mutual TLS: a request without a certificate that
      * chains to it gets 403 and never reaches the handler. */
     const struct tls_server_files *tls;
+    /* Bounds against slow and greedy clients (DESIGN.md §7); 0: the
+     * default. A client address past max_per_address connections, or any
+     * past max_connections, is refused at accept, so one slow client (a
+     * slowloris) cannot take the slots health checks and probes need. */
+    unsigned max_connections; /* default 1024 */
+    unsigned max_per_address; /* default 128 */
+    unsigned idle_timeout_s;  /* a connection silent this long is closed; default 15 */
 };
 
 struct http_server *http_server_start(const struct http_server_options *options,

@@ -22,15 +22,15 @@
 struct keystone_options {
     const char *auth_url; /* e.g. http://controller:5000/v3 (a trailing /v3 is optional) */
     const char *username;
-    const char *password;       /* copied; wiped on free */
-    const char *user_domain;    /* domain name; NULL: "Default" */
-    const char *project;        /* project name the token is scoped to */
-    const char *project_domain; /* NULL: "Default" */
-    const char *ca_file;        /* for https://; NULL: system CAs */
+    const char *password;         /* copied; wiped on free */
+    const char *user_domain;      /* domain name; NULL: "Default" */
+    const char *project;          /* project name the token is scoped to */
+    const char *project_domain;   /* NULL: "Default" */
+    const char *ca_file;          /* for https://; NULL: system CAs */
     const char *client_cert_file; /* presented to a server that asks (mutual TLS); NULL: none */
     const char *client_key_file;  /* NULL: in client_cert_file */
-    long connect_timeout_ms;    /* 0: 2000 */
-    long timeout_ms;            /* 0: 10000 */
+    long connect_timeout_ms;      /* 0: 2000 */
+    long timeout_ms;              /* 0: 10000 */
 };
 
 struct keystone;

@@ -36,15 +36,15 @@ struct keystone;
 #define PLACEMENT_CODE_CONCURRENT_UPDATE "placement.concurrent_update"
 
 struct placement_options {
-    const char *url;           /* base URL, e.g. http://controller:8778 */
-    const char *token;         /* static X-Auth-Token; NULL when keystone is used */
-    struct keystone *keystone; /* borrowed, outlives the client; NULL: static token */
-    const char *ca_file;       /* for https://; NULL: system CAs */
+    const char *url;              /* base URL, e.g. http://controller:8778 */
+    const char *token;            /* static X-Auth-Token; NULL when keystone is used */
+    struct keystone *keystone;    /* borrowed, outlives the client; NULL: static token */
+    const char *ca_file;          /* for https://; NULL: system CAs */
     const char *client_cert_file; /* presented to a server that asks (mutual TLS); NULL: none */
     const char *client_key_file;  /* NULL: in client_cert_file */
-    long connect_timeout_ms;   /* 0: 2000 */
-    long timeout_ms;           /* per request, total; 0: 10000 */
-    const char *user_agent;    /* NULL: "mdevmig" */
+    long connect_timeout_ms;      /* 0: 2000 */
+    long timeout_ms;              /* per request, total; 0: 10000 */
+    const char *user_agent;       /* NULL: "mdevmig" */
 };
 
 struct placement_error {

@@ -67,14 +67,13 @@ struct tls_settings {
          .shown = "(none)",                                                                        \
          .help = "PEM client certificate presented to https:// servers that ask for one "          \
                  "(mutual TLS). Re-read on SIGHUP."},                                              \
-        {.key = "tls_client_key_file",                                                             \
-         .flag = "tls-client-key-file",                                                            \
-         .metavar = "FILE",                                                                        \
-         .kind = SETTINGS_STRING,                                                                  \
-         .offset = SETTINGS_FIELD(type, tls.tls_client_key_file, char *),                          \
-         .shown = "(none: in tls_client_cert_file)",                                               \
-         .help = "PEM key of tls_client_cert_file; must not be readable by others. Re-read on "    \
-                 "SIGHUP."}
+    {                                                                                              \
+        .key = "tls_client_key_file", .flag = "tls-client-key-file", .metavar = "FILE",            \
+        .kind = SETTINGS_STRING, .offset = SETTINGS_FIELD(type, tls.tls_client_key_file, char *),  \
+        .shown = "(none: in tls_client_cert_file)",                                                \
+        .help = "PEM key of tls_client_cert_file; must not be readable by others. Re-read on "     \
+                "SIGHUP."                                                                          \
+    }
 
 /* The pairs: a certificate needs its key and the reverse, a client CA
  * needs a server certificate, a client key needs a client certificate.

@@ -15,12 +15,15 @@
 #include "migrate.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* How long a writer waits for another (collector ingest vs. scheduler)
  * before giving up with "database is locked". */
@@ -424,6 +427,20 @@ int registry_open(const char *path, struct registry **out, char *err, size_t err
         free(reg);
         return -1;
     }
+    /* SQLite would create the file 0644 (less the umask): the registry
+     * holds the cluster's layout and each collector's URL, so it is made
+     * here, owner-only, and SQLite opens what exists. */
+    bool in_memory = strcmp(path, ":memory:") == 0;
+    int fd = in_memory ? -1 : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 || in_memory) {
+        if (fd >= 0)
+            close(fd);
+    } else if (errno != EEXIST) {
+        snprintf(err, errlen, "registry %s: unable to open: %s", path, strerror(errno));
+        free(reg->path);
+        free(reg);
+        return -1;
+    }
     int rc = sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         if (reg->db == NULL)
@@ -439,6 +456,34 @@ int registry_open(const char *path, struct registry **out, char *err, size_t err
     }
     *out = reg;
     return 0;
+}
+
+int registry_check(struct registry *reg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(reg->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK)
+        return registry_fail(reg, err, errlen, "checking");
+    int rc = sqlite3_step(st);
+    const char *first = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int out = 0;
+    if (rc != SQLITE_ROW) {
+        out = registry_fail(reg, err, errlen, "checking");
+    } else if (first == NULL || strcmp(first, "ok") != 0) {
+        /* Its report is several lines; the log wants one. */
+        char damage[320];
+        snprintf(damage, sizeof damage, "%s", first != NULL ? first : "no answer");
+        for (char *c = damage; *c != '\0'; c++)
+            if (*c == '\n')
+                *c = ' ';
+        first = damage;
+        snprintf(err, errlen,
+                 "registry %s is damaged (%.300s); move it aside or restore a copy: a new "
+                 "registry fills again from the collectors' next publishes",
+                 reg->path, first != NULL ? first : "no answer");
+        out = -1;
+    }
+    sqlite3_finalize(st);
+    return out;
 }
 
 void registry_close(struct registry *reg)

@@ -26,8 +26,15 @@ struct registry;
 /* Opens (creating it if need be) the registry file at path and brings its
  * schema up to date. Refuses a file of a newer mdevmig and a file that is
  * not a registry. *out is NULL on failure. */
+/* Opens (creating mode 0600 when missing: its -wal and -shm files follow
+ * the database's mode) and migrates the registry at path. */
 int registry_open(const char *path, struct registry **out, char *err, size_t errlen);
 void registry_close(struct registry *reg);
+
+/* PRAGMA quick_check: 0 when the file is sound, -1 with the first damage
+ * SQLite reports (a service refuses to start on a damaged registry rather
+ * than answer 500 to every request). */
+int registry_check(struct registry *reg, char *err, size_t errlen);
 
 /* ---- snapshots ---------------------------------------------------------- */
 

@@ -41,11 +41,13 @@ struct backend {
 };
 
 /* Each returns a cli_exit code; *out is NULL unless CLI_EXIT_OK. token
- * may be NULL (no probes asked for, or none given). */
+ * may be NULL (no probes asked for, or none given). urls: one
+ * mdevmig-sched URL, or a comma-separated list of at most 8 asked in turn
+ * (backend_sched.c). */
 int backend_registry_open(const char *path, const struct auth_token *token, double timeout_s,
                           const struct backend_tls *tls, struct backend **out, char *err,
                           size_t errlen);
-int backend_sched_open(const char *url, const struct auth_token *token, double timeout_s,
+int backend_sched_open(const char *urls, const struct auth_token *token, double timeout_s,
                        const struct backend_tls *tls, struct backend **out, char *err,
                        size_t errlen);
 

@@ -4,8 +4,19 @@
  * /v1/matrix, with the cluster token as a bearer token. One request at a time, so libcurl's easy
  * interface is all it takes; the response cap is far above the library client's, because an
  * inventory of 10,000 hosts is tens of megabytes.
+ *
+ * --url may list several scheds fed by the same collectors (DESIGN.md §7).
+ * A request goes to one; when it cannot be reached, times out, fails with
+ * HTTP 5xx (or another status that is not a 4xx) or sends no JSON object,
+ * the next is asked. A 4xx is the sched's judgement of the request itself
+ * (a wrong token, a refused client certificate, a bad request, an unknown
+ * instance): every sched shares the token, the CA and the registry's
+ * contents, so another would answer alike, and asking it would only hide
+ * a mistake. Every question is read-only but for probe caches, so asking
+ * again elsewhere after a timeout is safe.
  */
 #include "backend_impl.h"
+#include "log.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -24,10 +35,18 @@
 #define BACKEND_SCHED_TICK_US      100000
 #define BACKEND_SCHED_CONNECT_MS   5000L
 #define BACKEND_SCHED_MAX_RESPONSE (512L * 1024 * 1024)
+/* The most scheds --url may list: as many as a collector publishes to, so
+ * that every one listed can be fed. */
+#define BACKEND_SCHED_MAX_URLS 8
 
 struct backend_sched {
     struct backend base;
-    char *url; /* without a trailing '/' */
+    char *urls[BACKEND_SCHED_MAX_URLS]; /* each without a trailing '/' */
+    size_t url_count;
+    /* The one asked first: the last that answered. A sched that hangs costs
+     * a whole timeout each time it is tried; once another has answered,
+     * the rest of the run's requests go there. */
+    size_t current;
     CURL *curl;
     struct curl_slist *headers;
     bool global_init;
@@ -79,7 +98,8 @@ static void backend_sched_close(struct backend *b)
     if (s->global_init)
         curl_global_cleanup();
     explicit_bzero(&s->base.token, sizeof s->base.token);
-    free(s->url);
+    for (size_t i = 0; i < s->url_count; i++)
+        free(s->urls[i]);
     free(s);
 }
 
@@ -123,22 +143,24 @@ static int backend_sched_tick(void *ctx, curl_off_t dltotal, curl_off_t dlnow, c
     return 0;
 }
 
-/* One request; on CLI_EXIT_OK, *text and *json hold the 200 answer.
- * timeout_s applies unless --timeout was given; progress (may be NULL)
- * hears how long the answer has been waited for. */
-static int backend_sched_call(struct backend_sched *s, const char *path, const char *body,
-                              double default_timeout_s, const struct backend_progress *progress,
-                              char **text, json_t **json, char *err, size_t errlen)
+/* One request to the sched at base; on CLI_EXIT_OK, *text and *json hold
+ * its 200 answer. Otherwise err says why: with *next set, only why (the
+ * caller names the URL), as the next sched is worth asking; without it,
+ * the whole message, as this one's answer stands. */
+static int backend_sched_attempt(struct backend_sched *s, const char *base, const char *path,
+                                 const char *body, long timeout_ms,
+                                 const struct backend_progress *progress,
+                                 struct backend_sched_wait *wait, char **text, json_t **json,
+                                 bool *next, char *err, size_t errlen)
 {
+    *next = false;
     char url[4096];
-    if ((size_t)snprintf(url, sizeof url, "%s%s", s->url, path) >= sizeof url) {
+    if ((size_t)snprintf(url, sizeof url, "%s%s", base, path) >= sizeof url) {
         snprintf(err, errlen, "the request URL would be longer than %zu bytes", sizeof url);
         return CLI_EXIT_USAGE;
     }
     struct backend_sched_buf buf = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
-    double timeout_s = s->base.timeout_s > 0 ? s->base.timeout_s : default_timeout_s;
-    long timeout_ms = (long)(timeout_s * 1000);
     CURL *c = s->curl;
     curl_easy_reset(c);
     CURLcode rc = CURLE_OK;
@@ -174,13 +196,11 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
         rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
     if (rc == CURLE_OK && body != NULL)
         rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    struct backend_sched_wait wait = {.progress = progress};
-    clock_gettime(CLOCK_MONOTONIC, &wait.start);
     if (progress != NULL && progress->waiting != NULL) {
         if (rc == CURLE_OK)
             rc = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, backend_sched_tick);
         if (rc == CURLE_OK)
-            rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, &wait);
+            rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, wait);
         if (rc == CURLE_OK)
             rc = curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     }
@@ -193,18 +213,20 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
     if (rc == CURLE_OK)
         rc = curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK) {
-        if (buf.too_big)
+        /* Too big or out of memory would be the same anywhere. */
+        if (buf.too_big) {
             snprintf(err, errlen, "mdevmig-sched at %s: the answer to %s is larger than %ld MiB",
-                     s->url, path, BACKEND_SCHED_MAX_RESPONSE >> 20);
-        else if (buf.no_memory)
+                     base, path, BACKEND_SCHED_MAX_RESPONSE >> 20);
+        } else if (buf.no_memory) {
             snprintf(err, errlen, "out of memory reading the answer to %s", path);
-        else
-            snprintf(err, errlen, "mdevmig-sched at %s: %s%s", s->url,
-                     curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc),
+        } else {
+            *next = true;
+            snprintf(err, errlen, "%s%s", curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc),
                      rc == CURLE_GOT_NOTHING ? " (is it an https:// server?)"
                      : rc == CURLE_SSL_CONNECT_ERROR
                          ? " (is it a plain http:// server, or does it refuse this TLS?)"
                          : "");
+        }
         free(buf.data);
         return CLI_EXIT_BACKEND;
     }
@@ -214,10 +236,8 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
     if (status != 200)
         backend_sched_message(buf.data, parsed, message, sizeof message);
     if (status == 200 && !json_is_object(parsed)) {
-        snprintf(err, errlen,
-                 "mdevmig-sched at %s answered %s with something that is not a JSON "
-                 "object",
-                 s->url, path);
+        *next = true;
+        snprintf(err, errlen, "answered %s with something that is not a JSON object", path);
         code = CLI_EXIT_BACKEND;
     } else if (status == 400) {
         snprintf(err, errlen, "mdevmig-sched refused the request: %s", message);
@@ -226,14 +246,14 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
         snprintf(err, errlen,
                  "mdevmig-sched at %s refused the token (%s): is --token-file the cluster "
                  "token the service was started with?",
-                 s->url, message);
+                 base, message);
         code = CLI_EXIT_BACKEND;
     } else if (status == 403) {
         snprintf(err, errlen,
                  "mdevmig-sched at %s refused the request (HTTP 403: %s); with mutual TLS, "
                  "give --tls-client-cert-file and --tls-client-key-file a certificate of the "
                  "cluster's CA",
-                 s->url, message);
+                 base, message);
         code = CLI_EXIT_BACKEND;
     } else if (status == 404 && json_is_string(json_object_get(parsed, "error")) &&
                strncmp(message, "no such endpoint", 16) != 0) {
@@ -242,11 +262,15 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
         code = CLI_EXIT_NOT_FOUND;
     } else if (status == 404) {
         snprintf(err, errlen, "%s answered HTTP 404 on %s (%s): is that mdevmig-sched's address?",
-                 s->url, path, message);
+                 base, path, message);
+        code = CLI_EXIT_BACKEND;
+    } else if (status >= 400 && status < 500) {
+        snprintf(err, errlen, "mdevmig-sched at %s refused the request: HTTP %ld on %s: %s", base,
+                 status, path, message);
         code = CLI_EXIT_BACKEND;
     } else if (status != 200) {
-        snprintf(err, errlen, "mdevmig-sched at %s failed: HTTP %ld on %s: %s", s->url, status,
-                 path, message);
+        *next = true;
+        snprintf(err, errlen, "HTTP %ld on %s: %s", status, path, message);
         code = CLI_EXIT_BACKEND;
     }
     if (code != CLI_EXIT_OK) {
@@ -257,6 +281,65 @@ static int backend_sched_call(struct backend_sched *s, const char *path, const c
     *text = buf.data;
     *json = parsed;
     return CLI_EXIT_OK;
+}
+
+/* base is the sched a request goes to first from now on. */
+static void backend_sched_use(struct backend_sched *s, size_t at)
+{
+    s->current = at;
+    snprintf(s->base.name, sizeof s->base.name, "mdevmig-sched at %.500s", s->urls[at]);
+}
+
+/* Appends "; " (unless first) and text to out, as much as fits. */
+static void backend_sched_append(char *out, size_t len, const char *text)
+{
+    size_t used = strlen(out);
+    if (used + 1 < len)
+        snprintf(out + used, len - used, "%s%s", used > 0 ? "; " : "", text);
+}
+
+/* One request, to each listed sched in turn from the last that answered
+ * until one answers (see the top of the file); on CLI_EXIT_OK, *text and
+ * *json hold the 200 answer. timeout_s applies to each sched unless
+ * --timeout was given; progress (may be NULL) hears how long the answer
+ * has been waited for, over all of them. When none answers, err names
+ * each URL and why. */
+static int backend_sched_call(struct backend_sched *s, const char *path, const char *body,
+                              double default_timeout_s, const struct backend_progress *progress,
+                              char **text, json_t **json, char *err, size_t errlen)
+{
+    double timeout_s = s->base.timeout_s > 0 ? s->base.timeout_s : default_timeout_s;
+    long timeout_ms = (long)(timeout_s * 1000);
+    struct backend_sched_wait wait = {.progress = progress};
+    clock_gettime(CLOCK_MONOTONIC, &wait.start);
+    char failed[2048] = "";
+    for (size_t i = 0; i < s->url_count; i++) {
+        size_t at = (s->current + i) % s->url_count;
+        char reason[1200];
+        bool next = false;
+        int rc = backend_sched_attempt(s, s->urls[at], path, body, timeout_ms, progress, &wait,
+                                       text, json, &next, reason, sizeof reason);
+        if (!next) {
+            if (rc != CLI_EXIT_OK)
+                snprintf(err, errlen, "%s", reason);
+            if (at != s->current) {
+                /* On stderr, so that whoever runs it knows a sched is
+                 * down; the answer on stdout is whole all the same. */
+                log_warn("mdevmig-sched did not answer at %s; %s answered", failed, s->urls[at]);
+                backend_sched_use(s, at);
+            }
+            return rc;
+        }
+        char one[1800];
+        snprintf(one, sizeof one, "%.500s: %s", s->urls[at], reason);
+        backend_sched_append(failed, sizeof failed, one);
+    }
+    if (s->url_count == 1)
+        snprintf(err, errlen, "mdevmig-sched at %s", failed);
+    else
+        snprintf(err, errlen, "none of the %zu mdevmig-sched URLs answered: %s", s->url_count,
+                 failed);
+    return CLI_EXIT_BACKEND;
 }
 
 static int backend_sched_inventory(struct backend *b, const char *only, json_t **out, char *err,
@@ -290,7 +373,8 @@ static int backend_sched_inventory(struct backend *b, const char *only, json_t *
         json = NULL;
     } else {
         json_decref(json);
-        snprintf(err, errlen, "mdevmig-sched at %s: the inventory has no \"hosts\" list", s->url);
+        snprintf(err, errlen, "mdevmig-sched at %s: the inventory has no \"hosts\" list",
+                 s->urls[s->current]);
         return CLI_EXIT_BACKEND;
     }
     if (*out == NULL) {
@@ -398,28 +482,70 @@ static const struct backend_ops backend_sched_ops = {
     .close = backend_sched_close,
 };
 
-int backend_sched_open(const char *url, const struct auth_token *token, double timeout_s,
+/* Splits list (--url's comma-separated URLs) into s->urls: each trimmed
+ * of blanks and trailing '/', http(s), a repeat merged into the first. */
+static int backend_sched_urls(struct backend_sched *s, const char *list, char *err, size_t errlen)
+{
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == 0) {
+            snprintf(err, errlen,
+                     "--url or MDEVMIG_URL \"%.200s\": an empty URL in the list (give "
+                     "URL[,URL...])",
+                     list);
+            return CLI_EXIT_USAGE;
+        }
+        if (strncasecmp(p, "http://", 7) != 0 && strncasecmp(p, "https://", 8) != 0) {
+            snprintf(err, errlen,
+                     "URL \"%.*s\" (--url or MDEVMIG_URL): expected mdevmig-sched's address as "
+                     "http://HOST:PORT or https://HOST:PORT",
+                     (int)(len < 200 ? len : 200), p);
+            return CLI_EXIT_USAGE;
+        }
+        while (len > 0 && p[len - 1] == '/')
+            len--;
+        bool seen = false;
+        for (size_t i = 0; i < s->url_count && !seen; i++)
+            seen = strlen(s->urls[i]) == len && strncmp(s->urls[i], p, len) == 0;
+        if (!seen && s->url_count == BACKEND_SCHED_MAX_URLS) {
+            snprintf(err, errlen, "--url or MDEVMIG_URL: more than %d URLs in the list",
+                     BACKEND_SCHED_MAX_URLS);
+            return CLI_EXIT_USAGE;
+        }
+        if (!seen && (s->urls[s->url_count] = strndup(p, len)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return CLI_EXIT_BACKEND;
+        }
+        if (!seen)
+            s->url_count++;
+        if (comma == NULL)
+            return CLI_EXIT_OK;
+        p = comma + 1;
+    }
+}
+
+int backend_sched_open(const char *urls, const struct auth_token *token, double timeout_s,
                        const struct backend_tls *tls, struct backend **out, char *err,
                        size_t errlen)
 {
-    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-        snprintf(err, errlen,
-                 "URL \"%.200s\" (--url or MDEVMIG_URL): expected mdevmig-sched's address as "
-                 "http://HOST:PORT or https://HOST:PORT",
-                 url);
-        return CLI_EXIT_USAGE;
-    }
     struct backend_sched *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->url = strdup(url)) == NULL) {
-        free(s);
+    if (s == NULL) {
         snprintf(err, errlen, "out of memory");
         return CLI_EXIT_BACKEND;
     }
+    int rc = backend_sched_urls(s, urls, err, errlen);
+    if (rc != CLI_EXIT_OK) {
+        backend_sched_close(&s->base);
+        return rc;
+    }
     s->base.ops = &backend_sched_ops;
-    size_t len = strlen(s->url);
-    while (len > 0 && s->url[len - 1] == '/')
-        s->url[--len] = '\0';
-    snprintf(s->base.name, sizeof s->base.name, "mdevmig-sched at %.500s", s->url);
+    backend_sched_use(s, 0);
     s->base.timeout_s = timeout_s;
     s->base.tls = *tls;
     s->base.token = *token;

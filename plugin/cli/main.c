@@ -26,16 +26,20 @@ void cli_help_common(FILE *out)
           "  --registry PATH    read the registry file (SQLite) directly; probes run\n"
           "                     in this process, which caches their verdicts in the\n"
           "                     file as mdevmig-sched does (so it must be writable)\n"
-          "  --url URL          ask mdevmig-sched at URL (default: $MDEVMIG_URL;\n"
-          "                     --registry wins over the variable)\n"
+          "  --url URL[,URL...] ask mdevmig-sched at URL (default: $MDEVMIG_URL;\n"
+          "                     --registry wins over the variable); with a list of\n"
+          "                     scheds fed by the same collectors (at most 8), the\n"
+          "                     next is asked, in order, when one cannot be reached,\n"
+          "                     times out or fails (HTTP 5xx); an HTTP 4xx is an\n"
+          "                     answer\n"
           "Global options (before or after the command):\n"
           "  --token-file FILE  the cluster token (mode 0600), needed with --url, and\n"
           "                     with --registry by probe, select, evacuate and matrix,\n"
           "                     which talk to the collectors (default:\n"
           "                     $MDEVMIG_TOKEN_FILE)\n"
           "  --timeout SECONDS  with --registry: each probe's limit (default 3);\n"
-          "                     with --url: the whole request's (default 30; 600 for\n"
-          "                     evacuate and matrix)\n"
+          "                     with --url: the whole request's to each sched\n"
+          "                     (default 30; 600 for evacuate and matrix)\n"
           "  --ca-file FILE     the CA bundle https:// servers (mdevmig-sched, or the\n"
           "                     collectors with --registry) must chain to (default: the\n"
           "                     system's store); a certificate that does not verify is\n"
@@ -60,8 +64,8 @@ void cli_help_common(FILE *out)
           "     unreachable; evacuate: a VM without a destination\n"
           "  2  usage error: the command line is wrong\n"
           "  3  not found: an instance, host or device nobody reports\n"
-          "  4  the backend failed: the registry cannot be read, mdevmig-sched cannot\n"
-          "     be reached, refused the token or failed (HTTP 5xx)\n",
+          "  4  the backend failed: the registry cannot be read, no mdevmig-sched\n"
+          "     listed could be reached and answer, or one refused the token\n",
           out);
 }
 

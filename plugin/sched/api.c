@@ -22,7 +22,17 @@
 #include <time.h>
 
 #define SCHED_HOSTS_PREFIX "/v1/hosts/"
-#define SCHED_MAX_LIST     100000
+#define SCHED_MAX_LIST     100000 /* hosts in a filter */
+#define SCHED_MAX_DEVICES  64     /* devices of one VM, as "mdevs" */
+
+/* What health says: the last registry read or write a request made
+ * failed (err) or worked (NULL). */
+static void sched_registry_outcome(struct sched *s, const char *err)
+{
+    pthread_mutex_lock(&s->registry_lock);
+    snprintf(s->registry_error, sizeof s->registry_error, "%s", err != NULL ? err : "");
+    pthread_mutex_unlock(&s->registry_lock);
+}
 
 static bool sched_stale(const struct sched *s, int64_t last_seen)
 {
@@ -72,6 +82,7 @@ static void sched_ingest(struct sched *s, const char *host, const struct http_re
     pthread_mutex_lock(&s->registry_lock);
     rc = registry_replace_host(s->registry, &inv, (int64_t)time(NULL), err, sizeof err);
     pthread_mutex_unlock(&s->registry_lock);
+    sched_registry_outcome(s, rc < 0 ? err : NULL);
     if (rc < 0) {
         log_error("ingest from %s (host %s): %s", req->peer, host, err);
         http_response_error(resp, 500, "%s", err);
@@ -110,6 +121,7 @@ static void sched_inventory(struct sched *s, const char *only, struct http_respo
     pthread_mutex_lock(&s->registry_lock);
     int rc = registry_list_hosts(s->registry, &hosts, err, sizeof err);
     pthread_mutex_unlock(&s->registry_lock);
+    sched_registry_outcome(s, rc < 0 ? err : NULL);
     if (rc < 0) {
         http_response_error(resp, 500, "%s", err);
         return;
@@ -139,17 +151,23 @@ static void sched_inventory(struct sched *s, const char *only, struct http_respo
     http_response_json(resp, 200, json_pack("{s:o}", "hosts", list));
 }
 
-/* Strings of a JSON array, borrowed from json. */
-static const char **sched_strings(const json_t *array, const char *what, size_t *count, char *err,
-                                  size_t errlen)
+static int sched_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Strings of a JSON array, borrowed from json; at most max of them, none
+ * twice. */
+static const char **sched_strings(const json_t *array, const char *what, size_t max, size_t *count,
+                                  char *err, size_t errlen)
 {
     *count = 0;
     if (!json_is_array(array)) {
         snprintf(err, errlen, "\"%s\" must be an array of strings", what);
         return NULL;
     }
-    if (json_array_size(array) > SCHED_MAX_LIST) {
-        snprintf(err, errlen, "\"%s\" has more than %d entries", what, SCHED_MAX_LIST);
+    if (json_array_size(array) > max) {
+        snprintf(err, errlen, "\"%s\" has more than %zu entries", what, max);
         return NULL;
     }
     const char **out = calloc(json_array_size(array) + 1, sizeof *out);
@@ -172,6 +190,27 @@ static const char **sched_strings(const json_t *array, const char *what, size_t 
         out[i] = json_string_value(item);
     }
     *count = json_array_size(array);
+    /* A repeated entry is a caller's bug that would only multiply work
+     * (100,000 copies of one device once ran for 19 s): refused. */
+    const char **sorted = calloc(*count + 1, sizeof *sorted);
+    if (sorted == NULL) {
+        snprintf(err, errlen, "out of memory");
+        free(out);
+        *count = 0;
+        return NULL;
+    }
+    memcpy(sorted, out, *count * sizeof *sorted);
+    qsort(sorted, *count, sizeof *sorted, sched_strcmp);
+    for (size_t k = 1; k < *count; k++) {
+        if (strcmp(sorted[k - 1], sorted[k]) == 0) {
+            snprintf(err, errlen, "\"%s\" names \"%.255s\" more than once", what, sorted[k]);
+            free(sorted);
+            free(out);
+            *count = 0;
+            return NULL;
+        }
+    }
+    free(sorted);
     return out;
 }
 
@@ -234,8 +273,8 @@ static int sched_request_parse(const json_t *json, bool filter, struct sched_req
             snprintf(err, errlen, "\"devices\" goes with \"host\"");
             return -1;
         }
-        if ((r->devices = sched_strings(devices, "devices", &r->req.device_count, err, errlen)) ==
-            NULL)
+        if ((r->devices = sched_strings(devices, "devices", SCHED_MAX_DEVICES, &r->req.device_count,
+                                        err, errlen)) == NULL)
             return -1;
         r->req.devices = r->devices;
     }
@@ -284,8 +323,8 @@ static int sched_request_parse(const json_t *json, bool filter, struct sched_req
             snprintf(err, errlen, "\"hosts\" (the candidate host names) is required");
             return -1;
         }
-        if ((r->hosts = sched_strings(hosts, "hosts", &r->req.candidate_count, err, errlen)) ==
-            NULL)
+        if ((r->hosts = sched_strings(hosts, "hosts", SCHED_MAX_LIST, &r->req.candidate_count, err,
+                                      errlen)) == NULL)
             return -1;
         r->req.candidates = r->hosts;
     }
@@ -323,11 +362,14 @@ static void sched_decide(struct sched *s, const struct http_request *http, bool 
         int status = rc == MDEVMIG_ERR_INPUT ? 400 : rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500;
         if (status == 400)
             atomic_fetch_add(&s->bad_requests, 1);
-        if (status == 500)
+        if (status == 500) {
             log_error("%s from %s: %s", filter ? "filter" : "select", http->peer, err);
+            sched_registry_outcome(s, err);
+        }
         http_response_error(resp, status, "%s", err);
         return;
     }
+    sched_registry_outcome(s, NULL);
     atomic_fetch_add(&s->probes_sent, result->probes_sent);
     atomic_fetch_add(&s->decision_us_total, (unsigned long)result->elapsed_us);
     metrics_reply_sched_result(s, filter, result);
@@ -384,8 +426,10 @@ static void sched_fail(struct sched *s, const struct http_request *http, const c
     int status = rc == MDEVMIG_ERR_INPUT ? 400 : rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500;
     if (status == 400)
         atomic_fetch_add(&s->bad_requests, 1);
-    if (status == 500)
+    if (status == 500) {
         log_error("%s from %s: %s", what, http->peer, err);
+        sched_registry_outcome(s, err);
+    }
     http_response_error(resp, status, "%s", err);
 }
 
@@ -477,15 +521,28 @@ static void sched_matrix(struct sched *s, const struct http_request *http,
     http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
 }
 
+/* GET /v1/health: 503 "degraded" while the registry fails the requests
+ * that need it, so a load balancer sends them to another sched. */
+static void sched_health(struct sched *s, struct http_response *resp)
+{
+    char error[256];
+    pthread_mutex_lock(&s->registry_lock);
+    snprintf(error, sizeof error, "%s", s->registry_error);
+    pthread_mutex_unlock(&s->registry_lock);
+    json_t *json = json_pack("{s:s, s:s, s:s}", "status", error[0] != '\0' ? "degraded" : "ok",
+                             "version", buildinfo_version(), "commit", buildinfo_commit());
+    if (json != NULL && error[0] != '\0')
+        json_object_set_new(json, "error", json_string(error));
+    http_response_json(resp, error[0] != '\0' ? 503 : 200, json);
+}
+
 void sched_api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
     struct sched *s = ctx;
     atomic_fetch_add(&s->requests, 1);
     if (strcmp(req->path, "/v1/health") == 0) {
         if (http_method_allowed(req, resp, "GET"))
-            http_response_json(resp, 200,
-                               json_pack("{s:s, s:s, s:s}", "status", "ok", "version",
-                                         buildinfo_version(), "commit", buildinfo_commit()));
+            sched_health(s, resp);
         return;
     }
     if (!auth_current_ok(&s->token, req->authorization)) {

@@ -200,7 +200,8 @@ int main(int argc, char **argv)
         goto out;
     }
     auth_current_set(&s.token, &token);
-    if (registry_open(cfg.registry, &s.registry, err, sizeof err) < 0) {
+    if (registry_open(cfg.registry, &s.registry, err, sizeof err) < 0 ||
+        registry_check(s.registry, err, sizeof err) < 0) {
         log_error("%s", err);
         goto out;
     }

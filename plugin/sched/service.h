@@ -27,6 +27,9 @@ struct sched {
      * of snapshots never waits behind a select's probes. */
     struct registry *registry;
     pthread_mutex_t registry_lock;
+    /* The last registry failure a request met, for /v1/health ("" when
+     * the last one succeeded); guarded by registry_lock. */
+    char registry_error[256];
 
     atomic_ulong requests;
     atomic_ulong bad_requests;

@@ -461,6 +461,10 @@ class Checks:
         self.eq(name, True, bool(value))
 
     def finish(self):
+        if self.passed + self.failed == 0:
+            # A test whose checks never ran proves nothing: count it failed.
+            self.failed += 1
+            print("not ok - no check ran")
         print("%d passed, %d failed" % (self.passed, self.failed))
         return 0 if self.failed == 0 else 1
 

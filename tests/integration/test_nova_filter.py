@@ -291,7 +291,7 @@ def check_loading(b):
                 "Keeps out" in (type(flt).__doc__ or ""))
     checks.true("all_filters alone does not hold it (out of tree)",
                 FILTER not in [c.__name__ for c in nova.filters.all_filters()])
-    checks.eq("[mdevmig] read from nova.conf", (b.proxy.url, 5.0, False),
+    checks.eq("[mdevmig] read from nova.conf", ([b.proxy.url], 5.0, False),
               (conf.mdevmig.url, conf.mdevmig.timeout, conf.mdevmig.fail_open))
 
     # The shipped snippet: parsed on its own, it makes Nova load the filter.
@@ -312,7 +312,7 @@ def check_loading(b):
     checks.eq("nova.conf.example: MdevMigrationFilter enabled, last", FILTER,
               own.filter_scheduler.enabled_filters[-1])
     checks.eq("nova.conf.example: [mdevmig] defaults",
-              ("http://127.0.0.1:7400", "/etc/mdevmig/token", 10.0, False),
+              (["http://127.0.0.1:7400"], "/etc/mdevmig/token", 10.0, False),
               (own.mdevmig.url, own.mdevmig.token_file, own.mdevmig.timeout,
                own.mdevmig.fail_open))
 

@@ -10,6 +10,7 @@ marked mutable, and the filter reads its options at each request.
 """
 
 from oslo_config import cfg
+from oslo_config import types
 
 mdevmig_group = cfg.OptGroup(
     "mdevmig",
@@ -21,16 +22,28 @@ filter does when that service cannot answer.
 """)
 
 mdevmig_opts = [
-    cfg.URIOpt(
+    cfg.ListOpt(
         "url",
-        default="http://127.0.0.1:7400",
-        schemes=["http", "https"],
+        item_type=types.URI(schemes=["http", "https"]),
+        default=["http://127.0.0.1:7400"],
         mutable=True,
         help="""
-Base URL of mdevmig-sched (its ``listen`` address). The filter posts to
-``<url>/v1/filter`` once per scheduling request. With https, the service's
+Base URL of mdevmig-sched (its ``listen`` address), or a comma-separated
+list of several mdevmig-sched services fed by the same collectors (at most
+8, as many as a collector publishes to). The filter posts to
+``<url>/v1/filter`` once per scheduling request, to one service at a time.
+It starts with the one that answered last (the first one listed until one
+has answered, and again when the list changes without it); when that one
+cannot be reached, does not answer within ``timeout``, fails (HTTP 5xx) or
+sends something that is not an answer, it tries the next, wrapping around
+the list, and logs a warning naming each one that failed, why, and the one
+that answered. An HTTP 4xx (a wrong token, a refused client certificate, a
+request the service refuses) is an answer, not a failure: the next service
+would answer alike, so it is not asked. The request is unanswered (see
+``fail_open``) only when every URL has failed. With https, each service's
 certificate is verified against ``ca_file`` (default: the system's CA
-store) and must name the host given here (its DNS name or IP address).
+store) and must name the host given for it here (its DNS name or IP
+address).
 """),
     cfg.StrOpt(
         "token_file",
@@ -48,24 +61,27 @@ it is read on every request, so a rotated token takes effect at once.
         max=600.0,
         mutable=True,
         help="""
-Seconds to wait for mdevmig-sched to accept the connection, and again for
-each read of its answer. The service probes every candidate host within its
-own probe_timeout (3 seconds by default), so its answer normally comes well
-within this.
+Seconds one mdevmig-sched may take over one request, all of it: connecting
+(and the TLS handshake), sending the request and reading its whole answer.
+Then the next ``url`` is tried, so with several URLs that all hang a
+request may wait this long for each. The service probes every candidate
+host within its own probe_timeout (3 seconds by default), so its answer
+normally comes well within this.
 """),
     cfg.StrOpt(
         "ca_file",
         mutable=True,
         help="""
 PEM file of the CA certificate(s) that mdevmig-sched's certificate is
-verified against when ``url`` is https, instead of the system's CA store.
-A certificate that does not verify is an error naming the host and the
-reason; the filter never falls back to an unverified connection or to
-http. This option, ``client_cert_file`` or ``client_key_file`` set with an
-http ``url`` is an error too: the token would travel in the clear. The
-TLS files are read again when they change (a renewed certificate counts
-at the next request). An unreadable file is an error naming the option,
-as an unreachable service is (see ``fail_open``).
+verified against (each https ``url``'s), instead of the system's CA store.
+A certificate that does not verify is that service's failure, logged with
+the host and the reason, and the next ``url`` is tried; the filter never
+falls back to an unverified connection or to http. This option,
+``client_cert_file`` or ``client_key_file`` set while any ``url`` is http
+is an error too, and no service is asked: the token would travel in the
+clear. The TLS files are read again when they change (a renewed
+certificate counts at the next request). An unreadable file is an error
+naming the option, and no service is asked (see ``fail_open``).
 """),
     cfg.StrOpt(
         "client_cert_file",
@@ -89,8 +105,9 @@ as is fine, e.g. root:nova 0640).
         default=False,
         mutable=True,
         help="""
-What to do when mdevmig-sched cannot answer (unreachable, timed out, an
-error status or an answer that cannot be read). False (fail closed): no
+What to do when mdevmig-sched cannot answer (no ``url`` answered: each was
+unreachable, timed out, failed or sent an answer that cannot be read; or
+one refused the request with an HTTP 4xx). False (fail closed): no
 host passes, so no move goes ahead unchecked; the error log says why. True:
 every host passes, with a warning, and a move may fail late on a driver
 mismatch, as it would without mdevmig.

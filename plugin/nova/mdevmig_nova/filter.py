@@ -14,17 +14,23 @@ only ever "rebuild". The service tells moves from boots itself: an instance
 it knows runs on a host and has mdevs to check; one it does not know is a
 new boot and every host passes, unprobed.
 
-Over https the service's certificate is verified (against [mdevmig]
-ca_file, else the system's CA store) and must name the host of [mdevmig]
-url; a filter with client_cert_file presents it, for a service with mutual
-TLS (DESIGN.md §7). A certificate that does not verify is an error like
-any other unanswered request: never a retry without verification, nor
-over http.
+[mdevmig] url may list several scheds fed by the same collectors
+(DESIGN.md §7): the request goes to one, and to the next when that one
+cannot be reached, times out, fails with a 5xx or sends no usable answer;
+a 4xx is an answer. Only when none answers is the request unanswered.
+
+Over https each service's certificate is verified (against [mdevmig]
+ca_file, else the system's CA store) and must name the host of its URL; a
+filter with client_cert_file presents it, for a service with mutual TLS
+(DESIGN.md §7). A certificate that does not verify is that sched's
+failure like any other: never a retry without verification, nor over
+http.
 """
 
 import http.client
 import json
 import os
+import socket
 import ssl
 import stat
 import time
@@ -131,85 +137,216 @@ def _tls_context():
     return context
 
 
-def _connection(url, timeout):
-    parts = urllib.parse.urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError as e:
-        raise ServiceError("[mdevmig] url %s: %s" % (url, e))
-    if not parts.hostname:
-        raise ServiceError("[mdevmig] url %s has no host" % url)
-    # The port is always given: http.client would read an IPv6 literal's
-    # last group as one.
-    if parts.scheme == "https":
-        return http.client.HTTPSConnection(
-            parts.hostname, port or 443, timeout=timeout,
-            context=_tls_context()), parts.path
+# The most schedulers [mdevmig] url may list: as many as a collector
+# publishes to (DESIGN.md §7), so every one listed can be fed.
+MAX_URLS = 8
+# Each read of an answer; the deadline bounds the sum.
+READ_CHUNK = 65536
+
+# The URL of the sched that answered last, in this process. Each request
+# starts there rather than at the first URL: a sched that hangs (stopped,
+# swapping, behind a link that drops packets) costs a whole timeout every
+# time it is tried, and trying it first would add that to every scheduling
+# decision until it came back. Every sched is fed by the same collectors and
+# confirms each destination with live probes, so any of them gives the same
+# answer: nothing is gained by going back to the first. A list changed on
+# SIGHUP starts from this URL if it is still listed, else from its first.
+_last_answered = None
+
+
+class Unanswered(ServiceError):
+    """One mdevmig-sched gave no answer (unreachable, timed out, a 5xx or
+    something that is not an answer): the next URL is asked."""
+
+
+def _urls():
+    """[mdevmig] url as a list, checked as a whole: a mistake in it is the
+    operator's to fix, not a sched to skip (else a typo in a standby URL
+    would stay hidden until the first sched fails)."""
+    urls = list(dict.fromkeys(u.strip() for u in CONF.mdevmig.url or ()
+                              if u and u.strip()))
+    if not urls:
+        raise ServiceError("[mdevmig] url is empty")
+    if len(urls) > MAX_URLS:
+        raise ServiceError("[mdevmig] url lists %d URLs; at most %d"
+                           % (len(urls), MAX_URLS))
+    plain = [u for u in urls if urllib.parse.urlsplit(u).scheme != "https"]
     tls = [o for o in TLS_OPTIONS if getattr(CONF.mdevmig, o)]
-    if tls:
+    if plain and tls:
         # The operator meant TLS: no token in the clear instead.
         raise ServiceError("[mdevmig] url %s is not https, but %s is set"
-                           % (url, " and ".join(tls)))
-    return http.client.HTTPConnection(parts.hostname, port or 80,
-                                      timeout=timeout), parts.path
+                           % (", ".join(plain), " and ".join(tls)))
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        try:
+            parts.port
+        except ValueError as e:
+            raise ServiceError("[mdevmig] url %s: %s" % (url, e))
+        if not parts.hostname:
+            raise ServiceError("[mdevmig] url %s has no host" % url)
+    return urls
+
+
+def _rotation(urls):
+    """The URLs in the order this request tries them (see _last_answered)."""
+    last = _last_answered
+    if last in urls:
+        at = urls.index(last)
+        return urls[at:] + urls[:at]
+    return urls
+
+
+class _Deadline:
+    """The time one attempt has left; every blocking step gets the rest."""
+
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def left(self):
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        return left
 
 
 def _unverified(url, error):
-    """The error for a certificate of mdevmig-sched that did not verify:
-    the host it was checked for and the verifier's reason."""
+    """Why a certificate of mdevmig-sched did not verify: the host it was
+    checked for and the verifier's reason."""
     ca_file = CONF.mdevmig.ca_file
-    return ServiceError(
-        "TLS certificate of mdevmig-sched at %s (%s) not accepted: %s "
-        "(verified against %s)"
-        % (urllib.parse.urlsplit(url).hostname, url,
-           error.verify_message or error.reason or error,
-           "[mdevmig] ca_file " + ca_file if ca_file
-           else "the system's CA store"))
+    return ("TLS certificate of mdevmig-sched at %s not accepted: %s "
+            "(verified against %s)"
+            % (urllib.parse.urlsplit(url).hostname,
+               error.verify_message or error.reason or error,
+               "[mdevmig] ca_file " + ca_file if ca_file
+               else "the system's CA store"))
 
 
-def _service_error(status, data):
+def _status_message(status, data):
     try:
         message = json.loads(data)["error"]
     except (ValueError, TypeError, KeyError):
         message = data[:200].decode("utf-8", "replace").strip()
-    return ServiceError("HTTP %d from mdevmig-sched: %s" % (status, message))
+    return "HTTP %d from mdevmig-sched: %s" % (status, message)
+
+
+def _exchange(url, context, headers, body, deadline):
+    """POST body to one sched: (status, data), all within the deadline."""
+    parts = urllib.parse.urlsplit(url)
+    # The port is always given: http.client would read an IPv6 literal's
+    # last group as one.
+    port = parts.port or (443 if context is not None else 80)
+    sock = socket.create_connection((parts.hostname, port),
+                                    timeout=deadline.left())
+    try:
+        sock.settimeout(deadline.left())
+        if context is not None:
+            sock = context.wrap_socket(sock, server_hostname=parts.hostname)
+        # http.client only for the HTTP framing, on the socket made here
+        # (its own connect would give each step the whole timeout).
+        cls = (http.client.HTTPSConnection if context is not None
+               else http.client.HTTPConnection)
+        conn = cls(parts.hostname, port)
+        conn.sock = sock
+        sock.settimeout(deadline.left())
+        conn.request("POST", parts.path.rstrip("/") + FILTER_PATH, body=body,
+                     headers=headers)
+        sock.settimeout(deadline.left())
+        resp = conn.getresponse()
+        try:
+            chunks = []
+            # Once the whole answer is read, a server that closes the
+            # connection has had its socket closed under us: no timeout
+            # to set then, nor anything left to wait for.
+            while not resp.isclosed():
+                sock.settimeout(deadline.left())
+                chunk = resp.read(READ_CHUNK)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            resp.close()
+        return resp.status, b"".join(chunks)
+    finally:
+        sock.close()
+
+
+def _ask_one(url, context, headers, body, timeout):
+    """One sched's answer; Unanswered when the next URL should be asked."""
+    deadline = _Deadline(timeout)
+    try:
+        status, data = _exchange(url, context, headers, body, deadline)
+    except ssl.SSLCertVerificationError as e:
+        raise Unanswered(_unverified(url, e))
+    except TimeoutError:
+        raise Unanswered("timed out ([mdevmig] timeout)")
+    except (OSError, http.client.HTTPException) as e:
+        raise Unanswered(str(e) or type(e).__name__)
+    if 400 <= status < 500:
+        # The sched judged the request itself (a wrong token, a refused
+        # client certificate, a request it cannot take): the others share
+        # the token and the CA and would judge it alike, so asking them
+        # would only hide a mistake the operator has to fix.
+        raise ServiceError(_status_message(status, data))
+    if status != 200:
+        raise Unanswered(_status_message(status, data))
+    try:
+        answer = json.loads(data)
+    except ValueError as e:
+        raise Unanswered("mdevmig-sched's answer is not JSON: %s" % e)
+    if (not isinstance(answer, dict) or
+            not isinstance(answer.get("destinations"), list) or
+            not all(isinstance(d, str) for d in answer["destinations"]) or
+            not isinstance(answer.get("hosts", []), list)):
+        raise Unanswered("mdevmig-sched's answer has no list of destinations")
+    return answer
 
 
 def ask(instance_uuid, host_names):
-    """One POST /v1/filter: the service's answer, checked enough to use."""
-    url = CONF.mdevmig.url
+    """One POST /v1/filter, to the first sched in _rotation's order that
+    answers: (its answer, checked enough to use; its URL). A sched that
+    fails is logged, with the one that answered, at warning level; only
+    when all fail is it a ServiceError naming each and why.
+
+    Asking another sched after a timeout is safe: a filter request changes
+    nothing but probe caches, and a sched still working on it finishes
+    alone."""
+    global _last_answered
+    urls = _urls()
     token = _read_token()
-    conn, base = _connection(url, CONF.mdevmig.timeout)
+    context = (_tls_context()
+               if any(urllib.parse.urlsplit(u).scheme == "https" for u in urls)
+               else None)
     body = json.dumps({"instance": instance_uuid, "hosts": host_names})
     headers = {"Content-Type": "application/json",
                "Accept": "application/json",
                "Authorization": "Bearer " + token,
                "User-Agent": "mdevmig-nova-filter"}
-    try:
-        conn.request("POST", base.rstrip("/") + FILTER_PATH, body=body,
-                     headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-    except ssl.SSLCertVerificationError as e:
-        raise _unverified(url, e)
-    except (OSError, http.client.HTTPException) as e:
-        raise ServiceError("%s%s: %s" % (url.rstrip("/"), FILTER_PATH,
-                                         str(e) or type(e).__name__))
-    finally:
-        conn.close()
-    if resp.status != 200:
-        raise _service_error(resp.status, data)
-    try:
-        answer = json.loads(data)
-    except ValueError as e:
-        raise ServiceError("mdevmig-sched's answer is not JSON: %s" % e)
-    if (not isinstance(answer, dict) or
-            not isinstance(answer.get("destinations"), list) or
-            not all(isinstance(d, str) for d in answer["destinations"]) or
-            not isinstance(answer.get("hosts", []), list)):
-        raise ServiceError("mdevmig-sched's answer has no list of "
-                           "destinations")
-    return answer
+    timeout = CONF.mdevmig.timeout
+    failed = []
+    for url in _rotation(urls):
+        https = urllib.parse.urlsplit(url).scheme == "https"
+        start = time.monotonic()
+        try:
+            answer = _ask_one(url, context if https else None, headers, body,
+                              timeout)
+        except Unanswered as e:
+            failed.append("%s: %s, after %.1f s"
+                          % (url, e, time.monotonic() - start))
+            continue
+        except ServiceError as e:
+            _last_answered = url
+            raise ServiceError("%s: %s" % (url, e))
+        _last_answered = url
+        if failed:
+            LOG.warning("mdevmig-sched did not answer at %(failed)s; "
+                        "%(url)s answered",
+                        {"failed": "; ".join(failed), "url": url},
+                        instance_uuid=instance_uuid)
+        return answer, url
+    if len(failed) == 1:
+        raise ServiceError(failed[0])
+    raise ServiceError("none of the %d mdevmig-sched URLs answered: %s"
+                       % (len(failed), "; ".join(failed)))
 
 
 def _instance_uuid(spec_obj):
@@ -288,7 +425,7 @@ class MdevMigrationFilter(filters.BaseHostFilter):
         names = list(dict.fromkeys(h.host for h in host_states))
         start = time.monotonic()
         try:
-            answer = ask(instance, names)
+            answer, url = ask(instance, names)
         except ServiceError as e:
             return self._unanswered(e, host_states, names, instance)
         passing = set(answer["destinations"])
@@ -304,12 +441,15 @@ class MdevMigrationFilter(filters.BaseHostFilter):
         kept = _reasons(answer, names, passing)
         LOG.info("mdevs on %(source)s%(stale)s: %(passed)d of %(total)d "
                  "host(s) can take them, %(probes)s probe(s), "
-                 "%(ms).0f ms%(why)s%(kept)s",
+                 "%(ms).0f ms%(sched)s%(why)s%(kept)s",
                  {"source": answer.get("source_host") or "?",
                   "stale": (" (source collector down: versions from the "
                             "registry)" if answer.get("source_stale") else ""),
                   "passed": len(passing & set(names)), "total": len(names),
                   "probes": answer.get("probes_sent", "?"), "ms": ms,
+                  # Which one, once there is a choice.
+                  "sched": (" (mdevmig-sched at %s)" % url
+                            if len(CONF.mdevmig.url or ()) > 1 else ""),
                   "why": ("; not migratable: %s" % answer.get("reason")
                           if answer.get("migratable") is False else ""),
                   "kept": "; kept out: " + kept if kept else ""},
