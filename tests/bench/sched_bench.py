@@ -14,12 +14,22 @@ replies. Debian's /usr/bin/python3 and its standard library only.
   sched_bench.py check-select URL TOKEN BODY LIVE_HOST...
   sched_bench.py check-filter URL TOKEN BODY
   sched_bench.py metric URL TOKEN NAME
+  sched_bench.py pki DIR COUNT                 a test CA (tests/integration/tlsca.py) in DIR
+                                                and certificates: live-01..COUNT (SAN DNS:live-NN,
+                                                IP:127.0.2.N), sched (DNS:sched, localhost,
+                                                IP:127.0.0.1), operator (client only)
+
+Every command that talks to the sched takes an https:// URL too: it
+verifies the server against BENCH_CA_FILE and presents BENCH_CLIENT_CERT
+and BENCH_CLIENT_KEY when they are set (mutual TLS).
 """
 
 import hashlib
 import http.client
 import json
+import os
 import random
+import ssl
 import sys
 import time
 import urllib.parse
@@ -31,6 +41,12 @@ SYNTH_DRIVER = "535.54"
 
 def conn_for(url):
     u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        ctx = ssl.create_default_context(cafile=os.environ.get("BENCH_CA_FILE"))
+        if os.environ.get("BENCH_CLIENT_CERT"):
+            ctx.load_cert_chain(os.environ["BENCH_CLIENT_CERT"],
+                                os.environ.get("BENCH_CLIENT_KEY"))
+        return http.client.HTTPSConnection(u.hostname, u.port, timeout=60, context=ctx)
     return http.client.HTTPConnection(u.hostname, u.port, timeout=60)
 
 
@@ -170,10 +186,18 @@ def cmd_check_filter(url, token, body):
     for h in r["hosts"]:
         verdicts[h["verdict"]] = verdicts.get(h["verdict"], 0) + 1
     ok = len(r["destinations"]) == asked
-    print("ok=%s probes_sent=%d passing=%d of=%d verdicts=%s elapsed_us=%d reply_bytes=%d"
+    # Why a host did not pass: its first probe's error (last on the line:
+    # it has spaces).
+    why = ""
+    for h in r["hosts"]:
+        if h["host"] not in r["destinations"]:
+            errs = [p.get("error") for p in h.get("probes") or [] if p.get("error")]
+            why = " first_failure=%s:%s" % (h["host"], errs[0] if errs else h["verdict"])
+            break
+    print("ok=%s probes_sent=%d passing=%d of=%d verdicts=%s elapsed_us=%d reply_bytes=%d%s"
           % ("yes" if ok else "NO", r["probes_sent"], len(r["destinations"]), asked,
              ",".join("%s:%d" % kv for kv in sorted(verdicts.items())),
-             r["elapsed_us"], len(text)))
+             r["elapsed_us"], len(text), why))
 
 
 def cmd_metric(url, token, name):
@@ -185,6 +209,22 @@ def cmd_metric(url, token, name):
             print(line.split()[-1])
             return
     sys.exit("no metric " + name)
+
+
+def cmd_pki(directory, count):
+    """The bench's PKI: one certificate per live collector naming its host
+    (the sched checks that under mutual TLS) and its address, one for the
+    sched, one client-only for the bench's own requests."""
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "integration"))
+    from tlsca import CA
+    ca = CA(directory, name="mdevmig-bench-ca")
+    for i in range(1, int(count) + 1):
+        ca.issue("live-%02d" % i, ips=["127.0.2.%d" % i])
+    ca.issue("sched", dns=["sched", "localhost"], ips=["127.0.0.1"])
+    ca.issue("operator", server=False)
+    print(ca.bundle)
 
 
 def main(argv):
@@ -216,6 +256,8 @@ def main(argv):
         cmd_check_filter(*args)
     elif cmd == "metric":
         cmd_metric(*args)
+    elif cmd == "pki":
+        cmd_pki(*args)
     else:
         sys.exit("sched_bench.py: unknown command " + cmd)
 
