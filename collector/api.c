@@ -319,12 +319,15 @@ static void api_probe(struct collector *c, const struct http_request *http,
             atomic_fetch_add(&c->metrics.probe_errors, 1);
             log_warn("probe of %s/migration_version failed before the driver answered: %s", t->dir,
                      strerror(outcome.err));
+            const char *why = outcome.err == EXDEV   ? "its directory resolves outside sysfs_root"
+                              : outcome.err == ELOOP ? "migration_version is a symbolic link"
+                                                     : strerror(outcome.err);
             http_response_error(resp, 503,
                                 "the write to %s/migration_version on host %s did not reach the "
                                 "driver (%s: %s): no verdict",
                                 t->dir, c->cfg->host,
                                 errname_of(outcome.err) != NULL ? errname_of(outcome.err) : "E?",
-                                strerror(outcome.err));
+                                why);
             free(t);
             json_decref(body);
             return;

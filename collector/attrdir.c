@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +29,18 @@ struct attrdir {
     size_t mask; /* slot count - 1; the count is a power of two */
     size_t used; /* slots with a directory name */
     size_t max_dirs;
+    char *root; /* sysfs_root as given; resolved when a directory is checked */
 };
 
-struct attrdir *attrdir_new(size_t max_dirs)
+struct attrdir *attrdir_new(size_t max_dirs, const char *root)
 {
     struct attrdir *dirs = calloc(1, sizeof *dirs);
     if (dirs == NULL)
         return NULL;
+    if ((dirs->root = strdup(root)) == NULL) {
+        free(dirs);
+        return NULL;
+    }
     /* At most half full, so linear probing stays short. */
     size_t slots = 16;
     while (slots < max_dirs * 2)
@@ -42,6 +48,7 @@ struct attrdir *attrdir_new(size_t max_dirs)
     dirs->slots = calloc(slots, sizeof *dirs->slots);
     if (dirs->slots == NULL || pthread_rwlock_init(&dirs->lock, NULL) != 0) {
         free(dirs->slots);
+        free(dirs->root);
         free(dirs);
         return NULL;
     }
@@ -72,6 +79,7 @@ void attrdir_free(struct attrdir *dirs)
     attrdir_close_all(dirs);
     pthread_rwlock_destroy(&dirs->lock);
     free(dirs->slots);
+    free(dirs->root);
     free(dirs);
 }
 
@@ -118,14 +126,47 @@ static struct attrdir_slot *attrdir_find(struct attrdir *dirs, const char *dir)
     return &dirs->slots[i];
 }
 
-static int attrdir_open_path(const char *dir, const char *name, int flags)
+/* Whether the directory dir_fd names lies at or below the root, both
+ * resolved (the kernel's own view of the fd, so no symlink can hide). */
+static bool attrdir_inside(const struct attrdir *dirs, int dir_fd)
 {
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return -ENAMETOOLONG;
-    int fd = open(path, flags | O_CLOEXEC);
-    return fd >= 0 ? fd : -errno;
+    if (dirs == NULL)
+        return true;
+    char link[64], real[PATH_MAX], root[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", dir_fd);
+    ssize_t n = readlink(link, real, sizeof real - 1);
+    if (n < 0 || realpath(dirs->root, root) == NULL)
+        return false;
+    real[n] = '\0';
+    size_t len = strlen(root);
+    if (len == 1) /* "/" holds everything */
+        return true;
+    return strncmp(real, root, len) == 0 && (real[len] == '/' || real[len] == '\0');
+}
+
+/* dir as an O_PATH fd, or -errno; -EXDEV when it resolves outside root. */
+static int attrdir_open_dir(const struct attrdir *dirs, const char *dir)
+{
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (!attrdir_inside(dirs, fd)) {
+        close(fd);
+        return -EXDEV;
+    }
+    return fd;
+}
+
+static int attrdir_open_path(const struct attrdir *dirs, const char *dir, const char *name,
+                             int flags)
+{
+    int dir_fd = attrdir_open_dir(dirs, dir);
+    if (dir_fd < 0)
+        return dir_fd;
+    int fd = openat(dir_fd, name, flags | O_CLOEXEC);
+    int err = errno;
+    close(dir_fd);
+    return fd >= 0 ? fd : -err;
 }
 
 /* Keep fd for dir unless another thread kept one first or the cache is
@@ -164,7 +205,7 @@ static void attrdir_drop(struct attrdir *dirs, const char *dir)
 int attrdir_open(struct attrdir *dirs, const char *dir, const char *name, int flags)
 {
     if (dirs == NULL)
-        return attrdir_open_path(dir, name, flags);
+        return attrdir_open_path(NULL, dir, name, flags);
 
     pthread_rwlock_rdlock(&dirs->lock);
     struct attrdir_slot *slot = attrdir_find(dirs, dir);
@@ -176,13 +217,13 @@ int attrdir_open(struct attrdir *dirs, const char *dir, const char *name, int fl
         /* The kept fd may name a directory that has since been replaced;
          * only a lookup by path can tell, and its answer stands. */
         attrdir_drop(dirs, dir);
-        return attrdir_open_path(dir, name, flags);
+        return attrdir_open_path(dirs, dir, name, flags);
     }
     pthread_rwlock_unlock(&dirs->lock);
 
-    int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int dir_fd = attrdir_open_dir(dirs, dir);
     if (dir_fd < 0)
-        return attrdir_open_path(dir, name, flags);
+        return dir_fd;
     int fd = openat(dir_fd, name, flags | O_CLOEXEC);
     int err = errno;
     attrdir_keep(dirs, dir, dir_fd);

@@ -15,8 +15,11 @@
 
 struct attrdir;
 
-/* A cache of at most max_dirs directory fds; NULL when out of memory. */
-struct attrdir *attrdir_new(size_t max_dirs);
+/* A cache of at most max_dirs directory fds; NULL when out of memory.
+ * Every directory opened must resolve to root (sysfs_root) or below it:
+ * one that a planted symlink leads elsewhere is refused with -EXDEV, so a
+ * probe never writes outside the tree the scan was told to read. */
+struct attrdir *attrdir_new(size_t max_dirs, const char *root);
 void attrdir_free(struct attrdir *dirs);
 
 /* Close every kept fd (a new inventory was installed: the directories it

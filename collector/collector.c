@@ -68,7 +68,7 @@ int collector_init(struct collector *c, const struct collector_config *cfg)
         return -1;
     metrics_reply_collector_init(&c->metrics);
     /* Room for every type and device directory of a large host. */
-    c->attrdirs = attrdir_new(8192);
+    c->attrdirs = attrdir_new(8192, cfg->sysfs_root);
     if (c->attrdirs == NULL)
         return -1;
     collector_health_refresh(c);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "settings.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,13 @@
 /* The names log_level_parse() takes, in the order --help gives them. */
 static const char *const config_log_levels[] = {"error", "warn", "info", "debug", NULL};
 
+/* The sched takes inventories only for names that follow the one rule. */
 static int config_check_host(const char *value, const char *name, char *err, size_t errlen)
 {
-    for (const char *c = value; *c != '\0'; c++) {
-        if (*c <= ' ' || *c > '~') {
-            snprintf(err, errlen, "%s: '%s' holds a space or a non-ASCII character", name, value);
-            return -1;
-        }
+    char why[96];
+    if (!wire_host_name_valid(value, why, sizeof why)) {
+        snprintf(err, errlen, "%s: '%s' %s; it must be " WIRE_HOST_RULE, name, value, why);
+        return -1;
     }
     return 0;
 }

@@ -32,7 +32,9 @@ void probe_write(struct attrdir *dirs, const char *attr_dir, const char *version
     buf[len] = '\n';
     out->write_us = -1;
     long start = probe_now_us();
-    int fd = attrdir_open(dirs, attr_dir, "migration_version", O_WRONLY);
+    /* O_NOFOLLOW: a kernel attribute is never a symlink; one planted in
+     * a tree that is not real sysfs must not lead the write elsewhere. */
+    int fd = attrdir_open(dirs, attr_dir, "migration_version", O_WRONLY | O_NOFOLLOW);
     if (fd < 0) {
         /* Only store() answers for the driver; an open that fails for any
          * other reason than a missing attribute never reached it. */

@@ -121,6 +121,35 @@ static bool wire_name_ok(const char *s)
     return true;
 }
 
+bool wire_host_name_valid(const char *s, char *why, size_t whylen)
+{
+    size_t total = strlen(s);
+    const char *problem = NULL;
+    if (total == 0)
+        problem = "is empty";
+    else if (total > 253)
+        problem = "is longer than 253 bytes";
+    for (const char *label = s; problem == NULL;) {
+        const char *dot = strchr(label, '.');
+        size_t len = dot != NULL ? (size_t)(dot - label) : strlen(label);
+        if (len == 0)
+            problem = "has an empty label";
+        else if (len > 63)
+            problem = "has a label longer than 63 bytes";
+        else if (label[0] == '-' || label[len - 1] == '-')
+            problem = "has a label that starts or ends with '-'";
+        for (size_t i = 0; i < len && problem == NULL; i++)
+            if (!isalnum((unsigned char)label[i]) && label[i] != '-')
+                problem = "holds a byte that is not a letter, digit, '-' or '.'";
+        if (dot == NULL)
+            break;
+        label = dot + 1;
+    }
+    if (problem != NULL && why != NULL)
+        snprintf(why, whylen, "%s", problem);
+    return problem == NULL;
+}
+
 /* Where we are in the document, for messages: "parents[1].types[0]". */
 struct wire_ctx {
     char *err;
@@ -498,8 +527,11 @@ static int wire_parse(struct wire_ctx *ctx, const json_t *json, struct inventory
     out->scanned_at = scanned_at;
     if (wire_string(ctx, json, "host", "inventory", 255, true, &out->host) < 0)
         return -1;
-    if (!wire_name_ok(out->host))
-        return wire_fail(ctx, "inventory.host", "must be a host name (printable, no '/')");
+    char why[96], what[320];
+    if (!wire_host_name_valid(out->host, why, sizeof why)) {
+        snprintf(what, sizeof what, "must be " WIRE_HOST_RULE "; this one %s", why);
+        return wire_fail(ctx, "inventory.host", what);
+    }
     const json_t *url = json_object_get(json, "collector_url");
     if (url != NULL && !json_is_null(url)) {
         if (wire_string(ctx, json, "collector_url", "inventory", 2048, true, &out->collector_url) <

@@ -25,6 +25,16 @@ int wire_inventory_from_json(const json_t *json, struct inventory *out, char *er
  * endpoints use it too). */
 json_t *wire_migration_to_json(const struct inv_migration *mig);
 
+/* The one rule for host names, wherever one arrives (inventories, URL
+ * paths, select/filter/evacuate bodies, the collector's host setting):
+ * RFC 1123 labels of letters, digits and '-' (not first or last), 1 to
+ * 63 bytes each, dot-separated, at most 253 bytes in all. False with why
+ * filled (why may be NULL). */
+#define WIRE_HOST_RULE                                                                             \
+    "a host name: RFC 1123 labels of letters, digits and '-' (not at either end), at most 63 "     \
+    "bytes each and 253 in all, separated by dots"
+bool wire_host_name_valid(const char *s, char *why, size_t whylen);
+
 /* True when s is a UUID in the canonical 8-4-4-4-12 hex form. */
 bool wire_uuid_valid(const char *s);
 

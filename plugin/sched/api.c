@@ -267,6 +267,11 @@ static int sched_request_parse(const json_t *json, bool filter, struct sched_req
         return -1;
     }
     r->req.host = json_string_value(host);
+    char why[96];
+    if (r->req.host != NULL && !wire_host_name_valid(r->req.host, why, sizeof why)) {
+        snprintf(err, errlen, "\"host\" %s; it must be " WIRE_HOST_RULE, why);
+        return -1;
+    }
     const json_t *devices = json_object_get(json, "devices");
     if (devices != NULL) {
         if (host == NULL) {
@@ -326,6 +331,12 @@ static int sched_request_parse(const json_t *json, bool filter, struct sched_req
         if ((r->hosts = sched_strings(hosts, "hosts", SCHED_MAX_LIST, &r->req.candidate_count, err,
                                       errlen)) == NULL)
             return -1;
+        for (size_t i = 0; i < r->req.candidate_count; i++) {
+            if (!wire_host_name_valid(r->hosts[i], why, sizeof why)) {
+                snprintf(err, errlen, "\"hosts\"[%zu] %s; it must be " WIRE_HOST_RULE, i, why);
+                return -1;
+            }
+        }
         r->req.candidates = r->hosts;
     }
     return 0;
@@ -453,6 +464,8 @@ static void sched_evacuate(struct sched *s, const struct http_request *http,
              json_string_length(host) > 255 ||
              strlen(json_string_value(host)) != json_string_length(host))
         bad = "\"host\" must be a host name (a non-empty string of at most 255 bytes)";
+    else if (!wire_host_name_valid(json_string_value(host), NULL, 0))
+        bad = "\"host\" must be " WIRE_HOST_RULE;
     else if (policy != NULL && (!json_is_string(policy) ||
                                 mdevmig_policy_parse(json_string_value(policy), &req.policy) < 0))
         bad = "\"policy\" must be \"spread\" or \"pack\"";
@@ -579,8 +592,14 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
             http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
             return;
         }
-        char name[256];
+        char name[256], why[96];
         snprintf(name, sizeof name, "%.*s", (int)(slash - host), host);
+        if (!wire_host_name_valid(name, why, sizeof why)) {
+            atomic_fetch_add(&s->bad_requests, 1);
+            http_response_error(resp, 400, "the host in the path %s; it must be " WIRE_HOST_RULE,
+                                why);
+            return;
+        }
         if (strcmp(req->method, "POST") == 0)
             sched_ingest(s, name, req, resp);
         else if (strcmp(req->method, "GET") == 0)
