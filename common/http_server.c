@@ -28,6 +28,12 @@
 #define HTTP_DEFAULT_MAX_CONNECTIONS 1024u
 #define HTTP_DEFAULT_MAX_PER_ADDRESS 128u
 #define HTTP_DEFAULT_IDLE_TIMEOUT_S  15u
+/* A body over the limit but not over this is read and dropped, so that a
+ * client that sends before it reads still sees its 413. */
+#define HTTP_DISCARD_MAX (64ull * 1024 * 1024)
+/* A connection's own thread runs a whole decision (SQLite, jansson, the
+ * library's sorting): room to spare, reserved lazily by the kernel. */
+#define HTTP_THREAD_STACK (2u * 1024 * 1024)
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -304,8 +310,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         const char *expect =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
         unsigned long long announced = length != NULL ? strtoull(length, NULL, 10) : 0;
-        bool absurd = length != NULL &&
-                      (strlen(length) > 20 || length[0] == '-' || announced / 2 > server->max_body);
+        bool absurd =
+            length != NULL && (strlen(length) > 20 || length[0] == '-' ||
+                               (announced > HTTP_DISCARD_MAX && announced > server->max_body));
         if (absurd || (announced > server->max_body && expect != NULL)) {
             /* Answered now, before any body (and instead of "100
              * Continue"): a body this far over the limit, or one the
@@ -427,7 +434,13 @@ struct http_server *http_server_start(const struct http_server_options *o, http_
             return NULL;
         }
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* A pool of epoll threads serves many quick requests cheaply; a thread
+     * per connection keeps a request that waits (on a hung collector, say)
+     * from holding up the others. */
+    bool per_connection = o->threads <= 0;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+        (per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (server->tls != NULL)
@@ -435,6 +448,12 @@ struct http_server *http_server_start(const struct http_server_options *o, http_
     /* Options that only TLS takes come last, so plain HTTP ends the list
      * before them. */
     const char *trust = server->tls != NULL ? tls_server_client_ca_pem(server->tls) : NULL;
+    struct MHD_OptionItem threading[] = {
+        per_connection
+            ? (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, HTTP_THREAD_STACK, NULL}
+            : (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     struct MHD_OptionItem tls_options[] = {
         {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)http_tls_certificate},
         {trust != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust},
@@ -442,9 +461,8 @@ struct http_server *http_server_start(const struct http_server_options *o, http_
     };
     server->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 1),
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
-        http_notify_connection, server, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_ARRAY, threading, MHD_OPTION_NOTIFY_COMPLETED, http_completed, server,
+        MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, server, MHD_OPTION_CONNECTION_TIMEOUT,
         o->idle_timeout_s > 0 ? o->idle_timeout_s : HTTP_DEFAULT_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT,
         o->max_connections > 0 ? o->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS,

@@ -47,7 +47,8 @@ struct http_server;
 
 struct http_server_options {
     const char *listen; /* "ADDR:PORT" ("[ADDR]:PORT" for IPv6; port 0 picks one) */
-    int threads;        /* worker threads */
+    int threads;        /* worker threads; 0: a thread for each connection, so no request
+                           waits for another's slow handler */
     size_t max_body;    /* bodies over it get 413 */
     /* NULL, or no cert_file: plain HTTP. Otherwise HTTPS only, and with
      * client_ca_file mutual TLS: a request without a certificate that

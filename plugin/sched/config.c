@@ -131,10 +131,12 @@ static const struct settings_item sched_config_items[] = {
      .metavar = "N",
      .kind = SETTINGS_INT,
      .offset = SCHED_FIELD(threads, int),
-     .def = "2",
-     .min = 1,
+     .def = "0",
+     .min = 0,
      .max = 64,
-     .help = "HTTP worker threads, 1 to 64."},
+     .help = "0: a thread for each connection, so a request waiting on a hung collector "
+             "never delays another (at most 1024 connections, 128 per client address); 1 to "
+             "64: that many worker threads shared by every connection."},
     {.key = "log_level",
      .flag = "log-level",
      .metavar = "LEVEL",

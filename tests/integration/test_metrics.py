@@ -56,6 +56,7 @@ COLLECTOR_FAMILIES = {
     "mdevmig_build_info": "gauge",
     "mdevmig_collector_probes_total": "counter",
     "mdevmig_collector_probe_duration_seconds": "histogram",
+    "mdevmig_collector_probe_errors_total": "counter",
     "mdevmig_collector_requests_total": "counter",
     "mdevmig_collector_bad_requests_total": "counter",
     "mdevmig_collector_unauthorized_total": "counter",
