@@ -9,6 +9,7 @@
 #include "buildinfo.h"
 #include "collector.h"
 #include "config.h"
+#include "escape.h"
 #include "http_server.h"
 #include "log.h"
 #include "publish.h"
@@ -48,7 +49,7 @@ static void main_print_table(const struct inventory *inv)
             else if (m->read_errno != 0)
                 snprintf(version, sizeof version, "(read fails: %s)", strerror(m->read_errno));
             else
-                snprintf(version, sizeof version, "%.90s", m->version);
+                escape_text(m->version, version, 91); /* never raw bytes on a terminal */
             printf("%-16s %-24s %9d  %s\n", inv->parents[p].name, type->id,
                    type->available_instances, version);
         }
@@ -169,7 +170,7 @@ static void main_reload(struct main_signals *s)
     main_report_restart_only(s->cfg, &fresh);
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(fresh.log_level, &level);
-    log_init("mdevmig-collector", level);
+    log_set_level(level);
     auth_current_set(&s->collector->token, &token);
     if (s->collector->publish != NULL) {
         struct publish_credentials pc = {

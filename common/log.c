@@ -68,6 +68,11 @@ void log_init(const char *program, enum log_level level)
     atomic_store(&log_threshold, (int)level);
 }
 
+void log_set_level(enum log_level level)
+{
+    atomic_store(&log_threshold, (int)level);
+}
+
 bool log_level_parse(const char *text, enum log_level *out)
 {
     for (int i = 0; i <= LOG_LEVEL_DEBUG; i++) {

@@ -15,6 +15,10 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
  * redirection of stderr. */
 void log_init(const char *program, enum log_level level);
 
+/* A reload's new level; threads may be logging meanwhile (log_init is for
+ * the start, before any thread). */
+void log_set_level(enum log_level level);
+
 /* "error", "warn", "info", "debug"; false when text is none of them. */
 bool log_level_parse(const char *text, enum log_level *out);
 

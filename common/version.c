@@ -26,14 +26,25 @@ bool version_validate(const char *s, size_t len, char *why, size_t whylen)
         snprintf(why, whylen, "version is %zu bytes; at most %d are allowed", len, VERSION_MAX);
         return false;
     }
+    /* The seed's rule: ASCII, nothing more. A tab, an escape sequence or
+     * DEL is a driver's business (and is escaped wherever it is shown);
+     * NUL would cut the string short, and a newline inside would make
+     * "echo $VERSION" two lines. */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c > 0x7f) {
             snprintf(why, whylen, "version has a non-ASCII byte 0x%02x at offset %zu", c, i);
             return false;
         }
-        if (c < 0x20 || c == 0x7f) {
-            snprintf(why, whylen, "version has a control character 0x%02x at offset %zu", c, i);
+        if (c == '\0') {
+            snprintf(why, whylen, "version has a NUL byte at offset %zu", i);
+            return false;
+        }
+        if (c == '\n') {
+            snprintf(why, whylen,
+                     "version has a newline at offset %zu (only one trailing newline is "
+                     "dropped)",
+                     i);
             return false;
         }
     }

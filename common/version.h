@@ -24,8 +24,10 @@
 size_t version_normalised_len(const char *s, size_t len);
 
 /* Check len bytes (already normalised) against the seed's rules: non-empty,
- * printable ASCII only, at most VERSION_MAX bytes. Returns true when valid;
- * otherwise false with a reason for an operator in why. */
+ * ASCII only (any byte but NUL, and no newline left after the one trailing
+ * newline is dropped), at most VERSION_MAX bytes. Returns true when valid;
+ * otherwise false with a reason for an operator in why. Control bytes are
+ * valid: escape them wherever a version is logged or shown. */
 bool version_validate(const char *s, size_t len, char *why, size_t whylen);
 
 /* Hex SHA-256 over `type_id "\n" version`: equal digests mean the same

@@ -1,10 +1,15 @@
 /*
  * table — the one printer behind every listing of the mdevmig command.
  * Widths count UTF-8 characters, not bytes, so names from the registry
- * that are not ASCII still line up. A TSV field never holds a tab or a
- * line break: they become spaces, since a record is one line.
+ * that are not ASCII still line up. Cells can hold a driver's opaque
+ * version string, which may carry any ASCII byte (a tab, an escape
+ * sequence): every control byte is printed escaped, C-style (\t, \x1b),
+ * and a backslash as \\, so a terminal never runs one and a TSV record
+ * stays one line whose tabs are only its separators.
  */
 #include "table.h"
+
+#include "escape.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +50,16 @@ size_t table_rows(const struct table *t)
     return t != NULL ? t->rows : 0;
 }
 
+/* text with control bytes and backslashes escaped (malloc'd), or NULL. */
+static char *table_escape(const char *text)
+{
+    size_t size = ESCAPE_SIZE(strlen(text));
+    char *out = malloc(size);
+    if (out != NULL)
+        escape_text(text, out, size);
+    return out;
+}
+
 void table_add(struct table *t, const char *const *cells)
 {
     if (t == NULL || t->failed)
@@ -62,7 +77,7 @@ void table_add(struct table *t, const char *const *cells)
     char **row = &t->cells[t->rows * t->columns];
     for (size_t c = 0; c < t->columns; c++) {
         const char *text = cells[c] != NULL && cells[c][0] != '\0' ? cells[c] : "-";
-        if ((row[c] = strdup(text)) == NULL) {
+        if ((row[c] = table_escape(text)) == NULL) {
             for (size_t k = 0; k < c; k++)
                 free(row[k]);
             t->failed = true;
@@ -83,8 +98,7 @@ static size_t table_width(const char *s)
 
 static void table_tsv_field(FILE *out, const char *s)
 {
-    for (; *s != '\0'; s++)
-        fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, out);
+    fputs(s, out); /* escaped when added: no tab or line break left */
 }
 
 int table_print(const struct table *t, FILE *out, enum cli_format format, int indent)

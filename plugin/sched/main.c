@@ -127,7 +127,7 @@ static void sched_reload(struct sched *s, struct sched_config *cfg, struct http_
     sched_report_restart_only(cfg, &fresh);
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(fresh.log_level, &level);
-    log_init("mdevmig-sched", level);
+    log_set_level(level);
     auth_current_set(&s->token, &token);
     explicit_bzero(&token, sizeof token);
     /* Only this thread reads these after start. */

@@ -74,9 +74,9 @@ static int sim_check_version(const char *version, enum sim_accept accept, char *
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)version[i];
-        if (c < 0x20 || c > 0x7e) {
-            snprintf(err, errlen, "version has a non-printable or non-ASCII byte 0x%02x at %zu", c,
-                     i);
+        if (c == '\0' || c == '\n' || c > 0x7f) {
+            snprintf(err, errlen, "version has a NUL, a newline or a non-ASCII byte 0x%02x at %zu",
+                     c, i);
             return -1;
         }
     }
