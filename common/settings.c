@@ -304,16 +304,30 @@ int settings_defaults(const struct settings_spec *spec, void *cfg, char *err, si
 static char *settings_reader(char *buf, int size, void *stream)
 {
     struct settings_file *st = stream;
-    if (st->stop)
+    if (st->stop || size < 2)
         return NULL;
-    if (fgets(buf, size, st->fp) == NULL) {
+    /* Byte by byte rather than fgets: a NUL inside a line would hide the
+     * rest of it from strlen, and the line count would go astray. */
+    int len = 0, c = EOF;
+    while (len < size - 1 && (c = getc(st->fp)) != EOF) {
+        buf[len++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    if (len == 0) {
         if (ferror(st->fp))
             st->read_errno = errno != 0 ? errno : EIO;
         return NULL;
     }
+    buf[len] = '\0';
     st->line++;
-    size_t len = strlen(buf);
-    if (len > 0 && buf[len - 1] != '\n') {
+    if (memchr(buf, '\0', (size_t)len) != NULL) {
+        st->err_line = st->line;
+        snprintf(st->err, sizeof st->err, "%s:%d: the line holds a NUL byte", st->path, st->line);
+        st->stop = true;
+        return NULL;
+    }
+    if (buf[len - 1] != '\n') {
         int next = getc(st->fp);
         if (next != EOF && next != '\n') {
             st->err_line = st->line;
