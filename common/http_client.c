@@ -39,6 +39,7 @@
 #define HTTP_DEFAULT_MAX_PARALLEL       64
 #define HTTP_DEFAULT_MAX_PER_HOST       1
 #define HTTP_DEFAULT_MAX_CONNECTIONS    256
+#define HTTP_TLS_ALLOWANCE_MS           2000
 /* Longest the I/O thread sleeps with nothing to do; work wakes it at once. */
 #define HTTP_IDLE_POLL_MS 1000
 
@@ -590,8 +591,15 @@ static CURLcode http_easy_prepare(struct http_client *c, CURL *easy, struct http
     HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, (void *)s);
     HTTP_SETOPT(rc, easy, CURLOPT_PREREQDATA, (void *)s);
     HTTP_SETOPT(rc, easy, CURLOPT_TIMEOUT_MS, left_ms);
-    HTTP_SETOPT(rc, easy, CURLOPT_CONNECTTIMEOUT_MS,
-                c->connect_timeout_ms < left_ms ? c->connect_timeout_ms : left_ms);
+    /* libcurl's connect timeout covers the TLS handshake too: a sched
+     * that starts (or reloads its certificates) opens every collector's
+     * connection in one wave, and on a busy host those handshakes take
+     * longer than a TCP connect. An https connect gets HTTP_TLS_ALLOWANCE_MS
+     * more, still within the request's own deadline. */
+    long connect_ms = c->connect_timeout_ms;
+    if (strncmp(s->key, "https:", 6) == 0)
+        connect_ms += HTTP_TLS_ALLOWANCE_MS;
+    HTTP_SETOPT(rc, easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms < left_ms ? connect_ms : left_ms);
     const char *method = call->method != NULL ? call->method : call->body != NULL ? "POST" : "GET";
     /* A POST or PUT without a body still sends "Content-Length: 0". */
     bool has_body = call->body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;

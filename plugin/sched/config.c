@@ -96,7 +96,8 @@ static const struct settings_item sched_config_items[] = {
      .min = SCHED_CONFIG_TIMEOUT_MIN,
      .max = SCHED_CONFIG_TIMEOUT_MAX,
      .help = "Seconds a probe may wait for a collector to accept its connection, 0.001 to 60 "
-             "and at most probe_timeout."},
+             "and at most probe_timeout; an https:// collector gets 2 s more for the TLS "
+             "handshake (within probe_timeout)."},
     {.key = "probe_timeout",
      .flag = "probe-timeout",
      .metavar = "SECONDS",
