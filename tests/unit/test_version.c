@@ -344,7 +344,7 @@ static void check_normalise(const struct version_case *c)
     case_only_keys(c, keys);
     size_t got = version_normalised_len(c->input, c->input_len);
     const struct case_value *want = case_get(c, "normalised");
-    size_t want_len;
+    size_t want_len = 0;
     if (want != NULL) {
         want_len = want->len;
     } else if (!case_number(c, "normalised_len", &want_len)) {
