@@ -433,6 +433,23 @@ class Cluster:
         sched.start()
         return sched
 
+    def add_deploy_hosts(self, source, names, sched, timeout=60):
+        """Hosts of the quickstart's cluster (deploy/cluster/NAME.json; gpu-a
+        with its VMs from libvirt's test driver), each publishing to sched;
+        returns once sched's registry lists them all (False on timeout)."""
+        for name in names:
+            fixture = os.path.join(source, "deploy/cluster/%s.json" % name)
+            uri = ("test://" + os.path.join(source, "deploy/cluster/gpu-a-libvirt.xml")
+                   if name == "gpu-a" else "none")
+            self.add_host(name, fixture, libvirt_uri=uri, extra=["--registry", sched.url])
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, body = sched.request("GET", "/v1/inventory")
+            if status == 200 and set(names) <= {h["host"] for h in body["hosts"]}:
+                return True
+            time.sleep(0.1)
+        return False
+
     def close(self):
         for sched in self.scheds:
             sched.stop()

@@ -204,17 +204,8 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     with Cluster(build, prefix="mdevmig-hardening") as cluster:
         sched = cluster.add_sched()
-        for name in ("gpu-a", "gpu-b", "gpu-d"):
-            fixture = os.path.join(source, "deploy/cluster/%s.json" % name)
-            uri = ("test://" + os.path.join(source, "deploy/cluster/gpu-a-libvirt.xml")
-                   if name == "gpu-a" else "none")
-            cluster.add_host(name, fixture, libvirt_uri=uri, extra=["--registry", sched.url])
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            status, body = sched.request("GET", "/v1/inventory")
-            if status == 200 and len(body["hosts"]) == 3:
-                break
-            time.sleep(0.1)
+        checks.true("the registry lists every host",
+                    cluster.add_deploy_hosts(source, ["gpu-a", "gpu-b", "gpu-d"], sched))
         d = cluster.collectors["gpu-d"]
         version = "10de:1eb8:nvidia-222-535.104"
 

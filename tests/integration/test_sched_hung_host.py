@@ -29,17 +29,8 @@ def main():
     checks = Checks()
     with Cluster(build, prefix="mdevmig-hung") as cluster:
         sched = cluster.add_sched(extra=["--probe-timeout", str(PROBE_TIMEOUT)])
-        for name in ("gpu-a", "gpu-b", "gpu-d"):
-            fixture = os.path.join(source, "deploy/cluster/%s.json" % name)
-            uri = ("test://" + os.path.join(source, "deploy/cluster/gpu-a-libvirt.xml")
-                   if name == "gpu-a" else "none")
-            cluster.add_host(name, fixture, libvirt_uri=uri, extra=["--registry", sched.url])
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            status, body = sched.request("GET", "/v1/inventory")
-            if status == 200 and len(body["hosts"]) == 3:
-                break
-            time.sleep(0.1)
+        checks.true("the registry lists every host",
+                    cluster.add_deploy_hosts(source, ["gpu-a", "gpu-b", "gpu-d"], sched))
         status, body = sched.request("POST", "/v1/filter",
                                      {"instance": VM_222, "hosts": ["gpu-b", "gpu-d"]})
         checks.eq("before: gpu-d passes", ["gpu-d"], body.get("destinations"))

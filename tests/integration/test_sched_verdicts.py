@@ -42,16 +42,6 @@ def cached(registry, host):
         db.close()
 
 
-def wait_hosts(sched, hosts, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, body = sched.request("GET", "/v1/inventory")
-        if status == 200 and set(hosts) <= {h["host"] for h in body["hosts"]}:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def filter_one(sched, host):
     status, body = sched.request("POST", "/v1/filter", {"instance": VM_222, "hosts": [host]})
     if status != 200:
@@ -173,12 +163,7 @@ def main():
     checks = Checks()
     with Cluster(build, prefix="mdevmig-verdicts") as cluster:
         sched = cluster.add_sched()
-        for name in ("gpu-a", "gpu-b", "gpu-d"):
-            fixture = os.path.join(source, "deploy/cluster/%s.json" % name)
-            uri = ("test://" + os.path.join(source, "deploy/cluster/gpu-a-libvirt.xml")
-                   if name == "gpu-a" else "none")
-            cluster.add_host(name, fixture, libvirt_uri=uri, extra=["--registry", sched.url])
-        ready = wait_hosts(sched, ["gpu-a", "gpu-b", "gpu-d"])
+        ready = cluster.add_deploy_hosts(source, ["gpu-a", "gpu-b", "gpu-d"], sched)
         checks.true("the registry lists every host", ready)
         if ready:
             check_malformed_replies(checks, cluster, sched)
