@@ -62,20 +62,20 @@ SLOW_MS = 600
 KILL_AFTER = 0.25
 
 
-class Stub:
+class CannedSched:
     """An HTTP server that answers every POST with one status and body: a
     sched that refuses (4xx), fails (5xx) or answers garbage."""
 
     def __init__(self, status, body):
         self.requests = 0
-        stub = self
+        canned = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
             def do_POST(self):
-                stub.requests += 1
+                canned.requests += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
@@ -375,13 +375,13 @@ def check_resumed(b):
 
 def check_statuses(b):
     """4xx is an answer; 5xx and an answer without destinations fail over.
-    Each list starts with a URL that has not answered yet, so the stub is
+    Each list starts with a URL that has not answered yet, so the canned is
     asked first."""
     c = b.checks
     _, b_url, c_url = b.urls
-    refusing = Stub(401, json.dumps({"error": "wrong bearer token"}))
-    failing = Stub(503, json.dumps({"error": "registry unavailable"}))
-    garbage = Stub(200, json.dumps({"hello": "world"}))
+    refusing = CannedSched(401, json.dumps({"error": "wrong bearer token"}))
+    failing = CannedSched(503, json.dumps({"error": "registry unavailable"}))
+    garbage = CannedSched(200, json.dumps({"hello": "world"}))
     try:
         b.override(url=",".join([refusing.url, b_url]))
         before = b.counts()
@@ -391,21 +391,21 @@ def check_statuses(b):
             b.clear("url")
         after = b.counts()
         c.eq("401 first: no host passes (an answer, not a failure)", [], got)
-        c.eq("401 first: the stub was asked once", 1, refusing.requests)
+        c.eq("401 first: the canned was asked once", 1, refusing.requests)
         c.eq("401 first: B was not asked", 0, after[1] - before[1])
         c.true("401 first: one error line with the 401, no failover warning (%r)" % lines,
                len(lines) == 1 and lines[0][0] == "ERROR" and
                re.search(r"%s: HTTP 401 from mdevmig-sched: wrong bearer token"
                          % re.escape(refusing.url), lines[0][1]))
 
-        for stub, name, why in ((failing, "503", r"HTTP 503 from mdevmig-sched: registry "
+        for canned, name, why in ((failing, "503", r"HTTP 503 from mdevmig-sched: registry "
                                  r"unavailable"),
                                 (garbage, "200 without destinations", r"no list of "
                                  r"destinations")):
             # The last that answered (B, then C) must not be in the list.
-            other = c_url if stub is failing else b_url
-            other_index = 2 if stub is failing else 1
-            b.override(url=",".join([stub.url, other]))
+            other = c_url if canned is failing else b_url
+            other_index = 2 if canned is failing else 1
+            b.override(url=",".join([canned.url, other]))
             before = b.counts()
             try:
                 got, lines, _ = b.filtered("first URL answers " + name)
@@ -413,16 +413,16 @@ def check_statuses(b):
                 b.clear("url")
             after = b.counts()
             c.eq("%s first: the same destinations" % name, EXPECTED, got)
-            c.eq("%s first: the stub was asked once" % name, 1, stub.requests)
+            c.eq("%s first: the canned was asked once" % name, 1, canned.requests)
             c.eq("%s first: the next sched decided it" % name, 1,
                  after[other_index] - before[other_index])
             c.true("%s first: a warning with why, and who answered (%r)" % (name, lines),
                    len(lines) == 1 and lines[0][0] == "WARNING" and
                    re.search(r"did not answer at %s: .*%s.*; %s answered"
-                             % (re.escape(stub.url), why, re.escape(other)), lines[0][1]))
+                             % (re.escape(canned.url), why, re.escape(other)), lines[0][1]))
     finally:
-        for stub in (refusing, failing, garbage):
-            stub.close()
+        for canned in (refusing, failing, garbage):
+            canned.close()
 
 
 def main():
