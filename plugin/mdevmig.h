@@ -120,6 +120,7 @@ struct mdevmig_probe {
     int err;      /* errno the driver refused with, 0 if none */
     char *error;  /* the collector's or transport's text, or NULL */
     long elapsed_us;
+    size_t mdev; /* select/filter: the index in the result's mdevs whose version it wrote */
 };
 
 struct mdevmig_host {
@@ -132,7 +133,7 @@ struct mdevmig_host {
     bool same_digest;       /* the host already reports the source's version */
     bool cached_compatible; /* a cached verdict ranked it up (never confirms) */
     int free_instances;     /* room for the VM's types: free instances plus unused created mdevs */
-    struct mdevmig_probe *probes; /* one per source mdev, when probed */
+    struct mdevmig_probe *probes; /* per source mdev, one per target probed */
     size_t probe_count;
 };
 

@@ -42,7 +42,7 @@ static const char cmd_probe_help[] =
     "  mdev     UUID TYPE VERSION DIGEST12 REASON\n"
     "  verdict  HOST VERDICT ERRNO ERROR ELAPSED_US (the whole call)\n"
     "  probe    LEVEL TARGET VERDICT ERRNO ERROR ELAPSED_US (the driver's write;\n"
-    "           one per source mdev)\n"
+    "           per source mdev, one per version its type runs at on the host)\n"
     "\n"
     "--json: the answer of POST /v1/filter with \"hosts\": [HOST], exactly as\n"
     "  mdevmig-sched (or libmdevmig in-process) gives it.\n";

@@ -24,6 +24,7 @@ void candidates_clear(struct candidates *c)
         free(cand->host);
         free(cand->url);
         free(cand->needs);
+        free(cand->targets);
         for (size_t p = 0; p < cand->probe_count; p++) {
             free(cand->probes[p].level);
             free(cand->probes[p].target);
@@ -48,7 +49,12 @@ static int candidates_row_cmp(const void *a, const void *b)
     int c = strcmp(x->offer->host, y->offer->host);
     if (c != 0)
         return c;
-    return x->type_index < y->type_index ? -1 : x->type_index > y->type_index;
+    if (x->type_index != y->type_index)
+        return x->type_index < y->type_index ? -1 : 1;
+    /* A type's parents grouped by version: each group is one target. */
+    if ((c = strcmp(x->offer->digest, y->offer->digest)) != 0)
+        return c;
+    return strcmp(x->offer->parent, y->offer->parent);
 }
 
 /* The distinct types the source needs, and how many mdevs of each. */
@@ -78,56 +84,98 @@ static int candidates_types_of(const struct source *src, struct candidates_types
     return 0;
 }
 
-/* Fold one host's rows (all types, all parents) into cand. */
-static void candidates_fold(struct candidate *cand, const struct source *src,
-                            const struct candidates_types *types, const struct candidates_row *rows,
-                            size_t n)
+static size_t candidates_type_index(const struct candidates_types *types, const char *type)
 {
-    int capacity[64] = {0};
-    const struct registry_offer *roomiest[64] = {NULL};
-    const struct registry_offer *unused[64] = {NULL};
+    size_t k = 0;
+    while (k < types->count && strcmp(types->type[k], type) != 0)
+        k++;
+    return k;
+}
+
+/* The targets among one host's rows (sorted by type, digest, parent):
+ * one per (type, version) with room. Probe where a new device would be
+ * made (the parent with most free instances), or an unused device when
+ * that is all the room there is. Returns the count, or -1 (no memory). */
+static long candidates_targets_of(struct candidate *cand, const struct candidates_row *rows,
+                                  size_t n)
+{
+    cand->targets = calloc(n + 1, sizeof *cand->targets);
+    if (cand->targets == NULL)
+        return -1;
+    for (size_t r = 0; r < n;) {
+        const struct registry_offer *first = rows[r].offer;
+        const struct registry_offer *roomiest = NULL, *unused = NULL;
+        int capacity = 0;
+        size_t end = r;
+        for (; end < n && rows[end].type_index == rows[r].type_index &&
+               strcmp(rows[end].offer->digest, first->digest) == 0;
+             end++) {
+            const struct registry_offer *o = rows[end].offer;
+            int free_here = o->available_instances > 0 ? o->available_instances : 0;
+            capacity += free_here + (o->unused_device[0] != '\0');
+            if (free_here > 0 && (roomiest == NULL || free_here > roomiest->available_instances))
+                roomiest = o;
+            if (o->unused_device[0] != '\0' && unused == NULL)
+                unused = o;
+        }
+        if (capacity > 0) {
+            struct candidate_target *t = &cand->targets[cand->target_count++];
+            const struct registry_offer *at = roomiest != NULL ? roomiest : unused;
+            t->type_index = rows[r].type_index;
+            t->capacity = capacity;
+            snprintf(t->parent, sizeof t->parent, "%s", at->parent);
+            snprintf(t->digest, sizeof t->digest, "%s", at->digest);
+            if (roomiest == NULL)
+                snprintf(t->device, sizeof t->device, "%s", at->unused_device);
+        }
+        r = end;
+    }
+    return (long)cand->target_count;
+}
+
+/* Fold one host's rows (all types, all parents) into cand. Returns 0, or
+ * -1 when out of memory. */
+static int candidates_fold(struct candidate *cand, const struct source *src,
+                           const struct candidates_types *types, const struct candidates_row *rows,
+                           size_t n)
+{
+    bool offered[64] = {false};
     for (size_t r = 0; r < n; r++) {
         const struct registry_offer *o = rows[r].offer;
-        size_t k = rows[r].type_index;
-        int free_here = o->available_instances > 0 ? o->available_instances : 0;
-        capacity[k] += free_here + (o->unused_device[0] != '\0');
-        if (free_here > 0 && (roomiest[k] == NULL || free_here > roomiest[k]->available_instances))
-            roomiest[k] = o;
-        if (o->unused_device[0] != '\0' && unused[k] == NULL)
-            unused[k] = o;
+        offered[rows[r].type_index] = true;
         if (r == 0 || o->last_seen > cand->last_seen)
             cand->last_seen = o->last_seen;
         if (cand->url == NULL && o->collector_url != NULL)
             cand->url = strdup(o->collector_url);
     }
+    if (candidates_targets_of(cand, rows, n) < 0)
+        return -1;
+    int capacity[64] = {0};
+    for (size_t t = 0; t < cand->target_count; t++) {
+        capacity[cand->targets[t].type_index] += cand->targets[t].capacity;
+        cand->free_instances += cand->targets[t].capacity;
+    }
     cand->verdict = MDEVMIG_NOT_PROBED;
     cand->same_digest = src->mdev_count > 0;
-    for (size_t k = 0; k < types->count; k++)
-        cand->free_instances += capacity[k];
     for (size_t i = 0; i < src->mdev_count; i++) {
         struct candidate_need *need = &cand->needs[i];
-        size_t k = 0;
-        while (k < types->count && strcmp(types->type[k], src->mdevs[i].type) != 0)
-            k++;
+        size_t k = candidates_type_index(types, src->mdevs[i].type);
+        need->type_index = k;
+        need->offered = offered[k];
         need->capacity = capacity[k];
-        for (size_t r = 0; r < n; r++)
-            need->offered = need->offered || rows[r].type_index == k;
-        /* Type-level where a new device fits (most room); otherwise an
-         * unused device already created, probed at device level. */
-        const struct registry_offer *at = roomiest[k] != NULL ? roomiest[k] : unused[k];
-        if (at != NULL) {
-            snprintf(need->parent, sizeof need->parent, "%s", at->parent);
-            memcpy(need->digest, at->digest, sizeof need->digest);
-            if (roomiest[k] == NULL)
-                memcpy(need->device, at->unused_device, sizeof need->device);
+        for (size_t t = 0; t < cand->target_count; t++) {
+            const struct candidate_target *target = &cand->targets[t];
+            need->same_digest =
+                need->same_digest ||
+                (target->type_index == k && strcmp(target->digest, src->mdevs[i].digest) == 0);
         }
-        need->same_digest = at != NULL && strcmp(at->digest, src->mdevs[i].digest) == 0;
         cand->same_digest = cand->same_digest && need->same_digest;
         if (!need->offered)
             cand->verdict = MDEVMIG_NO_TYPE;
         else if (capacity[k] < types->demand[k] && cand->verdict != MDEVMIG_NO_TYPE)
             cand->verdict = MDEVMIG_NO_CAPACITY;
     }
+    return 0;
 }
 
 static int candidates_reason(struct candidate *cand, const struct source *src)
@@ -157,8 +205,9 @@ static int candidates_reason(struct candidate *cand, const struct source *src)
 }
 
 /* Mark candidates whose every need has a cached compatible verdict for
- * the digest the host has now. One query per source mdev. */
-static int candidates_mark_cached(struct mdevmig *m, const struct source *src, struct candidates *c,
+ * the version one of its targets has now. One query per source mdev. */
+static int candidates_mark_cached(struct mdevmig *m, const struct source *src,
+                                  const struct candidates_types *types, struct candidates *c,
                                   char *err, size_t errlen)
 {
     for (size_t i = 0; i < c->count; i++)
@@ -171,6 +220,7 @@ static int candidates_mark_cached(struct mdevmig *m, const struct source *src, s
         pthread_mutex_unlock(&m->registry_lock);
         if (rc < 0)
             return -1;
+        size_t type = candidates_type_index(types, src->mdevs[mi].type);
         for (size_t i = 0; i < c->count; i++) {
             struct candidate *cand = &c->items[i];
             if (!cand->cached_compatible)
@@ -178,9 +228,11 @@ static int candidates_mark_cached(struct mdevmig *m, const struct source *src, s
             bool hit = false;
             for (size_t k = 0; k < cached.count && !hit; k++) {
                 const struct registry_cached_verdict *v = &cached.items[k];
-                hit = v->verdict == REGISTRY_VERDICT_COMPATIBLE &&
-                      strcmp(v->host, cand->host) == 0 &&
-                      strcmp(v->target_digest, cand->needs[mi].digest) == 0;
+                if (v->verdict != REGISTRY_VERDICT_COMPATIBLE || strcmp(v->host, cand->host) != 0)
+                    continue;
+                for (size_t t = 0; t < cand->target_count && !hit; t++)
+                    hit = cand->targets[t].type_index == type &&
+                          strcmp(v->target_digest, cand->targets[t].digest) == 0;
             }
             cand->needs[mi].cached_compatible = hit;
             cand->cached_compatible = hit;
@@ -667,8 +719,8 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
                 rc = -1;
                 break;
             }
-            candidates_fold(cand, src, &types, &rows[r], end - r);
-            if (candidates_reason(cand, src) < 0) {
+            if (candidates_fold(cand, src, &types, &rows[r], end - r) < 0 ||
+                candidates_reason(cand, src) < 0) {
                 snprintf(err, errlen, "out of memory");
                 rc = -1;
             }
@@ -707,7 +759,7 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
             qsort(out->items, out->count, sizeof *out->items, candidates_order_cmp);
     }
     if (rc == 0)
-        rc = candidates_mark_cached(m, src, out, err, errlen);
+        rc = candidates_mark_cached(m, src, &types, out, err, errlen);
     if (rc == 0 && !filter && out->count > 1)
         qsort(out->items, out->count, sizeof *out->items, candidates_rank_cmp);
     free(rows);

@@ -1,8 +1,10 @@
 /*
  * confirm — the live half of an answer: POST /v1/probe to each candidate's
  * collector, all at once (bounded by the HTTP client), and turn the
- * drivers' answers into a verdict per host. A host passes only when every
- * one of the VM's mdevs passed there; a collector that does not answer is
+ * drivers' answers into a verdict per host. Each of a host's targets for a
+ * type (its parents at one version: see candidate_target) is probed; the
+ * host passes only when every one of the VM's mdevs fits on a target that
+ * accepted it; a collector that does not answer is
  * unreachable, never compatible. Verdicts are cached for ranking later
  * calls, never for confirming them. confirm_run is the wave itself, for
  * any list of (version, host, target); select and filter, the evacuation
@@ -15,6 +17,7 @@
 #include "probe_wire.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,22 +104,115 @@ static int confirm_weight(enum mdevmig_verdict v)
     }
 }
 
-static void confirm_settle(struct candidate *cand)
+/* Which of a host's targets takes which of the VM's mdevs: each mdev on a
+ * target that accepted its version, no target past its room. A small
+ * bipartite matching (augmenting paths): a VM has at most 64 mdevs and a
+ * host a few targets, and taking the first target that accepts would
+ * strand an mdev that only one target accepts. */
+struct confirm_match {
+    size_t mdevs, targets;
+    const bool *accepts; /* [mdev * targets + target] */
+    int *room;           /* per target */
+    size_t *at;          /* per mdev: its target, or SIZE_MAX */
+    bool *seen;          /* per target, in one search */
+};
+
+static bool confirm_match_place(struct confirm_match *mm, size_t i)
 {
-    cand->verdict = MDEVMIG_COMPATIBLE;
-    const struct mdevmig_probe *worst = NULL;
-    for (size_t p = 0; p < cand->probe_count; p++) {
-        const struct mdevmig_probe *probe = &cand->probes[p];
-        if (probe->verdict != MDEVMIG_COMPATIBLE &&
-            (worst == NULL || confirm_weight(probe->verdict) > confirm_weight(worst->verdict)))
-            worst = probe;
+    for (size_t t = 0; t < mm->targets; t++) {
+        if (!mm->accepts[i * mm->targets + t] || mm->seen[t])
+            continue;
+        mm->seen[t] = true;
+        if (mm->room[t] > 0) {
+            mm->room[t]--;
+            mm->at[i] = t;
+            return true;
+        }
+        for (size_t j = 0; j < mm->mdevs; j++) {
+            if (mm->at[j] == t && confirm_match_place(mm, j)) {
+                mm->at[i] = t;
+                return true;
+            }
+        }
     }
+    return false;
+}
+
+/* How many of the VM's mdevs fit on the targets that accepted them
+ * (accepts: [mdev * targets + target]), or -1 when out of memory. */
+static long confirm_fit(const struct candidate *cand, size_t mdevs, const bool *accepts)
+{
+    size_t targets = cand->target_count;
+    struct confirm_match mm = {
+        .mdevs = mdevs,
+        .targets = targets,
+        .accepts = accepts,
+        .room = calloc(targets + 1, sizeof *mm.room),
+        .at = calloc(mdevs + 1, sizeof *mm.at),
+        .seen = calloc(targets + 1, sizeof *mm.seen),
+    };
+    long placed = -1;
+    if (mm.room != NULL && mm.at != NULL && mm.seen != NULL) {
+        for (size_t t = 0; t < targets; t++)
+            mm.room[t] = cand->targets[t].capacity;
+        for (size_t i = 0; i < mdevs; i++)
+            mm.at[i] = SIZE_MAX;
+        placed = 0;
+        for (size_t i = 0; i < mdevs; i++) {
+            memset(mm.seen, 0, targets * sizeof *mm.seen);
+            placed += confirm_match_place(&mm, i);
+        }
+    }
+    free(mm.room);
+    free(mm.at);
+    free(mm.seen);
+    return placed;
+}
+
+/* The host's verdict from its probes: compatible when every mdev fits on
+ * a target that accepted it; otherwise the most telling refusal of an
+ * mdev no target accepted, or no-capacity when each was accepted
+ * somewhere but not all fit. Returns 0, or -1 when out of memory. */
+static int confirm_settle(struct candidate *cand, size_t mdevs, const bool *accepts)
+{
+    const struct mdevmig_probe *worst = NULL;
+    for (size_t i = 0; i < mdevs; i++) {
+        bool accepted = false;
+        for (size_t t = 0; t < cand->target_count && !accepted; t++)
+            accepted = accepts[i * cand->target_count + t];
+        if (accepted)
+            continue;
+        for (size_t p = 0; p < cand->probe_count; p++) {
+            const struct mdevmig_probe *probe = &cand->probes[p];
+            if (probe->mdev == i &&
+                (worst == NULL || confirm_weight(probe->verdict) > confirm_weight(worst->verdict)))
+                worst = probe;
+        }
+    }
+    free(cand->error);
+    cand->error = NULL;
+    cand->err = 0;
     if (worst != NULL) {
         cand->verdict = worst->verdict;
         cand->err = worst->err;
-        free(cand->error);
-        cand->error = worst->error != NULL ? strdup(worst->error) : NULL;
+        if (worst->error != NULL && (cand->error = strdup(worst->error)) == NULL)
+            return -1;
+        return 0;
     }
+    long fit = confirm_fit(cand, mdevs, accepts);
+    if (fit < 0)
+        return -1;
+    cand->verdict = (size_t)fit == mdevs ? MDEVMIG_COMPATIBLE : MDEVMIG_NO_CAPACITY;
+    if (cand->verdict == MDEVMIG_NO_CAPACITY) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "host %.255s: the parents that accept the VM's versions have room for %ld of "
+                 "its %zu mdevs",
+                 cand->host, fit, mdevs);
+        if ((cand->error = strdup(text)) == NULL)
+            return -1;
+    }
+    return 0;
 }
 
 static char *confirm_body(const struct confirm_job *job)
@@ -246,9 +342,17 @@ long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char
 long confirm_probe(struct mdevmig *m, const struct source *src, struct candidates *c, size_t from,
                    size_t to, char *err, size_t errlen)
 {
-    size_t max_jobs = (to - from) * src->mdev_count;
+    /* One job per (mdev, target of its type) on each host to probe. */
+    size_t max_jobs = 0;
+    for (size_t i = from; i < to; i++) {
+        if (c->items[i].verdict == MDEVMIG_NOT_PROBED)
+            max_jobs += src->mdev_count * c->items[i].target_count;
+    }
     struct confirm_job *jobs = calloc(max_jobs + 1, sizeof *jobs);
-    if (jobs == NULL) {
+    size_t *job_target = calloc(max_jobs + 1, sizeof *job_target);
+    if (jobs == NULL || job_target == NULL) {
+        free(jobs);
+        free(job_target);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -258,45 +362,62 @@ long confirm_probe(struct mdevmig *m, const struct source *src, struct candidate
         if (cand->verdict != MDEVMIG_NOT_PROBED)
             continue;
         for (size_t mi = 0; mi < src->mdev_count; mi++) {
-            const struct candidate_need *need = &cand->needs[mi];
-            jobs[n++] = (struct confirm_job){
-                .host = cand->host,
-                .url = cand->url,
-                .mdev = &src->mdevs[mi],
-                .parent = need->parent,
-                .device = need->device,
-                .target_digest = need->digest,
-            };
+            for (size_t t = 0; t < cand->target_count; t++) {
+                const struct candidate_target *target = &cand->targets[t];
+                if (target->type_index != cand->needs[mi].type_index)
+                    continue;
+                job_target[n] = t;
+                jobs[n++] = (struct confirm_job){
+                    .host = cand->host,
+                    .url = cand->url,
+                    .mdev = &src->mdevs[mi],
+                    .parent = target->parent,
+                    .device = target->device,
+                    .target_digest = target->digest,
+                };
+            }
         }
     }
     long sent = confirm_run(m, jobs, n, err, errlen);
     if (sent < 0) {
         free(jobs);
+        free(job_target);
         return -1;
     }
     /* The jobs come in candidate order, mdevs in order: hand them out. */
     size_t k = 0;
     int rc = 0;
-    for (size_t i = from; i < to; i++) {
+    for (size_t i = from; i < to && rc == 0; i++) {
         struct candidate *cand = &c->items[i];
         if (cand->verdict != MDEVMIG_NOT_PROBED)
             continue;
-        cand->probes = calloc(src->mdev_count + 1, sizeof *cand->probes);
-        if (cand->probes == NULL) {
+        size_t first = k;
+        while (k < n && jobs[k].host == cand->host)
+            k++;
+        cand->probes = calloc(k - first + 1, sizeof *cand->probes);
+        bool *accepts = calloc(src->mdev_count * cand->target_count + 1, sizeof *accepts);
+        if (cand->probes == NULL || accepts == NULL) {
+            free(accepts);
             rc = -1;
             break;
         }
-        cand->probe_count = src->mdev_count;
-        for (size_t mi = 0; mi < src->mdev_count; mi++) {
-            cand->probes[mi] = jobs[k].probe;
-            memset(&jobs[k].probe, 0, sizeof jobs[k].probe);
-            k++;
+        cand->probe_count = k - first;
+        for (size_t j = first; j < k; j++) {
+            size_t mi = (size_t)(jobs[j].mdev - src->mdevs);
+            struct mdevmig_probe *probe = &cand->probes[j - first];
+            *probe = jobs[j].probe;
+            memset(&jobs[j].probe, 0, sizeof jobs[j].probe);
+            probe->mdev = mi;
+            if (probe->verdict == MDEVMIG_COMPATIBLE)
+                accepts[mi * cand->target_count + job_target[j]] = true;
         }
-        confirm_settle(cand);
+        rc = confirm_settle(cand, src->mdev_count, accepts);
+        free(accepts);
     }
     for (size_t j = 0; j < n; j++)
         confirm_probe_clear(&jobs[j].probe);
     free(jobs);
+    free(job_target);
     if (rc < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -44,13 +44,26 @@ int source_resolve(struct mdevmig *m, const struct mdevmig_request *req, struct 
                    char *err, size_t errlen);
 void source_clear(struct source *src);
 
+/* Where on a candidate one of the VM's types can go: the type's parents
+ * there at one target version, probed once at the parent with most room
+ * (type level), or at an unused device already created (device level)
+ * when none has a free instance. The driver answers a probe from the
+ * version its type node reports, so parents at the same version answer
+ * alike; parents at different versions are separate targets, each
+ * probed, and only the room of the targets that accept counts. */
+struct candidate_target {
+    size_t type_index;               /* in the VM's distinct types */
+    char parent[256];                /* type-level target ... */
+    char device[INV_UUID_LEN];       /* ... or device-level, when no free instance */
+    char digest[VERSION_DIGEST_LEN]; /* the target's version digest ("" when none) */
+    int capacity;                    /* free instances plus unused created devices */
+};
+
 /* What one candidate offers for one source mdev. */
 struct candidate_need {
-    bool offered;                    /* the host has the type at all */
-    int capacity;                    /* free instances plus unused created devices */
-    char parent[256];                /* where a type-level probe goes (most room) */
-    char device[INV_UUID_LEN];       /* a device-level probe target, when no room */
-    char digest[VERSION_DIGEST_LEN]; /* the target's digest there */
+    size_t type_index; /* of its type, as in candidate_target */
+    bool offered;      /* the host has the type at all */
+    int capacity;      /* over all its targets */
     bool same_digest;
     bool cached_compatible;
 };
@@ -60,7 +73,9 @@ struct candidate {
     char *url;
     int64_t last_seen;
     int free_instances;
-    struct candidate_need *needs; /* one per source mdev */
+    struct candidate_need *needs;     /* one per source mdev */
+    struct candidate_target *targets; /* those with room, by type then digest */
+    size_t target_count;
     enum mdevmig_verdict verdict; /* before probing: NO_TYPE, NO_CAPACITY or NOT_PROBED */
     bool same_digest;
     bool cached_compatible;

@@ -403,9 +403,9 @@ char *mdevmig_result_json(const struct mdevmig_result *r)
             const struct mdevmig_probe *probe = &host->probes[p];
             json_array_append_new(
                 probes,
-                json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "verdict",
-                          mdevmig_verdict_name(probe->verdict), "level", mdevmig_str(probe->level),
-                          "target", mdevmig_str(probe->target), "errno",
+                json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:I}", "mdev", (json_int_t)probe->mdev,
+                          "verdict", mdevmig_verdict_name(probe->verdict), "level",
+                          mdevmig_str(probe->level), "target", mdevmig_str(probe->target), "errno",
                           probe->err ? json_integer(probe->err) : json_null(), "error",
                           mdevmig_str(probe->error), "elapsed_us", (json_int_t)probe->elapsed_us));
         }
