@@ -31,6 +31,9 @@
 /* A body over the limit but not over this is read and dropped, so that a
  * client that sends before it reads still sees its 413. */
 #define HTTP_DISCARD_MAX (64ull * 1024 * 1024)
+/* Far more than libmicrohttpd's per-connection buffer: a distance past it
+ * between the path and the version means they are not one request line. */
+#define HTTP_REQUEST_LINE_MAX (1024u * 1024)
 /* A connection's own thread runs a whole decision (SQLite, jansson, the
  * library's sorting): room to spare, reserved lazily by the kernel. */
 #define HTTP_THREAD_STACK (2u * 1024 * 1024)
@@ -58,6 +61,13 @@ struct http_pending {
     size_t len;
     size_t cap;
     bool too_large;
+    /* The request target as it came, before libmicrohttpd unescapes it
+     * in place (http_uri_seen): where it starts and how long it is up to
+     * its first NUL, and whether it spells a NUL as %00. */
+    const char *raw_uri;
+    size_t raw_len;
+    bool escaped_nul;
+    bool started; /* the handler has seen the request */
 };
 
 bool http_parse_listen(const char *listen, struct sockaddr_storage *addr, size_t *addr_len,
@@ -291,18 +301,53 @@ static int http_tls_certificate(gnutls_session_t session, const gnutls_datum_t *
     return 0;
 }
 
+/* Called with the raw request target before libmicrohttpd unescapes it;
+ * what it returns becomes the request's context. */
+static void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    struct http_pending *pending = calloc(1, sizeof *pending);
+    if (pending != NULL && uri != NULL) {
+        pending->raw_uri = uri;
+        pending->raw_len = strlen(uri);
+        pending->escaped_nul = strstr(uri, "%00") != NULL;
+    }
+    return pending;
+}
+
+/* Whether the path held a NUL, raw or as %00. libmicrohttpd hands the
+ * path on as a C string, so either would serve the path before it. The
+ * raw target lies in the request line, in place, up to the space before
+ * the version ("HTTP/d.d", which libmicrohttpd requires): a target whose
+ * C string ends before that space held a raw NUL. */
+static bool http_path_has_nul(const struct http_pending *pending, const char *url,
+                              const char *version)
+{
+    if (pending->escaped_nul)
+        return true;
+    if (pending->raw_uri == NULL || url != pending->raw_uri || version == NULL || version <= url ||
+        (size_t)(version - url) > HTTP_REQUEST_LINE_MAX)
+        return false;
+    return (size_t)(version - 1 - url) != pending->raw_len;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     struct http_server *server = cls;
     struct http_pending *pending = *con_cls;
-    if (pending == NULL) {
-        pending = calloc(1, sizeof *pending);
-        if (pending == NULL)
+    if (pending == NULL || !pending->started) {
+        if (pending == NULL && (pending = calloc(1, sizeof *pending)) == NULL)
             return MHD_NO;
         *con_cls = pending;
+        pending->started = true;
+        if (http_path_has_nul(pending, url, version)) {
+            struct http_response resp = {.status = 400};
+            http_response_error(&resp, 400, "the request target holds a NUL byte (raw or as %%00)");
+            return http_send(conn, &resp);
+        }
         if (server->tls != NULL && tls_server_mutual(server->tls))
             http_verify_client(conn);
         const char *length =
@@ -462,7 +507,8 @@ struct http_server *http_server_start(const struct http_server_options *o, http_
     server->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_ARRAY, threading, MHD_OPTION_NOTIFY_COMPLETED, http_completed, server,
-        MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, server, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, server, MHD_OPTION_NOTIFY_CONNECTION,
+        http_notify_connection, server, MHD_OPTION_CONNECTION_TIMEOUT,
         o->idle_timeout_s > 0 ? o->idle_timeout_s : HTTP_DEFAULT_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT,
         o->max_connections > 0 ? o->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS,

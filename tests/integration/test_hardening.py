@@ -5,7 +5,8 @@
     select are served meanwhile, within a second, to other clients;
   - a Content-Length of 2^64-1, and a 100 MB body announced with
     "Expect: 100-continue", get 413 at once (no "100 Continue", no
-    waiting for a body); HTTP/1.1 without Host gets 400;
+    waiting for a body); HTTP/1.1 without Host gets 400, and so does a
+    NUL in the request target, raw or as %00;
   - the registry the sched creates is mode 0600, and so are its -wal
     and -shm files;
   - a registry with damaged pages is refused at start, naming the damage;
@@ -103,6 +104,12 @@ def check_daemon(checks, name, address, port, served):
     line, _ = raw(address, port, b"GET /v1/health HTTP/1.1\r\n\r\n")
     checks.true("%s: HTTP/1.1 without Host gets 400 (%s)" % (name, line),
                 line.startswith("HTTP/1.1 400"))
+    # A NUL would cut the C string libmicrohttpd hands on: "/v1/health"
+    # would be served for either of these.
+    for target in (b"/v1/health\x00/../x", b"/v1/health%00/../x", b"/v1/health?x=%00"):
+        line, _ = raw(address, port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        checks.true("%s: a NUL in the target %r gets 400 (%s)" % (name, target, line),
+                    line.startswith("HTTP/1.1 400"))
 
     attack = Slowloris(address, port, 1100)
     try:
