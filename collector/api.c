@@ -173,16 +173,22 @@ static bool api_dir_gone(const char *dir)
     return stat(dir, &st) < 0 && errno == ENOENT;
 }
 
-static void api_count_verdict(struct collector *c, const char *verdict)
+static void api_count_verdict(struct collector *c, enum probe_wire_verdict verdict)
 {
-    if (strcmp(verdict, "compatible") == 0)
+    switch (verdict) {
+    case PROBE_WIRE_COMPATIBLE:
         atomic_fetch_add(&c->metrics.probes_compatible, 1);
-    else if (strcmp(verdict, "incompatible") == 0)
+        break;
+    case PROBE_WIRE_INCOMPATIBLE:
         atomic_fetch_add(&c->metrics.probes_incompatible, 1);
-    else if (strcmp(verdict, "unsupported") == 0)
+        break;
+    case PROBE_WIRE_UNSUPPORTED:
         atomic_fetch_add(&c->metrics.probes_unsupported, 1);
-    else
+        break;
+    case PROBE_WIRE_NO_TYPE:
         atomic_fetch_add(&c->metrics.probes_no_type, 1);
+        break;
+    }
 }
 
 /* A scheduler probes many hosts with one source version, and a host sees
@@ -347,9 +353,9 @@ static void api_probe(struct collector *c, const struct http_request *http,
                      strerror(reply.err));
     }
     reply.error = error_text[0] != '\0' ? error_text : NULL;
-    const char *verdict = probe_wire_verdict_name(reply.verdict);
-    api_count_verdict(c, verdict);
-    api_audit(c, http, &req, t, verdict, reply.err, reply.elapsed_us);
+    api_count_verdict(c, reply.verdict);
+    api_audit(c, http, &req, t, probe_wire_verdict_name(reply.verdict), reply.err,
+              reply.elapsed_us);
     json_t *json = probe_wire_reply_to_json(&reply);
     free(t);
     json_decref(body);

@@ -6,6 +6,7 @@
 
 #include "attrdir.h"
 
+#include "verdict.h"
 #include "version.h"
 
 #include <errno.h>
@@ -69,13 +70,13 @@ const char *probe_verdict_name(enum probe_verdict verdict)
 {
     switch (verdict) {
     case PROBE_COMPATIBLE:
-        return "compatible";
+        return verdict_name(VERDICT_COMPATIBLE);
     case PROBE_INCOMPATIBLE:
-        return "incompatible";
+        return verdict_name(VERDICT_INCOMPATIBLE);
     case PROBE_UNSUPPORTED:
-        return "unsupported";
+        return verdict_name(VERDICT_UNSUPPORTED);
     case PROBE_ERROR:
-        return "error";
+        return "error"; /* no verdict, so never a wire name: the reply is a 503 */
     }
     return "unknown";
 }

@@ -4,9 +4,6 @@
  */
 #include "inventory.h"
 
-#include "wire.h"
-
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,23 +69,4 @@ const struct inv_device *inventory_find_device(const struct inventory *inv, cons
             return &inv->devices[d];
     }
     return NULL;
-}
-
-bool inventory_same_content(const struct inventory *a, const struct inventory *b)
-{
-    json_t *ja = wire_inventory_to_json(a);
-    json_t *jb = wire_inventory_to_json(b);
-    bool same = false;
-    if (ja != NULL && jb != NULL) {
-        /* What identifies a snapshot, not what it holds. */
-        static const char *const volatile_keys[] = {"generation", "scanned_at", "collector_url"};
-        for (size_t i = 0; i < sizeof volatile_keys / sizeof volatile_keys[0]; i++) {
-            json_object_del(ja, volatile_keys[i]);
-            json_object_del(jb, volatile_keys[i]);
-        }
-        same = json_equal(ja, jb);
-    }
-    json_decref(ja);
-    json_decref(jb);
-    return same;
 }

@@ -76,8 +76,4 @@ const struct inv_type *inventory_find_type(const struct inventory *inv, const ch
                                            const char *type_id);
 const struct inv_device *inventory_find_device(const struct inventory *inv, const char *uuid);
 
-/* True when a and b describe the same host state (generation, scan time and
- * URL aside): the collector bumps the generation only on a real change. */
-bool inventory_same_content(const struct inventory *a, const struct inventory *b);
-
 #endif

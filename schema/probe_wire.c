@@ -17,18 +17,24 @@
 #define PROBE_WIRE_ERRNO_MAX 4095
 #define PROBE_WIRE_TEXT_MAX  4096
 
-static const char *const probe_wire_verdicts[] = {
-    [PROBE_WIRE_COMPATIBLE] = "compatible",
-    [PROBE_WIRE_INCOMPATIBLE] = "incompatible",
-    [PROBE_WIRE_UNSUPPORTED] = "unsupported",
-    [PROBE_WIRE_NO_TYPE] = "no-type",
-};
+/* Only what a target answers to a write is a probe's verdict: the sched's
+ * own verdicts (no-capacity, unreachable, ...) never come in a reply. */
+static bool probe_wire_verdict_known(int verdict)
+{
+    switch (verdict) {
+    case PROBE_WIRE_COMPATIBLE:
+    case PROBE_WIRE_INCOMPATIBLE:
+    case PROBE_WIRE_UNSUPPORTED:
+    case PROBE_WIRE_NO_TYPE:
+        return true;
+    default:
+        return false;
+    }
+}
 
 const char *probe_wire_verdict_name(enum probe_wire_verdict verdict)
 {
-    if ((size_t)verdict < sizeof probe_wire_verdicts / sizeof probe_wire_verdicts[0])
-        return probe_wire_verdicts[verdict];
-    return "unknown";
+    return probe_wire_verdict_known((int)verdict) ? verdict_name((enum verdict)verdict) : "unknown";
 }
 
 static bool probe_wire_only(const json_t *json, const char *const *known, size_t count, char *err,
@@ -205,11 +211,8 @@ int probe_wire_reply_from_json(const json_t *json, struct probe_wire_reply *out,
     const char *verdict;
     if (probe_wire_string(json, "verdict", true, 32, &verdict, err, errlen) < 0)
         return -1;
-    size_t v = 0;
-    while (v < sizeof probe_wire_verdicts / sizeof probe_wire_verdicts[0] &&
-           strcmp(verdict, probe_wire_verdicts[v]) != 0)
-        v++;
-    if (v == sizeof probe_wire_verdicts / sizeof probe_wire_verdicts[0]) {
+    enum verdict v;
+    if (verdict_parse(verdict, &v) < 0 || !probe_wire_verdict_known((int)v)) {
         snprintf(err, errlen,
                  "\"verdict\" \"%.32s\" is not compatible, incompatible, unsupported or no-type",
                  verdict);

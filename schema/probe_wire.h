@@ -9,19 +9,22 @@
 #define MDEVMIG_PROBE_WIRE_H
 
 #include "inventory.h"
+#include "verdict.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-/* What the target's driver (or the collector, for no-type) answered. */
+/* What the target's driver (or the collector, for no-type) answered: the
+ * verdicts a probe reply may carry, named by verdict.h. */
 enum probe_wire_verdict {
-    PROBE_WIRE_COMPATIBLE,   /* the write succeeded */
-    PROBE_WIRE_INCOMPATIBLE, /* the driver refused (errno) or took a short write */
-    PROBE_WIRE_UNSUPPORTED,  /* no migration_version attribute: no errno */
-    PROBE_WIRE_NO_TYPE,      /* the device is of another type: nothing written */
+    PROBE_WIRE_COMPATIBLE = VERDICT_COMPATIBLE,     /* the write succeeded */
+    PROBE_WIRE_INCOMPATIBLE = VERDICT_INCOMPATIBLE, /* the driver refused (errno) or wrote short */
+    PROBE_WIRE_UNSUPPORTED = VERDICT_UNSUPPORTED,   /* no migration_version attribute: no errno */
+    PROBE_WIRE_NO_TYPE = VERDICT_NO_TYPE, /* the device is of another type: nothing written */
 };
 
+/* verdict_name() of it; "unknown" for a value that is none of these. */
 const char *probe_wire_verdict_name(enum probe_wire_verdict verdict);
 
 /* A request, checked; strings point into the JSON it was read from. */

@@ -15,6 +15,7 @@
 #define MDEVMIG_REGISTRY_H
 
 #include "inventory.h"
+#include "verdict.h"
 #include "version.h"
 
 #include <stdbool.h>
@@ -23,11 +24,10 @@
 
 struct registry;
 
-/* Opens (creating it if need be) the registry file at path and brings its
- * schema up to date. Refuses a file of a newer mdevmig and a file that is
- * not a registry. *out is NULL on failure. */
-/* Opens (creating mode 0600 when missing: its -wal and -shm files follow
- * the database's mode) and migrates the registry at path. */
+/* Opens the registry file at path, creating it mode 0600 when missing (its
+ * -wal and -shm files follow the database's mode), and brings its schema
+ * up to date. Refuses a file of a newer mdevmig and a file that is not a
+ * registry. *out is NULL on failure. */
 int registry_open(const char *path, struct registry **out, char *err, size_t errlen);
 void registry_close(struct registry *reg);
 
@@ -196,14 +196,16 @@ enum registry_level {
 };
 
 /* Only verdicts a real probe gives, and that hold until a digest changes,
- * are cached: not an unreachable host, not a lack of capacity. */
+ * are cached: not an unreachable host, not a lack of capacity. Named by
+ * verdict.h. */
 enum registry_verdict {
-    REGISTRY_VERDICT_COMPATIBLE,
-    REGISTRY_VERDICT_INCOMPATIBLE, /* the target refused the write: err_no */
-    REGISTRY_VERDICT_UNSUPPORTED,  /* the target has no migration_version */
+    REGISTRY_VERDICT_COMPATIBLE = VERDICT_COMPATIBLE,
+    REGISTRY_VERDICT_INCOMPATIBLE = VERDICT_INCOMPATIBLE, /* the target refused the write: err_no */
+    REGISTRY_VERDICT_UNSUPPORTED = VERDICT_UNSUPPORTED,   /* the target has no migration_version */
 };
 
-/* The strings stored and shown: "type"/"device"; "compatible", ... */
+/* The strings stored and shown: "type"/"device"; "compatible", ... (NULL
+ * for a value that is none of them). */
 const char *registry_level_name(enum registry_level level);
 const char *registry_verdict_name(enum registry_verdict verdict);
 /* 0 and *out set, or -1 for a name that is none of them. */

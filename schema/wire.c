@@ -2,6 +2,11 @@
  * wire — inventory <-> JSON. Parsing is strict: a collector that sends a
  * malformed snapshot is told exactly where (as a JSON path) instead of
  * having half of it stored. Digests are recomputed, never trusted.
+ *
+ * inventory_same_content is here, not in inventory.c, because it compares
+ * two inventories' wire forms: so inventory.c knows nothing of JSON and
+ * the dependency runs one way, wire on inventory. It keeps the inventory_
+ * name its callers (the collector) know it by.
  */
 #include "wire.h"
 
@@ -104,6 +109,27 @@ json_t *wire_inventory_to_json(const struct inventory *inv)
         return NULL;
     }
     return root;
+}
+
+/* ---- comparing ------------------------------------------------------ */
+
+bool inventory_same_content(const struct inventory *a, const struct inventory *b)
+{
+    json_t *ja = wire_inventory_to_json(a);
+    json_t *jb = wire_inventory_to_json(b);
+    bool same = false;
+    if (ja != NULL && jb != NULL) {
+        /* What identifies a snapshot, not what it holds. */
+        static const char *const volatile_keys[] = {"generation", "scanned_at", "collector_url"};
+        for (size_t i = 0; i < sizeof volatile_keys / sizeof volatile_keys[0]; i++) {
+            json_object_del(ja, volatile_keys[i]);
+            json_object_del(jb, volatile_keys[i]);
+        }
+        same = json_equal(ja, jb);
+    }
+    json_decref(ja);
+    json_decref(jb);
+    return same;
 }
 
 /* ---- from JSON ------------------------------------------------------- */

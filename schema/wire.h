@@ -21,6 +21,12 @@ json_t *wire_inventory_to_json(const struct inventory *inv);
  * problem and what is wrong with it in err, and out left empty. */
 int wire_inventory_from_json(const json_t *json, struct inventory *out, char *err, size_t errlen);
 
+/* True when a and b describe the same host state (generation, scan time and
+ * URL aside): the collector bumps the generation only on a real change.
+ * Compared as their JSON forms: every field the wire carries counts, and
+ * a field added to the wire needs no change here. */
+bool inventory_same_content(const struct inventory *a, const struct inventory *b);
+
 /* The migration object of a type or device, alone (the probe and device
  * endpoints use it too). */
 json_t *wire_migration_to_json(const struct inv_migration *mig);

@@ -953,6 +953,16 @@ static void test_bad_arguments(void **state)
     probe.verdict = (enum registry_verdict)42;
     assert_int_equal(registry_probe_put(reg, &probe, err, sizeof err), -1);
     assert_non_null(strstr(err, "invalid verdict"));
+    /* A verdict the wire knows that does not hold until a digest changes
+     * is never cached, nor read back from the file as one. */
+    probe.verdict = (enum registry_verdict)VERDICT_NO_CAPACITY;
+    assert_int_equal(registry_probe_put(reg, &probe, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid verdict"));
+    enum registry_verdict parsed;
+    assert_int_equal(registry_verdict_parse("unreachable", &parsed), -1);
+    assert_int_equal(registry_verdict_parse("unsupported", &parsed), 0);
+    assert_int_equal(parsed, REGISTRY_VERDICT_UNSUPPORTED);
+    assert_string_equal(registry_verdict_name(REGISTRY_VERDICT_INCOMPATIBLE), "incompatible");
 
     struct registry_instance inst;
     assert_int_equal(registry_instance_get(reg, "not-a-uuid-but-far-too-long-to-be-one-at-all",
