@@ -12,7 +12,7 @@
 #define MDEVMIG_CLI_BACKEND_H
 
 #include "cli.h"
-#include "mdevmig.h"
+#include <mdevmig/mdevmig.h>
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,99 +1,39 @@
 /*
- * backend_registry — answers from the registry file itself: inventory
- * straight from SQLite; select, filter, evacuate and matrix by libmdevmig
- * in this process (which reads versions from and probes the collectors,
- * so it needs the cluster token). For an operator on a host that has the
- * file and no mdevmig-sched running, or when the service is the thing
- * being debugged.
+ * backend_registry — answers from the registry file itself, through
+ * libmdevmig in this process: the inventory as the library reads it;
+ * select, filter, evacuate and matrix by the library, which reads versions
+ * from and probes the collectors, so those need the cluster token. For an operator on a host that
+ * has the file and no mdevmig-sched running, or when the service is the thing being debugged.
  */
 #include "backend_impl.h"
-
-#include "registry.h"
-#include "wire.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 struct backend_registry {
     struct backend base;
     char *path;
-    struct registry *reg;
-    struct mdevmig *lib; /* opened on the first select or filter */
+    struct mdevmig *lib; /* libmdevmig owns the file: the CLI never opens it itself */
 };
 
 static void backend_registry_close(struct backend *b)
 {
     struct backend_registry *r = (struct backend_registry *)b;
-    registry_close(r->reg);
     mdevmig_close(r->lib);
     explicit_bzero(&r->base.token, sizeof r->base.token);
     free(r->path);
     free(r);
 }
 
-static json_t *backend_registry_entry(struct backend_registry *r, const struct registry_host *h,
-                                      int64_t now, char *err, size_t errlen)
-{
-    struct inventory inv;
-    int rc = registry_load_host(r->reg, h->name, &inv, err, errlen);
-    if (rc != 0) {
-        if (rc == 1)
-            snprintf(err, errlen, "host %s vanished from the registry while being read", h->name);
-        return NULL;
-    }
-    json_t *entry = json_pack("{s:s, s:I, s:I, s:b, s:o}", "host", h->name, "last_seen",
-                              (json_int_t)h->last_seen, "age_s", (json_int_t)(now - h->last_seen),
-                              "stale", now - h->last_seen > BACKEND_STALE_AFTER_S, "inventory",
-                              wire_inventory_to_json(&inv));
-    inventory_free(&inv);
-    if (entry == NULL)
-        snprintf(err, errlen, "out of memory");
-    return entry;
-}
-
-static int backend_registry_inventory(struct backend *b, const char *only, json_t **out, char *err,
-                                      size_t errlen)
-{
-    struct backend_registry *r = (struct backend_registry *)b;
-    struct registry_hosts hosts;
-    if (registry_list_hosts(r->reg, &hosts, err, errlen) < 0)
-        return CLI_EXIT_BACKEND;
-    int64_t now = (int64_t)time(NULL);
-    json_t *list = json_array();
-    int rc = list != NULL ? CLI_EXIT_OK : CLI_EXIT_BACKEND;
-    if (list == NULL)
-        snprintf(err, errlen, "out of memory");
-    bool found = false;
-    for (size_t i = 0; i < hosts.count && rc == CLI_EXIT_OK; i++) {
-        if (only != NULL && strcmp(hosts.items[i].name, only) != 0)
-            continue;
-        found = true;
-        json_t *entry = backend_registry_entry(r, &hosts.items[i], now, err, errlen);
-        if (entry == NULL || json_array_append_new(list, entry) < 0)
-            rc = CLI_EXIT_BACKEND;
-    }
-    registry_hosts_free(&hosts);
-    if (rc == CLI_EXIT_OK && only != NULL && !found) {
-        snprintf(err, errlen, "host %s is not in the registry %s", only, r->path);
-        rc = CLI_EXIT_NOT_FOUND;
-    }
-    if (rc == CLI_EXIT_OK && (*out = json_pack("{s:O}", "hosts", list)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        rc = CLI_EXIT_BACKEND;
-    }
-    json_decref(list);
-    return rc;
-}
-
-/* The library, opened on the first question that probes. */
-static int backend_registry_lib(struct backend_registry *r, char *err, size_t errlen)
+/* The library over the file, opened on first use; a question that
+ * probes also needs the cluster token. */
+static int backend_registry_lib(struct backend_registry *r, bool probes, char *err, size_t errlen)
 {
     struct backend *b = &r->base;
-    if (!b->have_token) {
+    if (probes && !b->have_token) {
         snprintf(err, errlen,
                  "probing the collectors needs the cluster token: give --token-file "
                  "FILE");
@@ -102,8 +42,9 @@ static int backend_registry_lib(struct backend_registry *r, char *err, size_t er
     if (r->lib == NULL) {
         long timeout_ms = b->timeout_s > 0 ? (long)(b->timeout_s * 1000) : 0;
         struct mdevmig_options options = {
+            .size = sizeof options,
             .registry_path = r->path,
-            .token = b->token.value,
+            .token = b->have_token ? b->token.value : NULL,
             .timeout_ms = timeout_ms,
             /* A connect never waits longer than the whole probe may. */
             .connect_timeout_ms = timeout_ms > 0 && timeout_ms < 1000 ? timeout_ms : 0,
@@ -141,12 +82,46 @@ static int backend_registry_take(char *produced, char **text, json_t **json, cha
     return CLI_EXIT_OK;
 }
 
+static int backend_registry_inventory(struct backend *b, const char *only, json_t **out, char *err,
+                                      size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    int opened = backend_registry_lib(r, false, err, errlen);
+    if (opened != CLI_EXIT_OK)
+        return opened;
+    char *produced = NULL;
+    int rc = mdevmig_inventory_json(r->lib, only, &produced, err, errlen);
+    if (rc == MDEVMIG_ERR_NOT_FOUND) {
+        snprintf(err, errlen, "host %s is not in the registry %s", only, r->path);
+        return CLI_EXIT_NOT_FOUND;
+    }
+    if (rc != MDEVMIG_OK)
+        return CLI_EXIT_BACKEND;
+    char *text = NULL;
+    json_t *json = NULL;
+    int taken = backend_registry_take(produced, &text, &json, err, errlen);
+    free(text);
+    if (taken != CLI_EXIT_OK)
+        return taken;
+    /* One host comes as its entry alone; callers take a list either way. */
+    if (only != NULL) {
+        *out = json_pack("{s:[o]}", "hosts", json);
+        if (*out == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return CLI_EXIT_BACKEND;
+        }
+    } else {
+        *out = json;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int backend_registry_decide(struct backend *b, enum backend_question q,
                                    const struct mdevmig_request *req, char **text, json_t **json,
                                    char *err, size_t errlen)
 {
     struct backend_registry *r = (struct backend_registry *)b;
-    int opened = backend_registry_lib(r, err, errlen);
+    int opened = backend_registry_lib(r, true, err, errlen);
     if (opened != CLI_EXIT_OK)
         return opened;
     struct mdevmig_result *result = NULL;
@@ -165,10 +140,11 @@ static int backend_registry_evacuate(struct backend *b, const char *host,
                                      json_t **json, char *err, size_t errlen)
 {
     struct backend_registry *r = (struct backend_registry *)b;
-    int opened = backend_registry_lib(r, err, errlen);
+    int opened = backend_registry_lib(r, true, err, errlen);
     if (opened != CLI_EXIT_OK)
         return opened;
     struct mdevmig_evacuation req = {
+        .size = sizeof req,
         .host = host,
         .policy = policy,
         .progress = progress != NULL ? progress->step : NULL,
@@ -188,7 +164,7 @@ static int backend_registry_matrix(struct backend *b, const char *type,
                                    json_t **json, char *err, size_t errlen)
 {
     struct backend_registry *r = (struct backend_registry *)b;
-    int opened = backend_registry_lib(r, err, errlen);
+    int opened = backend_registry_lib(r, true, err, errlen);
     if (opened != CLI_EXIT_OK)
         return opened;
     struct mdevmig_matrix *matrix = NULL;
@@ -237,11 +213,6 @@ int backend_registry_open(const char *path, const struct auth_token *token, doub
     if (token != NULL) {
         r->base.token = *token;
         r->base.have_token = true;
-    }
-    /* The registry's messages name the file already. */
-    if (registry_open(path, &r->reg, err, errlen) < 0) {
-        backend_registry_close(&r->base);
-        return CLI_EXIT_BACKEND;
     }
     *out = &r->base;
     return CLI_EXIT_OK;

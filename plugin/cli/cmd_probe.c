@@ -181,7 +181,7 @@ static int cmd_probe_run(struct cli *cli, int argc, char **argv)
         cli_help_command(stdout, &cmd_probe);
         return CLI_EXIT_OK;
     }
-    struct mdevmig_request req = {0};
+    struct mdevmig_request req = MDEVMIG_REQUEST_INIT;
     if (rc == 0 && opts.to == NULL) {
         snprintf(err, sizeof err, "--to HOST is required: the host whose driver to probe");
         rc = -1;

@@ -176,7 +176,7 @@ static int cmd_select_run(struct cli *cli, int argc, char **argv)
         cli_help_command(stdout, &cmd_select);
         return CLI_EXIT_OK;
     }
-    struct mdevmig_request req = {0};
+    struct mdevmig_request req = MDEVMIG_REQUEST_INIT;
     if (rc == 0 && move_request(&opts.move, true, &req, err, sizeof err) < 0)
         rc = -1;
     if (rc < 0) {

@@ -6,7 +6,6 @@
 #include "move.h"
 
 #include "version.h"
-#include "wire.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -25,7 +24,7 @@ int move_instance(struct move *m, const char *arg, char *err, size_t errlen)
         snprintf(err, errlen, "--instance given twice; select moves one VM at a time");
         return -1;
     }
-    if (!wire_uuid_valid(arg)) {
+    if (!mdevmig_uuid_valid(arg)) {
         snprintf(err, errlen, "--instance \"%.80s\" is not a UUID (%s)", arg, MOVE_UUID_HINT);
         return -1;
     }
@@ -98,7 +97,7 @@ int move_from(struct move *m, const char *arg, char *err, size_t errlen)
         }
         memcpy(uuid, p, 36);
         uuid[36] = '\0';
-        if (!wire_uuid_valid(uuid)) {
+        if (!mdevmig_uuid_valid(uuid)) {
             snprintf(err, errlen, "--from \"%.80s\": \"%s\" is not a device UUID (%s)", arg, uuid,
                      MOVE_UUID_HINT);
             return move_from_fail(m);

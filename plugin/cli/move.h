@@ -8,7 +8,7 @@
 #ifndef MDEVMIG_CLI_MOVE_H
 #define MDEVMIG_CLI_MOVE_H
 
-#include "mdevmig.h"
+#include <mdevmig/mdevmig.h>
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,8 +8,8 @@
 
 #include "http_client.h"
 #include "inventory.h"
-#include "mdevmig.h"
 #include "registry.h"
+#include "results.h"
 
 #include <pthread.h>
 
@@ -22,7 +22,15 @@ struct mdevmig {
     struct keystone *keystone;   /* NULL unless Placement uses Keystone */
     struct placement *placement; /* NULL: candidates come from the registry */
     bool verify_host_identity;   /* collectors must prove their host name (TLS) */
+    /* The latest registry failure a call met ("" once one succeeds), for
+     * mdevmig_health; its own lock, so health never waits on a query. */
+    pthread_mutex_t health_lock;
+    char registry_error[256];
 };
+
+/* store.c: record how a call that used the registry ended (status an
+ * mdevmig_status; only OK and ERR_INTERNAL say anything of it). */
+void store_outcome(struct mdevmig *m, int status, const char *err);
 
 /* The VM's side: where it runs and what it must take along. */
 struct source {

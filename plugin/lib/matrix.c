@@ -404,8 +404,8 @@ static int matrix_wave(struct matrix *x, size_t *pending, char *err, size_t errl
     return 0;
 }
 
-int mdevmig_matrix(struct mdevmig *m, const char *type, mdevmig_progress_fn progress,
-                   void *progress_ctx, struct mdevmig_matrix **result, char *err, size_t errlen)
+static int matrix_run(struct mdevmig *m, const char *type, mdevmig_progress_fn progress,
+                      void *progress_ctx, struct mdevmig_matrix **result, char *err, size_t errlen)
 {
     *result = NULL;
     long start = matrix_now_us();
@@ -515,4 +515,12 @@ char *mdevmig_matrix_json(const struct mdevmig_matrix *mx)
     char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return text;
+}
+
+int mdevmig_matrix(struct mdevmig *m, const char *type, mdevmig_progress_fn progress,
+                   void *progress_ctx, struct mdevmig_matrix **result, char *err, size_t errlen)
+{
+    int rc = matrix_run(m, type, progress, progress_ctx, result, err, errlen);
+    store_outcome(m, rc, err);
+    return rc;
 }

@@ -11,12 +11,20 @@
 #include "errname.h"
 #include "keystone.h"
 #include "placement.h"
+#include "verdict.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* "MAJOR.MINOR.PATCH" from the public header this library was built with. */
+#define MDEVMIG_TEXT_(x) #x
+#define MDEVMIG_TEXT(x)  MDEVMIG_TEXT_(x)
+#define MDEVMIG_VERSION_TEXT                                                                       \
+    MDEVMIG_TEXT(MDEVMIG_VERSION_MAJOR)                                                            \
+    "." MDEVMIG_TEXT(MDEVMIG_VERSION_MINOR) "." MDEVMIG_TEXT(MDEVMIG_VERSION_PATCH)
 
 /* Probes per wave beyond the count asked for: a few spares absorb the
  * usual refusals without a second round trip. */
@@ -28,27 +36,33 @@
 #define MDEVMIG_PLACEMENT_CONNECT_MS 1000
 #define MDEVMIG_PLACEMENT_TIMEOUT_MS 3000
 
+const char *mdevmig_version(void)
+{
+    return MDEVMIG_VERSION_TEXT;
+}
+
+/* The wire's own table (schema/verdict.c) names them; the orders differ. */
 const char *mdevmig_verdict_name(enum mdevmig_verdict verdict)
 {
     switch (verdict) {
     case MDEVMIG_COMPATIBLE:
-        return "compatible";
+        return verdict_name(VERDICT_COMPATIBLE);
     case MDEVMIG_INCOMPATIBLE:
-        return "incompatible";
+        return verdict_name(VERDICT_INCOMPATIBLE);
     case MDEVMIG_NO_TYPE:
-        return "no-type";
+        return verdict_name(VERDICT_NO_TYPE);
     case MDEVMIG_NO_CAPACITY:
-        return "no-capacity";
+        return verdict_name(VERDICT_NO_CAPACITY);
     case MDEVMIG_UNSUPPORTED:
-        return "unsupported";
+        return verdict_name(VERDICT_UNSUPPORTED);
     case MDEVMIG_UNREACHABLE:
-        return "unreachable";
+        return verdict_name(VERDICT_UNREACHABLE);
     case MDEVMIG_NOT_PROBED:
-        return "not-probed";
+        return verdict_name(VERDICT_NOT_PROBED);
     case MDEVMIG_SOURCE_HOST:
-        return "source-host";
+        return verdict_name(VERDICT_SOURCE_HOST);
     case MDEVMIG_NOT_MIGRATABLE:
-        return "not-migratable";
+        return verdict_name(VERDICT_NOT_MIGRATABLE);
     }
     return "unknown";
 }
@@ -103,8 +117,16 @@ static int mdevmig_open_placement(struct mdevmig *m, const struct mdevmig_option
     return m->placement != NULL ? 0 : -1;
 }
 
-struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, size_t errlen)
+struct mdevmig *mdevmig_open(const struct mdevmig_options *given, char *err, size_t errlen)
 {
+    if (given == NULL || given->size < sizeof(size_t)) {
+        snprintf(err, errlen, "mdevmig_open: options.size is not set (use MDEVMIG_OPTIONS_INIT)");
+        return NULL;
+    }
+    /* Only what the caller's version of the struct has; the rest zero. */
+    struct mdevmig_options copy = {0};
+    memcpy(&copy, given, given->size < sizeof copy ? given->size : sizeof copy);
+    const struct mdevmig_options *options = &copy;
     struct mdevmig *m = calloc(1, sizeof *m);
     if (m == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -123,6 +145,12 @@ struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err, s
     };
     m->verify_host_identity = options->verify_host_identity;
     if (pthread_mutex_init(&m->registry_lock, NULL) != 0) {
+        free(m);
+        snprintf(err, errlen, "cannot create a lock");
+        return NULL;
+    }
+    if (pthread_mutex_init(&m->health_lock, NULL) != 0) {
+        pthread_mutex_destroy(&m->registry_lock);
         free(m);
         snprintf(err, errlen, "cannot create a lock");
         return NULL;
@@ -159,6 +187,7 @@ void mdevmig_close(struct mdevmig *m)
     placement_free(m->placement);
     keystone_free(m->keystone);
     pthread_mutex_destroy(&m->registry_lock);
+    pthread_mutex_destroy(&m->health_lock);
     free(m);
 }
 
@@ -360,16 +389,33 @@ static int mdevmig_run(struct mdevmig *m, const struct mdevmig_request *req, boo
     return 0;
 }
 
+/* The request as this version of the library knows it: the caller's
+ * fields up to its size, the rest zero. */
+static int mdevmig_decide(struct mdevmig *m, const struct mdevmig_request *given, bool filter,
+                          struct mdevmig_result **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (given == NULL || given->size < sizeof(size_t)) {
+        snprintf(err, errlen, "the request's size is not set (use MDEVMIG_REQUEST_INIT)");
+        return MDEVMIG_ERR_INPUT;
+    }
+    struct mdevmig_request request = {0};
+    memcpy(&request, given, given->size < sizeof request ? given->size : sizeof request);
+    int rc = mdevmig_run(m, &request, filter, out, err, errlen);
+    store_outcome(m, rc, err);
+    return rc;
+}
+
 int mdevmig_select(struct mdevmig *m, const struct mdevmig_request *request,
                    struct mdevmig_result **out, char *err, size_t errlen)
 {
-    return mdevmig_run(m, request, false, out, err, errlen);
+    return mdevmig_decide(m, request, false, out, err, errlen);
 }
 
 int mdevmig_filter(struct mdevmig *m, const struct mdevmig_request *request,
                    struct mdevmig_result **out, char *err, size_t errlen)
 {
-    return mdevmig_run(m, request, true, out, err, errlen);
+    return mdevmig_decide(m, request, true, out, err, errlen);
 }
 
 static json_t *mdevmig_str(const char *s)

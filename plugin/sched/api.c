@@ -12,7 +12,6 @@
 #include "log.h"
 #include "metrics_reply.h"
 #include "textbuf.h"
-#include "wire.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -25,47 +24,10 @@
 #define SCHED_MAX_LIST     100000 /* hosts in a filter */
 #define SCHED_MAX_DEVICES  64     /* devices of one VM, as "mdevs" */
 
-/* What health says: the last registry read or write a request made
- * failed (err) or worked (NULL). */
-static void sched_registry_outcome(struct sched *s, const char *err)
-{
-    pthread_mutex_lock(&s->registry_lock);
-    snprintf(s->registry_error, sizeof s->registry_error, "%s", err != NULL ? err : "");
-    pthread_mutex_unlock(&s->registry_lock);
-}
-
-static bool sched_stale(const struct sched *s, int64_t last_seen)
-{
-    return (double)(time(NULL) - last_seen) > s->cfg->stale_after;
-}
-
 /* POST /v1/hosts/{host}/inventory */
 static void sched_ingest(struct sched *s, const char *host, const struct http_request *req,
                          struct http_response *resp)
 {
-    json_error_t jerr;
-    json_t *json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (json == NULL) {
-        atomic_fetch_add(&s->ingest_rejected, 1);
-        http_response_error(resp, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
-                            jerr.column, jerr.text);
-        return;
-    }
-    struct inventory inv;
-    char err[1024];
-    int rc = wire_inventory_from_json(json, &inv, err, sizeof err);
-    json_decref(json);
-    if (rc < 0) {
-        atomic_fetch_add(&s->ingest_rejected, 1);
-        http_response_error(resp, 400, "%s", err);
-        return;
-    }
-    if (strcmp(inv.host, host) != 0) {
-        atomic_fetch_add(&s->ingest_rejected, 1);
-        http_response_error(resp, 403, "the inventory is host %s's, not %s's", inv.host, host);
-        inventory_free(&inv);
-        return;
-    }
     /* Mutual TLS: a host publishes only for itself, so one compromised
      * host cannot point the sched's probes (and the token) elsewhere. */
     if (s->host_identity && !http_request_client_is(req, host)) {
@@ -76,79 +38,40 @@ static void sched_ingest(struct sched *s, const char *host, const struct http_re
                             "the client certificate does not name host %s: under mutual TLS a "
                             "collector publishes only its own host's inventory",
                             host);
-        inventory_free(&inv);
         return;
     }
-    pthread_mutex_lock(&s->registry_lock);
-    rc = registry_replace_host(s->registry, &inv, (int64_t)time(NULL), err, sizeof err);
-    pthread_mutex_unlock(&s->registry_lock);
-    sched_registry_outcome(s, rc < 0 ? err : NULL);
-    if (rc < 0) {
-        log_error("ingest from %s (host %s): %s", req->peer, host, err);
-        http_response_error(resp, 500, "%s", err);
-    } else {
-        atomic_fetch_add(rc == 0 ? &s->ingest_applied : &s->ingest_ignored, 1);
+    char err[1024];
+    int64_t generation = 0;
+    bool applied = false;
+    int rc = mdevmig_ingest(s->lib, host, req->body, req->body_len, &generation, &applied, err,
+                            sizeof err);
+    if (rc == MDEVMIG_OK) {
+        atomic_fetch_add(applied ? &s->ingest_applied : &s->ingest_ignored, 1);
         http_response_json(
             resp, 200,
-            json_pack("{s:b, s:I}", "applied", rc == 0, "generation", (json_int_t)inv.generation));
+            json_pack("{s:b, s:I}", "applied", applied, "generation", (json_int_t)generation));
+        return;
     }
-    inventory_free(&inv);
-}
-
-/* One host's entry in an inventory listing. */
-static json_t *sched_host_json(struct sched *s, const char *host, int64_t last_seen, char *err,
-                               size_t errlen)
-{
-    struct inventory inv;
-    pthread_mutex_lock(&s->registry_lock);
-    int rc = registry_load_host(s->registry, host, &inv, err, errlen);
-    pthread_mutex_unlock(&s->registry_lock);
-    if (rc != 0)
-        return NULL;
-    json_t *json =
-        json_pack("{s:s, s:I, s:I, s:b, s:o}", "host", host, "last_seen", (json_int_t)last_seen,
-                  "age_s", (json_int_t)(time(NULL) - last_seen), "stale", sched_stale(s, last_seen),
-                  "inventory", wire_inventory_to_json(&inv));
-    inventory_free(&inv);
-    return json;
+    if (rc == MDEVMIG_ERR_INTERNAL) {
+        log_error("ingest from %s (host %s): %s", req->peer, host, err);
+        http_response_error(resp, 500, "%s", err);
+        return;
+    }
+    atomic_fetch_add(&s->ingest_rejected, 1);
+    http_response_error(resp, rc == MDEVMIG_ERR_FORBIDDEN ? 403 : 400, "%s", err);
 }
 
 /* GET /v1/inventory and GET /v1/hosts/{host}/inventory */
 static void sched_inventory(struct sched *s, const char *only, struct http_response *resp)
 {
-    struct registry_hosts hosts;
     char err[1024];
-    pthread_mutex_lock(&s->registry_lock);
-    int rc = registry_list_hosts(s->registry, &hosts, err, sizeof err);
-    pthread_mutex_unlock(&s->registry_lock);
-    sched_registry_outcome(s, rc < 0 ? err : NULL);
-    if (rc < 0) {
-        http_response_error(resp, 500, "%s", err);
+    char *text = NULL;
+    int rc = mdevmig_inventory_json(s->lib, only, &text, err, sizeof err);
+    if (rc != MDEVMIG_OK) {
+        http_response_error(resp, rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500, "%s", err);
         return;
     }
-    json_t *list = json_array();
-    for (size_t i = 0; i < hosts.count && list != NULL; i++) {
-        if (only != NULL && strcmp(hosts.items[i].name, only) != 0)
-            continue;
-        json_t *entry =
-            sched_host_json(s, hosts.items[i].name, hosts.items[i].last_seen, err, sizeof err);
-        if (entry != NULL) {
-            if (only != NULL) {
-                registry_hosts_free(&hosts);
-                json_decref(list);
-                http_response_json(resp, 200, entry);
-                return;
-            }
-            json_array_append_new(list, entry);
-        }
-    }
-    registry_hosts_free(&hosts);
-    if (only != NULL) {
-        json_decref(list);
-        http_response_error(resp, 404, "host %.200s is not in the registry", only);
-        return;
-    }
-    http_response_json(resp, 200, json_pack("{s:o}", "hosts", list));
+    http_response_take(resp, 200, "application/json", text, strlen(text));
 }
 
 static int sched_strcmp(const void *a, const void *b)
@@ -233,6 +156,7 @@ static int sched_request_parse(const json_t *json, bool filter, struct sched_req
                                size_t errlen)
 {
     memset(r, 0, sizeof *r);
+    r->req.size = sizeof r->req;
     if (!json_is_object(json)) {
         snprintf(err, errlen, "the body must be a JSON object");
         return -1;
@@ -268,8 +192,8 @@ static int sched_request_parse(const json_t *json, bool filter, struct sched_req
     }
     r->req.host = json_string_value(host);
     char why[96];
-    if (r->req.host != NULL && !wire_host_name_valid(r->req.host, why, sizeof why)) {
-        snprintf(err, errlen, "\"host\" %s; it must be " WIRE_HOST_RULE, why);
+    if (r->req.host != NULL && !mdevmig_host_name_valid(r->req.host, why, sizeof why)) {
+        snprintf(err, errlen, "\"host\" %s; it must be %s", why, mdevmig_host_name_rule());
         return -1;
     }
     const json_t *devices = json_object_get(json, "devices");
@@ -332,8 +256,9 @@ static int sched_request_parse(const json_t *json, bool filter, struct sched_req
                                       errlen)) == NULL)
             return -1;
         for (size_t i = 0; i < r->req.candidate_count; i++) {
-            if (!wire_host_name_valid(r->hosts[i], why, sizeof why)) {
-                snprintf(err, errlen, "\"hosts\"[%zu] %s; it must be " WIRE_HOST_RULE, i, why);
+            if (!mdevmig_host_name_valid(r->hosts[i], why, sizeof why)) {
+                snprintf(err, errlen, "\"hosts\"[%zu] %s; it must be %s", i, why,
+                         mdevmig_host_name_rule());
                 return -1;
             }
         }
@@ -373,21 +298,20 @@ static void sched_decide(struct sched *s, const struct http_request *http, bool 
         int status = rc == MDEVMIG_ERR_INPUT ? 400 : rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500;
         if (status == 400)
             atomic_fetch_add(&s->bad_requests, 1);
-        if (status == 500) {
+        if (status == 500)
             log_error("%s from %s: %s", filter ? "filter" : "select", http->peer, err);
-            sched_registry_outcome(s, err);
-        }
         http_response_error(resp, status, "%s", err);
         return;
     }
-    sched_registry_outcome(s, NULL);
-    atomic_fetch_add(&s->probes_sent, result->probes_sent);
-    atomic_fetch_add(&s->decision_us_total, (unsigned long)result->elapsed_us);
+    struct mdevmig_result_info info = {.size = sizeof info};
+    mdevmig_result_info(result, &info);
+    atomic_fetch_add(&s->probes_sent, info.probes_sent);
+    atomic_fetch_add(&s->decision_us_total, (unsigned long)info.elapsed_us);
     metrics_reply_sched_result(s, filter, result);
     log_info("%s %s: %zu of %zu hosts pass, %zu probes, %ld us%s", filter ? "filter" : "select",
-             result->instance != NULL ? result->instance : "(mdevs)", result->destination_count,
-             result->host_count, result->probes_sent, result->elapsed_us,
-             result->source_stale ? " (source collector down: versions from the registry)" : "");
+             info.instance != NULL ? info.instance : "(mdevs)", info.destination_count,
+             info.host_count, info.probes_sent, info.elapsed_us,
+             info.source_stale ? " (source collector down: versions from the registry)" : "");
     char *text = mdevmig_result_json(result);
     mdevmig_result_free(result);
     http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
@@ -437,10 +361,8 @@ static void sched_fail(struct sched *s, const struct http_request *http, const c
     int status = rc == MDEVMIG_ERR_INPUT ? 400 : rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500;
     if (status == 400)
         atomic_fetch_add(&s->bad_requests, 1);
-    if (status == 500) {
+    if (status == 500)
         log_error("%s from %s: %s", what, http->peer, err);
-        sched_registry_outcome(s, err);
-    }
     http_response_error(resp, status, "%s", err);
 }
 
@@ -456,7 +378,10 @@ static void sched_evacuate(struct sched *s, const struct http_request *http,
         return;
     const json_t *host = json_object_get(json, "host");
     const json_t *policy = json_object_get(json, "policy");
-    struct mdevmig_evacuation req = {.policy = MDEVMIG_POLICY_SPREAD};
+    struct mdevmig_evacuation req = MDEVMIG_EVACUATION_INIT;
+    req.policy = MDEVMIG_POLICY_SPREAD;
+    char rule[512];
+    snprintf(rule, sizeof rule, "\"host\" must be %s", mdevmig_host_name_rule());
     const char *bad = NULL;
     if (host == NULL)
         bad = "\"host\" (the host to evacuate) is required";
@@ -464,8 +389,8 @@ static void sched_evacuate(struct sched *s, const struct http_request *http,
              json_string_length(host) > 255 ||
              strlen(json_string_value(host)) != json_string_length(host))
         bad = "\"host\" must be a host name (a non-empty string of at most 255 bytes)";
-    else if (!wire_host_name_valid(json_string_value(host), NULL, 0))
-        bad = "\"host\" must be " WIRE_HOST_RULE;
+    else if (!mdevmig_host_name_valid(json_string_value(host), NULL, 0))
+        bad = rule;
     else if (policy != NULL && (!json_is_string(policy) ||
                                 mdevmig_policy_parse(json_string_value(policy), &req.policy) < 0))
         bad = "\"policy\" must be \"spread\" or \"pack\"";
@@ -485,13 +410,15 @@ static void sched_evacuate(struct sched *s, const struct http_request *http,
         json_decref(json);
         return;
     }
-    atomic_fetch_add(&s->probes_sent, plan->probes_sent);
-    atomic_fetch_add(&s->decision_us_total, (unsigned long)plan->elapsed_us);
+    struct mdevmig_plan_info info = {.size = sizeof info};
+    mdevmig_plan_info(plan, &info);
+    atomic_fetch_add(&s->probes_sent, info.probes_sent);
+    atomic_fetch_add(&s->decision_us_total, (unsigned long)info.elapsed_us);
     metrics_reply_sched_plan(s, plan);
     log_info("evacuate %s (%s): %zu of %zu VMs placed, %zu probes in %zu waves, %ld us%s",
-             plan->host, mdevmig_policy_name(plan->policy), plan->placed, plan->vm_count,
-             plan->probes_sent, plan->waves, plan->elapsed_us,
-             plan->source_stale ? " (source collector down: versions from the registry)" : "");
+             info.host, mdevmig_policy_name(info.policy), info.placed, info.vm_count,
+             info.probes_sent, info.waves, info.elapsed_us,
+             info.source_stale ? " (source collector down: versions from the registry)" : "");
     json_decref(json);
     char *text = mdevmig_plan_json(plan);
     mdevmig_plan_free(plan);
@@ -524,11 +451,13 @@ static void sched_matrix(struct sched *s, const struct http_request *http,
         sched_fail(s, http, "matrix", rc, err, resp);
         return;
     }
-    atomic_fetch_add(&s->probes_sent, matrix->probes_sent);
-    atomic_fetch_add(&s->decision_us_total, (unsigned long)matrix->elapsed_us);
+    struct mdevmig_matrix_info info = {.size = sizeof info};
+    mdevmig_matrix_info(matrix, &info);
+    atomic_fetch_add(&s->probes_sent, info.probes_sent);
+    atomic_fetch_add(&s->decision_us_total, (unsigned long)info.elapsed_us);
     metrics_reply_sched_matrix(s, matrix);
-    log_info("matrix: %zu groups, %zu cells, %zu probes, %ld us", matrix->group_count,
-             matrix->cell_count, matrix->probes_sent, matrix->elapsed_us);
+    log_info("matrix: %zu groups, %zu cells, %zu probes, %ld us", info.group_count, info.cell_count,
+             info.probes_sent, info.elapsed_us);
     char *text = mdevmig_matrix_json(matrix);
     mdevmig_matrix_free(matrix);
     http_response_take(resp, 200, "application/json", text, text != NULL ? strlen(text) : 0);
@@ -538,10 +467,9 @@ static void sched_matrix(struct sched *s, const struct http_request *http,
  * that need it, so a load balancer sends them to another sched. */
 static void sched_health(struct sched *s, struct http_response *resp)
 {
-    char error[256];
-    pthread_mutex_lock(&s->registry_lock);
-    snprintf(error, sizeof error, "%s", s->registry_error);
-    pthread_mutex_unlock(&s->registry_lock);
+    char error[256] = "";
+    if (mdevmig_health(s->lib, error, sizeof error) == MDEVMIG_OK)
+        error[0] = '\0';
     json_t *json = json_pack("{s:s, s:s, s:s}", "status", error[0] != '\0' ? "degraded" : "ok",
                              "version", buildinfo_version(), "commit", buildinfo_commit());
     if (json != NULL && error[0] != '\0')
@@ -594,10 +522,10 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
         }
         char name[256], why[96];
         snprintf(name, sizeof name, "%.*s", (int)(slash - host), host);
-        if (!wire_host_name_valid(name, why, sizeof why)) {
+        if (!mdevmig_host_name_valid(name, why, sizeof why)) {
             atomic_fetch_add(&s->bad_requests, 1);
-            http_response_error(resp, 400, "the host in the path %s; it must be " WIRE_HOST_RULE,
-                                why);
+            http_response_error(resp, 400, "the host in the path %s; it must be %s", why,
+                                mdevmig_host_name_rule());
             return;
         }
         if (strcmp(req->method, "POST") == 0)

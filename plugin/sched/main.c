@@ -188,7 +188,6 @@ int main(int argc, char **argv)
     struct sched s = {.cfg = &cfg};
     int status = 1;
     struct http_server *server = NULL;
-    pthread_mutex_init(&s.registry_lock, NULL);
     auth_current_init(&s.token);
     metrics_reply_sched_init(&s);
     s.host_identity = cfg.tls.tls_client_ca_file != NULL;
@@ -200,11 +199,6 @@ int main(int argc, char **argv)
         goto out;
     }
     auth_current_set(&s.token, &token);
-    if (registry_open(cfg.registry, &s.registry, err, sizeof err) < 0 ||
-        registry_check(s.registry, err, sizeof err) < 0) {
-        log_error("%s", err);
-        goto out;
-    }
     struct auth_token placement_token = {0}, keystone_password = {0};
     if (sched_placement_secrets(&cfg, &placement_token, &keystone_password, err, sizeof err) < 0) {
         log_error("%s", err);
@@ -212,6 +206,7 @@ int main(int argc, char **argv)
     }
     bool placement = strcmp(cfg.candidate_source, "placement") == 0;
     struct mdevmig_options options = {
+        .size = sizeof options,
         .registry_path = cfg.registry,
         .token = token.value,
         .connect_timeout_ms = (long)(cfg.connect_timeout * 1000),
@@ -237,7 +232,7 @@ int main(int argc, char **argv)
     explicit_bzero(&token, sizeof token);
     explicit_bzero(&placement_token, sizeof placement_token);
     explicit_bzero(&keystone_password, sizeof keystone_password);
-    if (s.lib == NULL) {
+    if (s.lib == NULL || mdevmig_check(s.lib, err, sizeof err) != MDEVMIG_OK) {
         log_error("%s", err);
         goto out;
     }
@@ -273,8 +268,6 @@ int main(int argc, char **argv)
 out:
     http_server_stop(server);
     mdevmig_close(s.lib);
-    registry_close(s.registry);
-    pthread_mutex_destroy(&s.registry_lock);
     auth_current_destroy(&s.token);
     sched_config_free(&cfg);
     return status;

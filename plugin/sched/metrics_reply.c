@@ -8,15 +8,12 @@
 #include "buildinfo.h"
 #include "http_server.h"
 #include "log.h"
-#include "mdevmig.h"
 #include "metrics.h"
-#include "registry.h"
 #include "service.h"
 #include "textbuf.h"
 
-#include <pthread.h>
+#include <mdevmig/mdevmig.h>
 #include <stdlib.h>
-#include <time.h>
 
 void metrics_reply_sched_init(struct sched *s)
 {
@@ -29,7 +26,7 @@ void metrics_reply_sched_init(struct sched *s)
 
 /* A probe that went out: one to a host with no collector URL is reported
  * unreachable without a request, and so without a time. */
-static void metrics_reply_probe(struct sched *s, const struct mdevmig_probe *p)
+static void metrics_reply_probe(struct sched *s, const struct mdevmig_probe_info *p)
 {
     if (p->verdict == MDEVMIG_UNREACHABLE && p->elapsed_us == 0)
         return;
@@ -38,31 +35,49 @@ static void metrics_reply_probe(struct sched *s, const struct mdevmig_probe *p)
 
 void metrics_reply_sched_result(struct sched *s, bool filter, const struct mdevmig_result *r)
 {
-    metrics_histogram_observe_us(filter ? &s->decision_filter : &s->decision_select, r->elapsed_us);
-    for (size_t h = 0; h < r->host_count; h++) {
-        for (size_t p = 0; p < r->hosts[h].probe_count; p++)
-            metrics_reply_probe(s, &r->hosts[h].probes[p]);
+    struct mdevmig_result_info info = {.size = sizeof info};
+    if (mdevmig_result_info(r, &info) != MDEVMIG_OK)
+        return;
+    metrics_histogram_observe_us(filter ? &s->decision_filter : &s->decision_select,
+                                 info.elapsed_us);
+    for (size_t h = 0; h < info.host_count; h++) {
+        struct mdevmig_host_info host = {.size = sizeof host};
+        mdevmig_result_host(r, h, &host);
+        for (size_t p = 0; p < host.probe_count; p++) {
+            struct mdevmig_probe_info probe = {.size = sizeof probe};
+            if (mdevmig_result_probe(r, h, p, &probe) == MDEVMIG_OK)
+                metrics_reply_probe(s, &probe);
+        }
     }
 }
 
 void metrics_reply_sched_plan(struct sched *s, const struct mdevmig_plan *plan)
 {
-    metrics_histogram_observe_us(&s->decision_evacuate, plan->elapsed_us);
-    for (size_t p = 0; p < plan->probe_count; p++)
-        metrics_reply_probe(s, &plan->probes[p].probe);
+    struct mdevmig_plan_info info = {.size = sizeof info};
+    if (mdevmig_plan_info(plan, &info) != MDEVMIG_OK)
+        return;
+    metrics_histogram_observe_us(&s->decision_evacuate, info.elapsed_us);
+    for (size_t p = 0; p < info.probe_count; p++) {
+        struct mdevmig_probe_info probe = {.size = sizeof probe};
+        if (mdevmig_plan_probe(plan, p, &probe) == MDEVMIG_OK)
+            metrics_reply_probe(s, &probe);
+    }
 }
 
 void metrics_reply_sched_matrix(struct sched *s, const struct mdevmig_matrix *matrix)
 {
-    metrics_histogram_observe_us(&s->decision_matrix, matrix->elapsed_us);
+    struct mdevmig_matrix_info info = {.size = sizeof info};
+    if (mdevmig_matrix_info(matrix, &info) != MDEVMIG_OK)
+        return;
+    metrics_histogram_observe_us(&s->decision_matrix, info.elapsed_us);
     /* A cell keeps only its last attempt's time: earlier attempts at
      * representatives that did not answer are not observed. */
-    for (size_t i = 0; i < matrix->cell_count; i++) {
-        const struct mdevmig_matrix_cell *cell = &matrix->cells[i];
-        if (cell->attempts == 0)
+    for (size_t i = 0; i < info.cell_count; i++) {
+        struct mdevmig_matrix_cell_info cell = {.size = sizeof cell};
+        if (mdevmig_matrix_cell(matrix, i, &cell) != MDEVMIG_OK || cell.attempts == 0)
             continue;
-        const struct mdevmig_probe last = {.verdict = cell->verdict,
-                                           .elapsed_us = cell->elapsed_us};
+        const struct mdevmig_probe_info last = {.verdict = cell.verdict,
+                                                .elapsed_us = cell.elapsed_us};
         metrics_reply_probe(s, &last);
     }
 }
@@ -75,22 +90,10 @@ static void metrics_reply_counter(struct textbuf *buf, const char *name, const c
 
 void metrics_reply_sched(struct sched *s, struct http_response *resp)
 {
-    struct registry_hosts hosts;
     char err[512];
     size_t host_count = 0, stale = 0;
-    pthread_mutex_lock(&s->registry_lock);
-    int rc = registry_list_hosts(s->registry, &hosts, err, sizeof err);
-    pthread_mutex_unlock(&s->registry_lock);
-    if (rc == 0) {
-        host_count = hosts.count;
-        time_t now = time(NULL);
-        /* The rule of GET /v1/inventory's "stale" (api.c). */
-        for (size_t i = 0; i < hosts.count; i++)
-            stale += (double)(now - hosts.items[i].last_seen) > s->cfg->stale_after;
-        registry_hosts_free(&hosts);
-    } else {
+    if (mdevmig_host_counts(s->lib, &host_count, &stale, err, sizeof err) != MDEVMIG_OK)
         log_warn("metrics: the registry's hosts cannot be listed: %s", err);
-    }
 
     struct textbuf buf = {0};
     const struct metrics_sample build = {

@@ -1,7 +1,7 @@
 /*
  * service — the state of one mdevmig-sched: the library that answers select,
- * filter, evacuate and matrix, the registry connection that takes
- * collectors' snapshots, and the counters /metrics shows.
+ * filter, evacuate and matrix and owns the registry the collectors'
+ * snapshots go into, and the counters /metrics shows.
  */
 #ifndef MDEVMIG_SCHED_SERVICE_H
 #define MDEVMIG_SCHED_SERVICE_H
@@ -9,11 +9,9 @@
 #include "auth.h"
 #include "config.h"
 #include "http_server.h"
-#include "mdevmig.h"
 #include "metrics.h"
-#include "registry.h"
 
-#include <pthread.h>
+#include <mdevmig/mdevmig.h>
 #include <stdatomic.h>
 
 struct sched {
@@ -22,14 +20,7 @@ struct sched {
      * while running. */
     bool host_identity;
     struct auth_current token; /* the cluster token, replaced on SIGHUP */
-    struct mdevmig *lib;
-    /* Ingest and inventory reads: a connection of their own, so a burst
-     * of snapshots never waits behind a select's probes. */
-    struct registry *registry;
-    pthread_mutex_t registry_lock;
-    /* The last registry failure a request met, for /v1/health ("" when
-     * the last one succeeded); guarded by registry_lock. */
-    char registry_error[256];
+    struct mdevmig *lib;       /* and through it the registry: one connection */
 
     atomic_ulong requests;
     atomic_ulong bad_requests;

@@ -1,0 +1,175 @@
+/*
+ * store — the registry as libmdevmig's callers see it: a collector's
+ * snapshot in (ingest), the inventory out as JSON, host counts for
+ * metrics, the integrity check a service runs at start, and the health
+ * that the latest registry access decides. The library owns the one
+ * SQLite connection; a service never opens the file itself.
+ */
+#include "internal.h"
+
+#include "wire.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void store_outcome(struct mdevmig *m, int status, const char *err)
+{
+    if (status != MDEVMIG_OK && status != MDEVMIG_ERR_INTERNAL)
+        return; /* the caller's mistake says nothing of the registry */
+    pthread_mutex_lock(&m->health_lock);
+    snprintf(m->registry_error, sizeof m->registry_error, "%s",
+             status == MDEVMIG_OK || err == NULL ? "" : err);
+    pthread_mutex_unlock(&m->health_lock);
+}
+
+int mdevmig_check(struct mdevmig *m, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&m->registry_lock);
+    int rc = registry_check(m->registry, err, errlen);
+    pthread_mutex_unlock(&m->registry_lock);
+    return rc == 0 ? MDEVMIG_OK : MDEVMIG_ERR_INTERNAL;
+}
+
+int mdevmig_health(struct mdevmig *m, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&m->health_lock);
+    bool failing = m->registry_error[0] != '\0';
+    if (errlen > 0)
+        snprintf(err, errlen, "%s", m->registry_error);
+    pthread_mutex_unlock(&m->health_lock);
+    return failing ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK;
+}
+
+int mdevmig_ingest(struct mdevmig *m, const char *host, const char *body, size_t body_len,
+                   int64_t *generation, bool *applied, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (json == NULL) {
+        snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        return MDEVMIG_ERR_INPUT;
+    }
+    struct inventory inv;
+    int rc = wire_inventory_from_json(json, &inv, err, errlen);
+    json_decref(json);
+    if (rc < 0)
+        return MDEVMIG_ERR_INPUT;
+    int status = MDEVMIG_OK;
+    if (strcmp(inv.host, host) != 0) {
+        snprintf(err, errlen, "the inventory is host %s's, not %s's", inv.host, host);
+        status = MDEVMIG_ERR_FORBIDDEN;
+    } else {
+        pthread_mutex_lock(&m->registry_lock);
+        rc = registry_replace_host(m->registry, &inv, (int64_t)time(NULL), err, errlen);
+        pthread_mutex_unlock(&m->registry_lock);
+        status = rc < 0 ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK;
+        store_outcome(m, status, err);
+        if (generation != NULL)
+            *generation = inv.generation;
+        if (applied != NULL)
+            *applied = rc == 0;
+    }
+    inventory_free(&inv);
+    return status;
+}
+
+/* One host's entry: NULL with err set (rc 1: gone since it was listed). */
+static json_t *store_host_json(struct mdevmig *m, const struct registry_host *h, int64_t now,
+                               int *rc, char *err, size_t errlen)
+{
+    struct inventory inv;
+    pthread_mutex_lock(&m->registry_lock);
+    *rc = registry_load_host(m->registry, h->name, &inv, err, errlen);
+    pthread_mutex_unlock(&m->registry_lock);
+    if (*rc != 0) {
+        if (*rc == 1)
+            snprintf(err, errlen, "host %s is not in the registry", h->name);
+        return NULL;
+    }
+    json_t *entry =
+        json_pack("{s:s, s:I, s:I, s:b, s:o}", "host", h->name, "last_seen",
+                  (json_int_t)h->last_seen, "age_s", (json_int_t)(now - h->last_seen), "stale",
+                  now - h->last_seen > m->stale_after_s, "inventory", wire_inventory_to_json(&inv));
+    inventory_free(&inv);
+    if (entry == NULL) {
+        snprintf(err, errlen, "out of memory");
+        *rc = -1;
+    }
+    return entry;
+}
+
+static int store_list(struct mdevmig *m, struct registry_hosts *hosts, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&m->registry_lock);
+    int rc = registry_list_hosts(m->registry, hosts, err, errlen);
+    pthread_mutex_unlock(&m->registry_lock);
+    int status = rc < 0 ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK;
+    store_outcome(m, status, err);
+    return status;
+}
+
+int mdevmig_inventory_json(struct mdevmig *m, const char *host, char **out, char *err,
+                           size_t errlen)
+{
+    *out = NULL;
+    struct registry_hosts hosts;
+    int status = store_list(m, &hosts, err, errlen);
+    if (status != MDEVMIG_OK)
+        return status;
+    int64_t now = (int64_t)time(NULL);
+    json_t *answer = NULL;
+    json_t *list = host == NULL ? json_array() : NULL;
+    if (host == NULL && list == NULL)
+        status = MDEVMIG_ERR_INTERNAL;
+    for (size_t i = 0; i < hosts.count && status == MDEVMIG_OK; i++) {
+        if (host != NULL && strcmp(hosts.items[i].name, host) != 0)
+            continue;
+        int rc;
+        json_t *entry = store_host_json(m, &hosts.items[i], now, &rc, err, errlen);
+        if (entry == NULL) {
+            /* A host removed between the listing and its read is gone. */
+            if (rc == 1 && host == NULL)
+                continue;
+            status = rc == 1 ? MDEVMIG_ERR_NOT_FOUND : MDEVMIG_ERR_INTERNAL;
+        } else if (host != NULL) {
+            answer = entry;
+            break;
+        } else if (json_array_append_new(list, entry) < 0) {
+            status = MDEVMIG_ERR_INTERNAL;
+        }
+    }
+    registry_hosts_free(&hosts);
+    if (status == MDEVMIG_OK && host == NULL)
+        answer = json_pack("{s:O}", "hosts", list);
+    json_decref(list);
+    if (status == MDEVMIG_OK && answer == NULL && host != NULL) {
+        snprintf(err, errlen, "host %.200s is not in the registry", host);
+        return MDEVMIG_ERR_NOT_FOUND;
+    }
+    if (status == MDEVMIG_OK &&
+        (answer == NULL || (*out = json_dumps(answer, JSON_COMPACT)) == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        status = MDEVMIG_ERR_INTERNAL;
+    }
+    json_decref(answer);
+    return status;
+}
+
+int mdevmig_host_counts(struct mdevmig *m, size_t *count, size_t *stale, char *err, size_t errlen)
+{
+    struct registry_hosts hosts;
+    int status = store_list(m, &hosts, err, errlen);
+    if (status != MDEVMIG_OK)
+        return status;
+    int64_t now = (int64_t)time(NULL);
+    *count = hosts.count;
+    *stale = 0;
+    for (size_t i = 0; i < hosts.count; i++)
+        *stale += now - hosts.items[i].last_seen > m->stale_after_s;
+    registry_hosts_free(&hosts);
+    return MDEVMIG_OK;
+}
