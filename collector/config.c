@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include "http_url.h"
+#include "placement_settings.h"
 #include "settings.h"
 #include "wire.h"
 
@@ -38,45 +40,22 @@ static int config_check_host(const char *value, const char *name, char *err, siz
     return 0;
 }
 
-static bool config_is_http_url(const char *value)
-{
-    return (strncmp(value, "http://", 7) == 0 && value[7] != '\0') ||
-           (strncmp(value, "https://", 8) == 0 && value[8] != '\0');
-}
-
-static int config_check_advertise_url(const char *value, const char *name, char *err, size_t errlen)
-{
-    if (!config_is_http_url(value)) {
-        snprintf(err, errlen, "%s must be an http:// or https:// URL, not '%s'", name, value);
-        return -1;
-    }
-    return 0;
-}
-
-/* One element of the registry list. */
+/* One element of the registry list: a file, or the sched's base URL. */
 static int config_check_registry(const char *target, const char *name, char *err, size_t errlen)
 {
-    bool sqlite = strncmp(target, "sqlite:", 7) == 0 && target[7] != '\0';
-    if (!sqlite && !config_is_http_url(target)) {
-        snprintf(err, errlen,
-                 "%s: '%s' is not a registry target (sqlite:PATH, http://... or https://...)", name,
-                 target);
-        return -1;
-    }
-    return 0;
+    char why[200] = "sqlite: needs the registry file's path after it";
+    bool sqlite = strncmp(target, "sqlite:", 7) == 0;
+    if ((sqlite && target[7] != '\0') ||
+        (!sqlite && http_url_check_base(target, why, sizeof why) == 0))
+        return 0;
+    snprintf(err, errlen,
+             "%s: '%s' is not a registry target (sqlite:PATH, http://... or https://...): %s", name,
+             target, why);
+    return -1;
 }
 
 /* create_providers: a truth value the settings engine takes as a choice. */
 static const char *const config_booleans[] = {"false", "true", NULL};
-
-static int config_check_http_url(const char *value, const char *name, char *err, size_t errlen)
-{
-    if (!config_is_http_url(value)) {
-        snprintf(err, errlen, "%s must be an http:// or https:// URL, not '%s'", name, value);
-        return -1;
-    }
-    return 0;
-}
 
 /* Settings with an INI key come first, in --help's order. The defaults
  * shown are the ones applied (host and advertise_url are worked out after
@@ -118,7 +97,7 @@ static const struct settings_item config_items[] = {
      .kind = SETTINGS_STRING,
      .offset = CONFIG_FIELD(advertise_url, char *),
      .shown = "http://<listen> (https:// with tls_cert_file)",
-     .check = config_check_advertise_url,
+     .check = http_url_setting_check,
      .help = "URL schedulers use to reach this collector, published with the "
              "inventory. When listen is a wildcard (0.0.0.0 or [::]) the default "
              "is http(s)://<host>:<port> instead."},
@@ -128,7 +107,7 @@ static const struct settings_item config_items[] = {
      .kind = SETTINGS_STRING,
      .offset = CONFIG_FIELD(token_file, char *),
      .def = "/etc/mdevmig/token",
-     .help = "File holding the cluster bearer token (mode 0600)."},
+     .help = "File holding the cluster bearer token (0600, or 0640 for a group that reads it)."},
     {.key = "registry",
      .flag = "registry",
      .metavar = "TARGET",
@@ -186,79 +165,11 @@ static const struct settings_item config_items[] = {
      .def = "info",
      .choices = config_log_levels,
      .help = "Most verbose messages shown: error, warn, info or debug."},
-    {.key = "placement_url",
-     .flag = "placement-url",
-     .metavar = "URL",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(placement_url, char *),
-     .shown = "(none: no traits are published)",
-     .check = config_check_http_url,
-     .help = "Placement's base URL (e.g. http://controller:8778). When set, each parent "
-             "device's resource provider gets CUSTOM_MDEV_TYPE_<TYPE> and "
-             "CUSTOM_MDEVMIG_<DIGEST> for every type that can migrate, from a thread of its "
-             "own (the registry and probes never wait for Placement). Needs "
-             "placement_token_file (or placement_token), or the keystone_* settings."},
-    {.key = "placement_token",
-     .flag = "placement-token",
-     .metavar = "TOKEN",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(placement_token, char *),
-     .shown = "(none)",
-     .help = "A static X-Auth-Token for Placement (\"admin\" with noauth2, as in tests); "
-             "prefer placement_token_file, which keeps it out of the process list."},
-    {.key = "placement_token_file",
-     .flag = "placement-token-file",
-     .metavar = "FILE",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(placement_token_file, char *),
-     .shown = "(none)",
-     .help = "File (mode 0600) holding a static X-Auth-Token for Placement."},
-    {.key = "keystone_auth_url",
-     .flag = "keystone-auth-url",
-     .metavar = "URL",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(keystone_auth_url, char *),
-     .shown = "(none: no Keystone)",
-     .check = config_check_http_url,
-     .help = "Keystone v3 URL (e.g. http://controller:5000/v3) for password auth to "
-             "Placement; the token is cached until shortly before it expires and renewed "
-             "once when Placement refuses it. Needs keystone_username, "
-             "keystone_password_file and keystone_project."},
-    {.key = "keystone_username",
-     .flag = "keystone-username",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(keystone_username, char *),
-     .shown = "(none)",
-     .help = "Keystone user the collector authenticates as."},
-    {.key = "keystone_password_file",
-     .flag = "keystone-password-file",
-     .metavar = "FILE",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(keystone_password_file, char *),
-     .shown = "(none)",
-     .help = "File (mode 0600) holding that user's password (one line, no spaces)."},
-    {.key = "keystone_project",
-     .flag = "keystone-project",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(keystone_project, char *),
-     .shown = "(none)",
-     .help = "Project the Keystone token is scoped to (e.g. service)."},
-    {.key = "keystone_user_domain",
-     .flag = "keystone-user-domain",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(keystone_user_domain, char *),
-     .def = "Default",
-     .help = "Name of the Keystone domain of the user."},
-    {.key = "keystone_project_domain",
-     .flag = "keystone-project-domain",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = CONFIG_FIELD(keystone_project_domain, char *),
-     .def = "Default",
-     .help = "Name of the Keystone domain of the project."},
+    PLACEMENT_SETTINGS_ITEMS(
+        struct collector_config, "(none: no traits are published)",
+        "When set, each parent device's resource provider gets CUSTOM_MDEV_TYPE_<TYPE> and "
+        "CUSTOM_MDEVMIG_<DIGEST> for every type that can migrate, from a thread of its own (the "
+        "registry and probes never wait for Placement)."),
     {.key = "create_providers",
      .flag = "create-providers",
      .metavar = "BOOL",

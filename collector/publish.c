@@ -4,16 +4,19 @@
  * retries a failing target with exponential backoff, and sends the last
  * snapshot again as a heartbeat so the registry's last_seen stays fresh.
  * A target is the registry file itself (sqlite:PATH) or mdevmig-sched's
- * ingest endpoint (http(s)://), which gets the snapshot text unchanged.
+ * ingest endpoint (http(s)://), which gets the snapshot text unchanged
+ * over an HTTP session of its own (http_client.h), so its connection is
+ * kept from one publish to the next.
  */
 #include "publish.h"
 
+#include "http_client.h"
+#include "http_url.h"
 #include "log.h"
 #include "registry.h"
 #include "wire.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -58,12 +61,9 @@ struct publish_target {
     enum publish_kind kind;
     char *path; /* sqlite: file */
     struct registry *registry;
-    char *base_url;             /* http(s): the target without trailing '/' */
-    CURL *curl;                 /* http(s): one per target, kept so the connection is reused */
-    struct curl_slist *headers; /* http(s): bearer token and content type */
-    char reply[PUBLISH_HTTP_REPLY_MAX + 1];
-    size_t reply_len;
-    char curl_err[CURL_ERROR_SIZE];
+    char *base_url;              /* http(s): the target without trailing '/' */
+    struct http_session *http;   /* http(s): one per target, kept so the connection is reused */
+    char *auth;                  /* http(s): "Authorization: Bearer <token>", wiped on free */
     int64_t done_generation;     /* newest generation this target has taken */
     int64_t rejected_generation; /* newest generation it refused as bad; -1: none */
     double backoff_s;
@@ -74,7 +74,6 @@ struct publish {
     struct publish_target *targets;
     size_t count;
     double heartbeat_s;
-    bool curl_ready; /* curl_global_init() done, to be undone */
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -108,12 +107,12 @@ static bool publish_before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* The first header carries the token: do not leave it in freed memory. */
-static void publish_headers_free(struct curl_slist *headers)
+/* The header carries the token: do not leave it in freed memory. */
+static void publish_auth_free(char *auth)
 {
-    for (struct curl_slist *h = headers; h != NULL; h = h->next)
-        explicit_bzero(h->data, strlen(h->data));
-    curl_slist_free_all(headers);
+    if (auth != NULL)
+        explicit_bzero(auth, strlen(auth));
+    free(auth);
 }
 
 /* Apply one snapshot to a registry file. */
@@ -138,31 +137,18 @@ static enum publish_outcome publish_to_sqlite(struct publish_target *t, const st
     return PUBLISH_DONE;
 }
 
-/* Keeps the first PUBLISH_HTTP_REPLY_MAX bytes of a reply and drops the
- * rest (claiming it all, so curl does not fail the transfer over it). */
-static size_t publish_http_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct publish_target *t = arg;
-    size_t n = size * nmemb;
-    size_t room = PUBLISH_HTTP_REPLY_MAX - t->reply_len;
-    size_t keep = n < room ? n : room;
-    memcpy(t->reply + t->reply_len, data, keep);
-    t->reply_len += keep;
-    return n;
-}
-
 /* The reason a refusal gives: its {"error": ...} text, else the start of
  * the body with control bytes masked (it goes into a log line). */
-static void publish_http_reason(const struct publish_target *t, char *out, size_t outlen)
+static void publish_http_reason(const struct http_call *call, char *out, size_t outlen)
 {
-    json_t *json = json_loadb(t->reply, t->reply_len, 0, NULL);
+    json_t *json = json_loadb(call->response, call->response_len, 0, NULL);
     const char *text = json_string_value(json_object_get(json, "error"));
     if (text != NULL) {
         snprintf(out, outlen, "%s", text);
     } else {
         size_t n = 0;
-        for (size_t i = 0; i < t->reply_len && n + 1 < outlen && n < 200; i++) {
-            unsigned char ch = (unsigned char)t->reply[i];
+        for (size_t i = 0; i < call->response_len && n + 1 < outlen && n < 200; i++) {
+            unsigned char ch = (unsigned char)call->response[i];
             out[n++] = isprint(ch) ? (char)ch : ' ';
         }
         out[n] = '\0';
@@ -174,10 +160,11 @@ static void publish_http_reason(const struct publish_target *t, char *out, size_
 
 /* A 2xx reply: {"applied": bool, "generation": N}. Not applied at an equal
  * generation is a heartbeat; at a newer one someone else publishes as us. */
-static void publish_http_applied(const struct publish_target *t, const struct inventory *inv)
+static void publish_http_applied(const struct publish_target *t, const struct http_call *call,
+                                 const struct inventory *inv)
 {
     json_error_t jerr;
-    json_t *json = json_loadb(t->reply, t->reply_len, 0, &jerr);
+    json_t *json = json_loadb(call->response, call->response_len, 0, &jerr);
     json_t *applied = json_object_get(json, "applied");
     json_t *generation = json_object_get(json, "generation");
     if (!json_is_boolean(applied) || !json_is_integer(generation)) {
@@ -194,42 +181,19 @@ static void publish_http_applied(const struct publish_target *t, const struct in
     json_decref(json);
 }
 
-/* POST one snapshot (the text exactly as GET /v1/inventory serves it) to
- * the sched's ingest endpoint for inv->host. */
-static enum publish_outcome publish_to_http(struct publish_target *t, const struct inventory *inv,
-                                            const char *snapshot, char *err, size_t errlen)
+/* What a response to a snapshot means for the next attempt. */
+static enum publish_outcome publish_http_outcome(const struct publish_target *t,
+                                                 const struct http_call *call,
+                                                 const struct inventory *inv, char *err,
+                                                 size_t errlen)
 {
-    char *host = curl_easy_escape(t->curl, inv->host, 0);
-    char *url = NULL;
-    if (host == NULL || asprintf(&url, "%s/v1/hosts/%s/inventory", t->base_url, host) < 0) {
-        curl_free(host);
-        snprintf(err, errlen, "out of memory");
-        return PUBLISH_FAILED;
-    }
-    curl_free(host);
-    t->reply_len = 0;
-    t->curl_err[0] = '\0';
-    curl_easy_setopt(t->curl, CURLOPT_URL, url);
-    curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, snapshot);
-    curl_easy_setopt(t->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(snapshot));
-    CURLcode rc = curl_easy_perform(t->curl);
-    /* The snapshot is freed after this round; leave curl no pointer to it. */
-    curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, "");
-    free(url);
-    if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s", t->curl_err[0] != '\0' ? t->curl_err : curl_easy_strerror(rc));
-        return PUBLISH_FAILED;
-    }
-    t->reply[t->reply_len] = '\0';
-    long status = 0;
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && status <= 299) {
-        publish_http_applied(t, inv);
+    if (call->status >= 200 && call->status <= 299) {
+        publish_http_applied(t, call, inv);
         return PUBLISH_DONE;
     }
     char why[256];
-    publish_http_reason(t, why, sizeof why);
-    if (status == 401) {
+    publish_http_reason(call, why, sizeof why);
+    if (call->status == 401) {
         snprintf(err, errlen,
                  "the sched refused the cluster token (HTTP 401: %s); the token_file here must "
                  "hold the same token as the sched's (if it is being rotated, this clears once "
@@ -237,7 +201,7 @@ static enum publish_outcome publish_to_http(struct publish_target *t, const stru
                  why);
         return PUBLISH_DENIED;
     }
-    if (status == 403) {
+    if (call->status == 403) {
         snprintf(err, errlen,
                  "the sched refused inventory for host \"%s\" (HTTP 403: %s); check this "
                  "collector's host setting and the sched's view of this host",
@@ -245,19 +209,55 @@ static enum publish_outcome publish_to_http(struct publish_target *t, const stru
         return PUBLISH_DENIED;
     }
     /* 408 and 429 are the server's load, not a fault in the snapshot. */
-    if (status >= 400 && status <= 499 && status != 408 && status != 429) {
+    if (call->status >= 400 && call->status <= 499 && call->status != 408 && call->status != 429) {
         snprintf(err, errlen,
-                 "the sched rejected generation %lld (HTTP %ld: %s); this is a bug in mdevmig: "
+                 "the sched rejected generation %lld (HTTP %d: %s); this is a bug in mdevmig: "
                  "please report it. Not sent again until the inventory changes",
-                 (long long)inv->generation, status, why);
+                 (long long)inv->generation, call->status, why);
         return PUBLISH_REJECTED;
     }
-    if (status >= 300 && status <= 399)
-        snprintf(err, errlen, "HTTP %ld: redirects are not followed; give the sched's own URL",
-                 status);
+    if (call->status >= 300 && call->status <= 399)
+        snprintf(err, errlen, "HTTP %d: redirects are not followed; give the sched's own URL",
+                 call->status);
     else
-        snprintf(err, errlen, "HTTP %ld: %s", status, why);
+        snprintf(err, errlen, "HTTP %d: %s", call->status, why);
     return PUBLISH_FAILED;
+}
+
+/* POST one snapshot (the text exactly as GET /v1/inventory serves it) to
+ * the sched's ingest endpoint for inv->host. */
+static enum publish_outcome publish_to_http(struct publish_target *t, const struct inventory *inv,
+                                            const char *snapshot, char *err, size_t errlen)
+{
+    char *host = http_url_escape(inv->host);
+    char *url = NULL;
+    if (host == NULL || asprintf(&url, "%s/v1/hosts/%s/inventory", t->base_url, host) < 0) {
+        free(host);
+        snprintf(err, errlen, "out of memory");
+        return PUBLISH_FAILED;
+    }
+    free(host);
+    const char *headers[] = {t->auth, "Content-Type: application/json", "Accept: application/json",
+                             /* no 100-continue wait on bodies over 1 KiB */
+                             "Expect:", NULL};
+    struct http_call call = {
+        .url = url,
+        .method = "POST",
+        .body = snapshot,
+        .body_len = strlen(snapshot),
+        .headers = headers,
+    };
+    int called = http_session_call(t->http, &call);
+    free(url);
+    enum publish_outcome outcome;
+    if (called < 0) {
+        snprintf(err, errlen, "%s", call.error);
+        outcome = PUBLISH_FAILED;
+    } else {
+        outcome = publish_http_outcome(t, &call, inv, err, errlen);
+    }
+    http_calls_reset(&call, 1);
+    return outcome;
 }
 
 /* One round: every target that is due gets the newest snapshot. *retry
@@ -342,7 +342,7 @@ static void publish_round(struct publish *p, const char *snapshot, int64_t gener
     inventory_free(&inv);
 }
 
-/* New credentials apply to every http(s) target's handle; its open
+/* New credentials apply to every http(s) target's session; its open
  * connection is kept (libcurl opens a new one when the TLS files differ). */
 static void publish_take_creds(struct publish *p, struct publish_creds *creds)
 {
@@ -442,7 +442,7 @@ static struct publish_creds *publish_creds_new(const struct publish_credentials 
     return c;
 }
 
-/* The token's header and the TLS files on a target's handle. */
+/* The token's header and the TLS files of a target's session. */
 static int publish_http_configure(struct publish_target *t, const struct publish_creds *c,
                                   char *err, size_t errlen)
 {
@@ -451,74 +451,31 @@ static int publish_http_configure(struct publish_target *t, const struct publish
                  t->spec);
         return -1;
     }
-    char auth[sizeof "Authorization: Bearer " + 1024];
-    int len = snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
-    if (len < 0 || (size_t)len >= sizeof auth) {
+    if (strlen(c->token) > 1024) {
         snprintf(err, errlen, "registry target \"%s\": the cluster token is too long", t->spec);
         return -1;
     }
-    /* "Expect:" turns off curl's 100-continue wait on bodies over 1 KiB. */
-    const char *lines[] = {auth, "Content-Type: application/json", "Accept: application/json",
-                           "Expect:"};
-    struct curl_slist *headers = NULL;
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        struct curl_slist *more = curl_slist_append(headers, lines[i]);
-        if (more == NULL) {
-            explicit_bzero(auth, sizeof auth);
-            publish_headers_free(headers);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        headers = more;
+    char *auth = NULL;
+    if (asprintf(&auth, "Authorization: Bearer %s", c->token) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    explicit_bzero(auth, sizeof auth);
-    curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, headers);
-    publish_headers_free(t->headers);
-    t->headers = headers;
-    /* Verification stays on whatever the files; the CA file is read per
-     * new connection so a replaced one is used at once. */
-    curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(t->curl, CURLOPT_CA_CACHE_TIMEOUT, 0L);
-    curl_easy_setopt(t->curl, CURLOPT_CAINFO, c->ca_file);
-    curl_easy_setopt(t->curl, CURLOPT_SSLCERT, c->cert_file);
-    curl_easy_setopt(t->curl, CURLOPT_SSLKEY, c->key_file);
+    /* Verification stays on whatever the files (http_client.h). */
+    if (http_session_set_tls(t->http, c->ca_file, c->cert_file, c->key_file, err, errlen) < 0) {
+        publish_auth_free(auth);
+        return -1;
+    }
+    publish_auth_free(t->auth);
+    t->auth = auth;
     return 0;
 }
 
-/* An http(s) target: the URL must parse, and take our path after it. */
+/* An http(s) target: a base URL that takes our path after it. */
 static int publish_http_init(struct publish_target *t, const char *spec,
                              const struct publish_creds *creds, char *err, size_t errlen)
 {
     if (creds->token == NULL || creds->token[0] == '\0') {
         snprintf(err, errlen, "registry target \"%s\": an http(s) target needs the cluster token",
-                 spec);
-        return -1;
-    }
-    CURLU *u = curl_url();
-    if (u == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    char *query = NULL, *fragment = NULL;
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, spec, 0);
-    if (uc == CURLUE_OK) {
-        curl_url_get(u, CURLUPART_QUERY, &query, 0);
-        curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
-    }
-    bool extra = query != NULL || fragment != NULL;
-    curl_free(query);
-    curl_free(fragment);
-    curl_url_cleanup(u);
-    if (uc != CURLUE_OK) {
-        snprintf(err, errlen, "registry target \"%s\": not a usable URL: %s", spec,
-                 curl_url_strerror(uc));
-        return -1;
-    }
-    if (extra) {
-        snprintf(err, errlen,
-                 "registry target \"%s\": give the sched's base URL, without '?' or '#' "
-                 "(/v1/hosts/HOST/inventory is appended to it)",
                  spec);
         return -1;
     }
@@ -531,32 +488,44 @@ static int publish_http_init(struct publish_target *t, const char *spec,
     size_t n = strlen(t->base_url);
     while (n > 0 && t->base_url[n - 1] == '/')
         t->base_url[--n] = '\0';
-
-    t->curl = curl_easy_init();
-    if (t->curl == NULL) {
-        snprintf(err, errlen, "registry target \"%s\": cannot set up libcurl", spec);
+    /* The sched's replies are a line of JSON: a longer one (a proxy's
+     * page) is cut, not failed, as its status is what counts. */
+    struct http_session_options so = {
+        .connect_timeout_ms = PUBLISH_HTTP_CONNECT_TIMEOUT_MS,
+        .timeout_ms = PUBLISH_HTTP_TIMEOUT_MS,
+        .max_response = PUBLISH_HTTP_REPLY_MAX,
+        .truncate_response = true,
+        .user_agent = "mdevmig-collector",
+    };
+    char why[256];
+    t->http = http_session_new(&so, why, sizeof why);
+    if (t->http == NULL) {
+        snprintf(err, errlen, "registry target \"%s\": %s", spec, why);
         return -1;
     }
-    curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L); /* a thread must not get SIGALRM */
-    curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(t->curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "mdevmig-collector");
-    curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, PUBLISH_HTTP_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, PUBLISH_HTTP_TIMEOUT_MS);
-    curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, publish_http_write);
-    curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, t->curl_err);
     return publish_http_configure(t, creds, err, errlen);
 }
 
 static void publish_target_free(struct publish_target *t)
 {
     registry_close(t->registry);
-    curl_easy_cleanup(t->curl);
-    publish_headers_free(t->headers);
+    http_session_free(t->http);
+    publish_auth_free(t->auth);
     free(t->spec);
     free(t->path);
     free(t->base_url);
+}
+
+/* A "sqlite:PATH" target: true. "sqlite:" alone: false, with why set;
+ * anything else: false, why "". */
+static bool publish_target_is_sqlite(const char *target, char *why, size_t whylen)
+{
+    why[0] = '\0';
+    if (strncmp(target, "sqlite:", 7) != 0)
+        return false;
+    if (target[7] == '\0')
+        snprintf(why, whylen, "sqlite: needs the registry file's path after it");
+    return target[7] != '\0';
 }
 
 struct publish *publish_start(char *const *targets, size_t count,
@@ -582,13 +551,14 @@ struct publish *publish_start(char *const *targets, size_t count,
         t->done_generation = -1;
         t->rejected_generation = -1;
         p->count = i + 1;
-        bool sqlite = strncmp(targets[i], "sqlite:", 7) == 0 && targets[i][7] != '\0';
-        bool http = (strncmp(targets[i], "http://", 7) == 0 && targets[i][7] != '\0') ||
-                    (strncmp(targets[i], "https://", 8) == 0 && targets[i][8] != '\0');
+        char why[200];
+        bool sqlite = publish_target_is_sqlite(targets[i], why, sizeof why);
+        bool http =
+            !sqlite && why[0] == '\0' && http_url_check_base(targets[i], why, sizeof why) == 0;
         if (!sqlite && !http) {
             snprintf(err, errlen,
-                     "registry target \"%s\": not sqlite:PATH, http://... or https://...",
-                     targets[i]);
+                     "registry target \"%s\": not sqlite:PATH, http://... or https://...: %s",
+                     targets[i], why);
             goto fail;
         }
         t->spec = strdup(targets[i]);
@@ -604,14 +574,6 @@ struct publish *publish_start(char *const *targets, size_t count,
                 goto fail;
             }
             continue;
-        }
-        if (!p->curl_ready) {
-            CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-            if (rc != CURLE_OK) {
-                snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(rc));
-                goto fail;
-            }
-            p->curl_ready = true;
         }
         if (publish_http_init(t, targets[i], creds, err, errlen) < 0)
             goto fail;
@@ -636,8 +598,6 @@ fail:
     publish_creds_free(creds);
     for (size_t i = 0; i < p->count; i++)
         publish_target_free(&p->targets[i]);
-    if (p->curl_ready)
-        curl_global_cleanup();
     free(p->targets);
     free(p);
     return NULL;
@@ -692,8 +652,6 @@ void publish_stop(struct publish *p)
     pthread_join(p->thread, NULL);
     for (size_t i = 0; i < p->count; i++)
         publish_target_free(&p->targets[i]);
-    if (p->curl_ready)
-        curl_global_cleanup();
     free(p->targets);
     free(p->pending);
     publish_creds_free(p->new_creds);

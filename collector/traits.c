@@ -21,7 +21,6 @@
 #include "traitset.h"
 #include "wire.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -56,7 +55,6 @@ struct traits {
     bool create_providers;
     struct keystone *keystone;
     struct placement *placement;
-    bool curl_ready;
 
     /* Thread-only state. */
     struct traits_wants applied; /* what Placement holds, as far as we know */
@@ -477,8 +475,6 @@ static void traits_free(struct traits *t)
 {
     placement_free(t->placement);
     keystone_free(t->keystone);
-    if (t->curl_ready)
-        curl_global_cleanup();
     traits_wants_free(&t->applied);
     traitset_free(&t->known);
     free(t->pending);
@@ -532,13 +528,6 @@ struct traits *traits_start(const struct traits_options *o, char *err, size_t er
     t->pending_generation = -1;
     t->stats.last_generation = -1;
     t->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
-    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(cc));
-        traits_free(t);
-        return NULL;
-    }
-    t->curl_ready = true;
 
     struct auth_token token = {0};
     bool keystone = o->keystone_auth_url != NULL;

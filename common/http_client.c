@@ -1,12 +1,17 @@
 /*
- * http_client — libcurl glue for the scheduler's fan-out of probes to the
- * collectors (DESIGN.md §3).
+ * http_client — every libcurl transfer of mdevmig: the scheduler's fan-out
+ * of probes to the collectors (DESIGN.md §3), and the blocking sessions of
+ * the clients that send one request at a time (Placement, Keystone, the
+ * publishers, the CLI). Both fill a struct http_call through the same
+ * callbacks, options and error texts (the "one transfer" section), so TLS
+ * verification, the response cap and what an operator reads on a failure
+ * are the same for every request.
  *
- * One I/O thread per client owns one curl multi handle and so one
- * connection cache; http_client_run() hands its batch to that thread and
- * sleeps until the batch is done. Why not a multi per caller sharing
- * connections through a CURLSH: libcurl documents CURL_LOCK_DATA_CONNECT
- * as unsafe between concurrent threads (KNOWN_BUGS "A shared connection
+ * The fan-out: one I/O thread per client owns one curl multi handle and
+ * so one connection cache; http_client_run() hands its batch to that
+ * thread and sleeps until the batch is done. Why not a multi per caller
+ * sharing connections through a CURLSH: libcurl documents
+ * CURL_LOCK_DATA_CONNECT as unsafe between concurrent threads (KNOWN_BUGS "A shared connection
  * cache is not thread-safe", curl#4915), and a multi per caller would warm
  * a separate set of connections per thread. With one owner thread every
  * caller reuses every warm connection and no curl handle is ever touched
@@ -25,6 +30,9 @@
  */
 #include "http_client.h"
 
+#include "http_url.h"
+
+#include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 1000
@@ -48,24 +57,39 @@ enum http_slot_state { HTTP_SLOT_QUEUED, HTTP_SLOT_RUNNING, HTTP_SLOT_DONE };
 struct http_host;
 struct http_batch;
 
+/* Where a call goes, worked out from its URL (and peer_name) before it
+ * is sent. */
+struct http_route {
+    char *key;                     /* "scheme://host:port", malloc'd: a host's queue */
+    const char *hostport;          /* "host:port" (inside key, or label) for messages */
+    char *url;                     /* the URL asked for, when peer_name rewrote it */
+    struct curl_slist *connect_to; /* where peer_name's URL really connects */
+    char *label;                   /* "peer_name (host:port)" in messages, when rewritten */
+};
+
+/* One transfer under way: what libcurl's callbacks fill in. */
+struct http_xfer {
+    struct http_call *call;
+    size_t max;     /* of call->response */
+    bool truncate;  /* past max: keep the first max bytes and drop the rest */
+    size_t cap;     /* of call->response */
+    bool connected; /* a connection was ready for the request */
+    bool too_large, out_of_memory;
+    char curl_err[CURL_ERROR_SIZE];
+};
+
 /* The client's bookkeeping for one call of a batch. */
 struct http_slot {
     struct http_call *call;
     struct http_batch *batch;
     struct http_host *host;        /* while queued or running */
     struct http_slot *prev, *next; /* in host->wait while queued */
-    char *key;                     /* "scheme://host:port", malloc'd */
-    const char *hostport;          /* "host:port", inside key */
-    CURL *easy;                    /* while running */
-    char *url;                     /* the URL asked for, when peer_name rewrote it */
-    struct curl_slist *connect_to; /* where peer_name's URL really connects */
-    char *label;                   /* "peer_name (host:port)" in messages, when rewritten */
-    char curl_err[CURL_ERROR_SIZE];
-    unsigned generation; /* of the credentials the request started with */
-    size_t cap;          /* of call->response */
+    struct http_route route;
+    struct http_xfer xfer;
+    struct curl_slist *headers; /* the credentials' and the call's own, when it has some */
+    CURL *easy;                 /* while running */
+    unsigned generation;        /* of the credentials the request started with */
     enum http_slot_state state;
-    bool connected; /* a connection was ready for the request */
-    bool too_large, out_of_memory;
 };
 
 /* One http_client_run(): lives on the caller's stack until done is set. */
@@ -188,12 +212,43 @@ static bool http_options_apply(struct http_client *c, const struct http_client_o
     return true;
 }
 
+/* A header list may carry a token: it is wiped before it is freed. */
+static void http_headers_free(struct curl_slist *list)
+{
+    for (struct curl_slist *h = list; h != NULL; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(list);
+}
+
+/* base's lines, then more's (NULL-terminated): the list of one request. */
+static bool http_headers_build(const struct curl_slist *base, const char *const *more,
+                               struct curl_slist **out)
+{
+    struct curl_slist *list = NULL, *l;
+    for (; base != NULL; base = base->next) {
+        if ((l = curl_slist_append(list, base->data)) == NULL)
+            goto fail;
+        list = l;
+    }
+    for (; more != NULL && *more != NULL; more++) {
+        if ((l = curl_slist_append(list, *more)) == NULL)
+            goto fail;
+        list = l;
+    }
+    *out = list;
+    return true;
+fail:
+    http_headers_free(list);
+    *out = NULL;
+    return false;
+}
+
 static void http_creds_free(struct http_creds *cr)
 {
     while (cr != NULL) {
         struct http_creds *older = cr->older;
-        curl_slist_free_all(cr->headers_get);
-        curl_slist_free_all(cr->headers_body);
+        http_headers_free(cr->headers_get);
+        http_headers_free(cr->headers_body);
         if (cr->token != NULL)
             explicit_bzero(cr->token, strlen(cr->token));
         free(cr->token);
@@ -281,6 +336,373 @@ static void http_creds_take(struct http_client *c, struct http_creds *fresh)
     c->generation++;
     while (c->spare_count > 0)
         curl_easy_cleanup(c->spare[--c->spare_count]);
+}
+
+/* --- one transfer: shared by the fan-out and the sessions -------------- */
+
+static void http_wipe_free(char *text)
+{
+    if (text != NULL)
+        explicit_bzero(text, strlen(text));
+    free(text);
+}
+
+/* Back to "not run": what an earlier run left is freed. */
+static void http_call_clear(struct http_call *call)
+{
+    free(call->response);
+    call->response = NULL;
+    call->response_len = 0;
+    http_wipe_free(call->reply_header_value);
+    call->reply_header_value = NULL;
+    call->too_large = false;
+    call->status = 0;
+    call->error[0] = '\0';
+    call->elapsed_us = 0;
+}
+
+static void http_call_verror(struct http_call *call, const char *fmt, va_list ap)
+{
+    free(call->response);
+    call->response = NULL;
+    call->response_len = 0;
+    http_wipe_free(call->reply_header_value);
+    call->reply_header_value = NULL;
+    call->status = 0;
+    vsnprintf(call->error, sizeof call->error, fmt, ap);
+}
+
+static void http_call_error(struct http_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void http_call_error(struct http_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    http_call_verror(call, fmt, ap);
+    va_end(ap);
+}
+
+static const char *http_method(const struct http_call *call)
+{
+    return call->method != NULL ? call->method : call->body != NULL ? "POST" : "GET";
+}
+
+/* A POST or PUT without a body still sends "Content-Length: 0". */
+static bool http_has_body(const struct http_call *call)
+{
+    const char *method = http_method(call);
+    return call->body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
+}
+
+/* The one write callback: the response into call->response, up to the cap. */
+static size_t http_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct http_xfer *x = arg;
+    struct http_call *call = x->call;
+    size_t n = size * nmemb;
+    size_t keep = n;
+    if (n > x->max - call->response_len) {
+        if (!x->truncate) {
+            x->too_large = true;
+            return 0; /* anything but n fails the transfer with CURLE_WRITE_ERROR */
+        }
+        /* Claim it all, so libcurl does not fail the transfer over it. */
+        keep = x->max - call->response_len;
+    }
+    if (call->response_len + keep + 1 > x->cap) {
+        size_t cap = x->cap == 0 ? 512 : x->cap;
+        while (cap < call->response_len + keep + 1)
+            cap *= 2;
+        char *grown = realloc(call->response, cap);
+        if (grown == NULL) {
+            x->out_of_memory = true;
+            return 0;
+        }
+        call->response = grown;
+        x->cap = cap;
+    }
+    memcpy(call->response + call->response_len, data, keep);
+    call->response_len += keep;
+    call->response[call->response_len] = '\0';
+    return n;
+}
+
+/* Keeps the value of the response header the call asked for; a later one
+ * (after a 100 Continue, say) replaces an earlier one. */
+static size_t http_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct http_xfer *x = arg;
+    const char *name = x->call->reply_header;
+    size_t n = size * nmemb;
+    size_t len = name != NULL ? strlen(name) : 0;
+    if (len == 0 || n <= len || data[len] != ':' || strncasecmp(data, name, len) != 0)
+        return n;
+    const char *value = data + len + 1;
+    const char *end = data + n;
+    while (value < end && (*value == ' ' || *value == '\t'))
+        value++;
+    while (end > value && isspace((unsigned char)end[-1]))
+        end--;
+    char *copy = strndup(value, (size_t)(end - value));
+    if (copy == NULL) {
+        x->out_of_memory = true;
+        return 0;
+    }
+    http_wipe_free(x->call->reply_header_value);
+    x->call->reply_header_value = copy;
+    return n;
+}
+
+/* Called once a connection (new or reused) is ready to carry the request:
+ * tells a connect timeout from a slow response. */
+static int http_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
+                       int local_port)
+{
+    (void)primary_ip;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    struct http_xfer *x = arg;
+    x->connected = true;
+    return CURL_PREREQFUNC_OK;
+}
+
+static int http_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    struct http_xfer *x = arg;
+    if (x->call->progress != NULL)
+        x->call->progress(x->call->progress_ctx);
+    return 0;
+}
+
+/* Keep the first failure: one error names the option that did not take. */
+#define HTTP_SETOPT(rc, easy, opt, value)                                                          \
+    do {                                                                                           \
+        if ((rc) == CURLE_OK)                                                                      \
+            (rc) = curl_easy_setopt((easy), (opt), (value));                                       \
+    } while (0)
+
+/* The options every handle carries, whoever sends on it. */
+static CURLcode http_easy_base(CURL *easy, const char *ca_file, const char *cert_file,
+                               const char *key_file)
+{
+    CURLcode rc = CURLE_OK;
+    /* Timeouts must not use signals: these are threaded processes. */
+    HTTP_SETOPT(rc, easy, CURLOPT_NOSIGNAL, 1L);
+    HTTP_SETOPT(rc, easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Idle connections stay open between calls; TCP keep-alive notices a
+     * server that went away while its connection sat idle. */
+    HTTP_SETOPT(rc, easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    HTTP_SETOPT(rc, easy, CURLOPT_WRITEFUNCTION, http_write);
+    HTTP_SETOPT(rc, easy, CURLOPT_HEADERFUNCTION, http_header);
+    HTTP_SETOPT(rc, easy, CURLOPT_PREREQFUNCTION, http_prereq);
+    HTTP_SETOPT(rc, easy, CURLOPT_XFERINFOFUNCTION, http_progress);
+    /* Verification stays on (libcurl's default) whatever the files; the
+     * CA file is re-read for each new connection, so a replaced one is
+     * used without waiting for libcurl's CA cache to expire. */
+    HTTP_SETOPT(rc, easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    HTTP_SETOPT(rc, easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    HTTP_SETOPT(rc, easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+    if (ca_file != NULL)
+        HTTP_SETOPT(rc, easy, CURLOPT_CAINFO, ca_file);
+    if (cert_file != NULL)
+        HTTP_SETOPT(rc, easy, CURLOPT_SSLCERT, cert_file);
+    if (key_file != NULL)
+        HTTP_SETOPT(rc, easy, CURLOPT_SSLKEY, key_file);
+    return rc;
+}
+
+/* What differs per request. Every option a previous request may have set
+ * is set again, so a reused handle carries nothing over. */
+static CURLcode http_easy_request(CURL *easy, struct http_xfer *x, const struct http_route *r,
+                                  struct curl_slist *headers, long total_ms, long connect_ms)
+{
+    const struct http_call *call = x->call;
+    CURLcode rc = CURLE_OK;
+    x->curl_err[0] = '\0';
+    HTTP_SETOPT(rc, easy, CURLOPT_URL, r->url != NULL ? r->url : call->url);
+    HTTP_SETOPT(rc, easy, CURLOPT_CONNECT_TO, r->connect_to);
+    HTTP_SETOPT(rc, easy, CURLOPT_ERRORBUFFER, x->curl_err);
+    HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, (void *)x);
+    HTTP_SETOPT(rc, easy, CURLOPT_HEADERDATA, (void *)x);
+    HTTP_SETOPT(rc, easy, CURLOPT_PREREQDATA, (void *)x);
+    HTTP_SETOPT(rc, easy, CURLOPT_XFERINFODATA, (void *)x);
+    HTTP_SETOPT(rc, easy, CURLOPT_NOPROGRESS, call->progress != NULL ? 0L : 1L);
+    HTTP_SETOPT(rc, easy, CURLOPT_TIMEOUT_MS, total_ms);
+    HTTP_SETOPT(rc, easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms < total_ms ? connect_ms : total_ms);
+    HTTP_SETOPT(rc, easy, CURLOPT_HTTPHEADER, headers);
+    const char *method = http_method(call);
+    bool has_body = http_has_body(call);
+    if (has_body) {
+        HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                    (curl_off_t)(call->body != NULL ? call->body_len : 0));
+        HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDS, call->body != NULL ? call->body : "");
+    } else {
+        HTTP_SETOPT(rc, easy, CURLOPT_HTTPGET, 1L);
+    }
+    /* GET and POST are what HTTPGET / POSTFIELDS already send. */
+    bool plain = strcmp(method, has_body ? "POST" : "GET") == 0;
+    HTTP_SETOPT(rc, easy, CURLOPT_CUSTOMREQUEST, plain ? NULL : method);
+    return rc;
+}
+
+static bool http_is_connect_failure(CURLcode res, bool connected)
+{
+    return res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
+           (res == CURLE_OPERATION_TIMEDOUT && !connected);
+}
+
+/* What went wrong, for an operator; the caller puts "host:port: " before. */
+static void http_describe(const struct http_xfer *x, CURL *easy, CURLcode res, long took_ms,
+                          char *out, size_t outlen)
+{
+    long os_errno = 0;
+    const char *detail = x->curl_err[0] != '\0' ? x->curl_err : curl_easy_strerror(res);
+    if (x->too_large) {
+        snprintf(out, outlen, "response larger than %zu bytes", x->max);
+    } else if (x->out_of_memory) {
+        snprintf(out, outlen, "out of memory for the response");
+    } else if (res == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(out, outlen,
+                 x->connected ? "timed out after %ld ms waiting for the response"
+                              : "connect timed out after %ld ms",
+                 took_ms);
+    } else if (res == CURLE_PEER_FAILED_VERIFICATION) {
+        snprintf(out, outlen, "TLS: the server's certificate did not verify: %s", detail);
+    } else if (res == CURLE_SSL_CONNECT_ERROR) {
+        snprintf(out, outlen,
+                 "TLS handshake failed: %s (a plain http:// server, or TLS settings "
+                 "the server refuses?)",
+                 detail);
+    } else if (res == CURLE_SSL_CERTPROBLEM || res == CURLE_SSL_CACERT_BADFILE ||
+               res == CURLE_SSL_CIPHER || res == CURLE_SSL_ISSUER_ERROR ||
+               res == CURLE_SSL_CRL_BADFILE) {
+        snprintf(out, outlen, "TLS settings: %s", detail);
+    } else if (res == CURLE_GOT_NOTHING) {
+        snprintf(out, outlen, "%s (an https:// server reached with http://?)",
+                 curl_easy_strerror(res));
+    } else if ((res == CURLE_COULDNT_CONNECT || res == CURLE_SEND_ERROR ||
+                res == CURLE_RECV_ERROR) &&
+               curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0) {
+        /* Only for errors that set it: a reused handle keeps the last one. */
+        char buf[128];
+        snprintf(out, outlen, "%s (%s)", curl_easy_strerror(res),
+                 strerror_r((int)os_errno, buf, sizeof buf));
+    } else {
+        snprintf(out, outlen, "%s", curl_easy_strerror(res));
+    }
+}
+
+static void http_route_free(struct http_route *r)
+{
+    free(r->key);
+    free(r->url);
+    free(r->label);
+    curl_slist_free_all(r->connect_to);
+    *r = (struct http_route){.hostport = "?"};
+}
+
+/* peer_name differs from the URL's host: ask for https://PEER_NAME:PORT/...
+ * so that libcurl checks the certificate against PEER_NAME (and sends it
+ * as SNI), and connect to the URL's host:port instead (CONNECT_TO). The
+ * host key is PEER_NAME's, so no connection made for one host name is
+ * reused for another. */
+static bool http_route_pin(struct http_route *r, struct http_call *call, CURLU *u, const char *host,
+                           const char *port)
+{
+    const char *peer = call->peer_name;
+    char *url = NULL, *route = NULL;
+    CURLUcode urc = curl_url_set(u, CURLUPART_HOST, peer, 0);
+    if (urc == CURLUE_OK)
+        urc = curl_url_get(u, CURLUPART_URL, &url, 0);
+    if (urc != CURLUE_OK) {
+        http_call_error(call, "%s:%s: host name \"%.64s\" cannot stand in a URL: %s", host, port,
+                        peer, curl_url_strerror(urc));
+        return false;
+    }
+    bool ok = asprintf(&route, "%s:%s:%s:%s", peer, port, host, port) >= 0;
+    if (!ok)
+        route = NULL;
+    ok = ok && (r->url = strdup(url)) != NULL;
+    ok = ok && (r->connect_to = curl_slist_append(NULL, route)) != NULL;
+    ok = ok && asprintf(&r->label, "%s (%s:%s)", peer, host, port) >= 0;
+    if (!ok)
+        r->label = NULL;
+    ok = ok && asprintf(&r->key, "https://%s:%s", peer, port) >= 0;
+    if (!ok)
+        r->key = NULL;
+    curl_free(url);
+    free(route);
+    if (!ok) {
+        http_call_error(call, "out of memory");
+        return false;
+    }
+    r->hostport = r->label;
+    return true;
+}
+
+/* Check a call and find where it goes. False (with the call failed) when
+ * it cannot run; r is freed by the caller either way. */
+static bool http_route_prepare(struct http_route *r, struct http_call *call)
+{
+    r->hostport = "?";
+    if (call->url == NULL) {
+        http_call_error(call, "request without a URL");
+        return false;
+    }
+    const char *method = call->method;
+    if (method != NULL && strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
+        strcmp(method, "PUT") != 0 && strcmp(method, "DELETE") != 0) {
+        http_call_error(call, "%s: method \"%.32s\" is not GET, POST, PUT or DELETE", call->url,
+                        method);
+        return false;
+    }
+    char why[200];
+    if (http_url_check(call->url, why, sizeof why) < 0) {
+        http_call_error(call, "bad URL \"%.160s\": %s", call->url, why);
+        return false;
+    }
+    CURLU *u = curl_url();
+    if (u == NULL) {
+        http_call_error(call, "out of memory");
+        return false;
+    }
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    CURLUcode urc = curl_url_set(u, CURLUPART_URL, call->url, 0);
+    if (urc == CURLUE_OK)
+        urc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (urc == CURLUE_OK)
+        urc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (urc == CURLUE_OK)
+        urc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    bool ok = false;
+    if (urc != CURLUE_OK) {
+        http_call_error(call, "bad URL \"%.160s\": %s", call->url, curl_url_strerror(urc));
+    } else if (call->peer_name != NULL && strcmp(scheme, "https") != 0) {
+        http_call_error(call,
+                        "%s:%s: refused to call host %.64s over http://: only an https:// URL "
+                        "can prove the server is that host (mutual TLS is on)",
+                        host, port, call->peer_name);
+    } else if (call->peer_name != NULL && strcmp(call->peer_name, host) != 0) {
+        ok = http_route_pin(r, call, u, host, port);
+    } else if (asprintf(&r->key, "%s://%s:%s", scheme, host, port) < 0) {
+        r->key = NULL;
+        http_call_error(call, "out of memory");
+    } else {
+        r->hostport = r->key + strlen(scheme) + 3;
+        ok = true;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 /* --- hosts ------------------------------------------------------------- */
@@ -452,16 +874,11 @@ static void http_call_fail(struct http_slot *s, int64_t now_us, const char *fmt,
 
 static void http_call_fail(struct http_slot *s, int64_t now_us, const char *fmt, ...)
 {
-    struct http_call *call = s->call;
-    free(call->response);
-    call->response = NULL;
-    call->response_len = 0;
-    call->status = 0;
-    call->elapsed_us = (long)(now_us - s->batch->start_us);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(call->error, sizeof call->error, fmt, ap);
+    http_call_verror(s->call, fmt, ap);
     va_end(ap);
+    s->call->elapsed_us = (long)(now_us - s->batch->start_us);
 }
 
 /* Fail a queued slot without running it (deadline passed, host refused).
@@ -472,61 +889,13 @@ static bool http_slot_drop(struct http_client *c, struct http_slot *s, int64_t n
 {
     http_host_unlink(s->host, s);
     s->host = NULL;
-    http_call_fail(s, now_us, "%s: %s", s->hostport, why);
+    http_call_fail(s, now_us, "%s: %s", s->route.hostport, why);
     return http_slot_done(c, s);
 }
 
-/* --- easy handles ------------------------------------------------------ */
+/* --- the fan-out's easy handles ------------------------------------------ */
 
-static size_t http_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct http_slot *s = arg;
-    struct http_call *call = s->call;
-    size_t n = size * nmemb;
-    if (n > HTTP_CLIENT_MAX_RESPONSE - call->response_len) {
-        s->too_large = true;
-        return 0; /* anything but n fails the transfer with CURLE_WRITE_ERROR */
-    }
-    if (call->response_len + n + 1 > s->cap) {
-        size_t cap = s->cap == 0 ? 512 : s->cap;
-        while (cap < call->response_len + n + 1)
-            cap *= 2;
-        char *grown = realloc(call->response, cap);
-        if (grown == NULL) {
-            s->out_of_memory = true;
-            return 0;
-        }
-        call->response = grown;
-        s->cap = cap;
-    }
-    memcpy(call->response + call->response_len, data, n);
-    call->response_len += n;
-    call->response[call->response_len] = '\0';
-    return n;
-}
-
-/* Called once a connection (new or reused) is ready to carry the request:
- * tells a connect timeout from a slow response. */
-static int http_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
-                       int local_port)
-{
-    (void)primary_ip;
-    (void)local_ip;
-    (void)primary_port;
-    (void)local_port;
-    struct http_slot *s = arg;
-    s->connected = true;
-    return CURL_PREREQFUNC_OK;
-}
-
-/* Keep the first failure: one error names the option that did not take. */
-#define HTTP_SETOPT(rc, easy, opt, value)                                                          \
-    do {                                                                                           \
-        if ((rc) == CURLE_OK)                                                                      \
-            (rc) = curl_easy_setopt((easy), (opt), (value));                                       \
-    } while (0)
-
-/* A new easy handle with the options every request shares. */
+/* A new easy handle with the options every request of the fan-out shares. */
 static CURL *http_easy_new(struct http_client *c, CURLcode *rc)
 {
     CURL *easy = curl_easy_init();
@@ -534,11 +903,8 @@ static CURL *http_easy_new(struct http_client *c, CURLcode *rc)
         *rc = CURLE_OUT_OF_MEMORY;
         return NULL;
     }
-    *rc = CURLE_OK;
+    *rc = http_easy_base(easy, c->creds->ca_file, c->creds->cert_file, c->creds->key_file);
     HTTP_SETOPT(*rc, easy, CURLOPT_SHARE, c->share);
-    /* Timeouts must not use signals: this is a threaded process. */
-    HTTP_SETOPT(*rc, easy, CURLOPT_NOSIGNAL, 1L);
-    HTTP_SETOPT(*rc, easy, CURLOPT_PROTOCOLS_STR, "http,https");
     /* Collectors are reached directly: an http_proxy in an operator's
      * environment must not route probes (and the bearer token) through a
      * proxy. */
@@ -546,25 +912,8 @@ static CURL *http_easy_new(struct http_client *c, CURLcode *rc)
     HTTP_SETOPT(*rc, easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     /* Small requests and replies: no Nagle delay on either. */
     HTTP_SETOPT(*rc, easy, CURLOPT_TCP_NODELAY, 1L);
-    /* Idle connections stay open between calls; TCP keep-alive notices a
-     * collector host that went away while its connection sat idle. */
-    HTTP_SETOPT(*rc, easy, CURLOPT_TCP_KEEPALIVE, 1L);
     HTTP_SETOPT(*rc, easy, CURLOPT_TCP_KEEPIDLE, 30L);
     HTTP_SETOPT(*rc, easy, CURLOPT_TCP_KEEPINTVL, 10L);
-    HTTP_SETOPT(*rc, easy, CURLOPT_WRITEFUNCTION, http_write);
-    HTTP_SETOPT(*rc, easy, CURLOPT_PREREQFUNCTION, http_prereq);
-    /* Verification stays on (libcurl's default) whatever the files; the
-     * CA file is re-read for each new connection, so a replaced one is
-     * used without waiting for libcurl's CA cache to expire. */
-    HTTP_SETOPT(*rc, easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    HTTP_SETOPT(*rc, easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    HTTP_SETOPT(*rc, easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
-    if (c->creds->ca_file != NULL)
-        HTTP_SETOPT(*rc, easy, CURLOPT_CAINFO, c->creds->ca_file);
-    if (c->creds->cert_file != NULL)
-        HTTP_SETOPT(*rc, easy, CURLOPT_SSLCERT, c->creds->cert_file);
-    if (c->creds->key_file != NULL)
-        HTTP_SETOPT(*rc, easy, CURLOPT_SSLKEY, c->creds->key_file);
     if (*rc != CURLE_OK) {
         curl_easy_cleanup(easy);
         return NULL;
@@ -572,49 +921,36 @@ static CURL *http_easy_new(struct http_client *c, CURLcode *rc)
     return easy;
 }
 
-/* Set what differs per request. Every option a previous request may have
- * set is set again, so a reused handle carries nothing over. */
+/* Set what differs per request (http_easy_request), from the batch's
+ * deadline and the credentials now in use. */
 static CURLcode http_easy_prepare(struct http_client *c, CURL *easy, struct http_slot *s,
                                   int64_t now_us)
 {
     const struct http_call *call = s->call;
     long left_ms = (long)((s->batch->deadline_us - now_us + 999) / 1000);
+    if (call->timeout_ms > 0 && call->timeout_ms < left_ms)
+        left_ms = call->timeout_ms;
     if (left_ms < 1)
         left_ms = 1;
-    CURLcode rc = CURLE_OK;
     s->generation = c->generation;
-    s->curl_err[0] = '\0';
-    HTTP_SETOPT(rc, easy, CURLOPT_URL, s->url != NULL ? s->url : call->url);
-    HTTP_SETOPT(rc, easy, CURLOPT_CONNECT_TO, s->connect_to);
-    HTTP_SETOPT(rc, easy, CURLOPT_ERRORBUFFER, s->curl_err);
-    HTTP_SETOPT(rc, easy, CURLOPT_PRIVATE, (void *)s);
-    HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, (void *)s);
-    HTTP_SETOPT(rc, easy, CURLOPT_PREREQDATA, (void *)s);
-    HTTP_SETOPT(rc, easy, CURLOPT_TIMEOUT_MS, left_ms);
     /* libcurl's connect timeout covers the TLS handshake too: a sched
      * that starts (or reloads its certificates) opens every collector's
      * connection in one wave, and on a busy host those handshakes take
      * longer than a TCP connect. An https connect gets HTTP_TLS_ALLOWANCE_MS
      * more, still within the request's own deadline. */
     long connect_ms = c->connect_timeout_ms;
-    if (strncmp(s->key, "https:", 6) == 0)
+    if (strncmp(s->route.key, "https:", 6) == 0)
         connect_ms += HTTP_TLS_ALLOWANCE_MS;
-    HTTP_SETOPT(rc, easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms < left_ms ? connect_ms : left_ms);
-    const char *method = call->method != NULL ? call->method : call->body != NULL ? "POST" : "GET";
-    /* A POST or PUT without a body still sends "Content-Length: 0". */
-    bool has_body = call->body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
-    HTTP_SETOPT(rc, easy, CURLOPT_HTTPHEADER,
-                has_body ? c->creds->headers_body : c->creds->headers_get);
-    if (has_body) {
-        HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                    (curl_off_t)(call->body != NULL ? call->body_len : 0));
-        HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDS, call->body != NULL ? call->body : "");
-    } else {
-        HTTP_SETOPT(rc, easy, CURLOPT_HTTPGET, 1L);
+    struct curl_slist *headers =
+        http_has_body(call) ? c->creds->headers_body : c->creds->headers_get;
+    if (call->headers != NULL) {
+        http_headers_free(s->headers);
+        if (!http_headers_build(headers, call->headers, &s->headers))
+            return CURLE_OUT_OF_MEMORY;
+        headers = s->headers;
     }
-    /* GET and POST are what HTTPGET / POSTFIELDS already send. */
-    bool plain = strcmp(method, has_body ? "POST" : "GET") == 0;
-    HTTP_SETOPT(rc, easy, CURLOPT_CUSTOMREQUEST, plain ? NULL : method);
+    CURLcode rc = http_easy_request(easy, &s->xfer, &s->route, headers, left_ms, connect_ms);
+    HTTP_SETOPT(rc, easy, CURLOPT_PRIVATE, (void *)s);
     return rc;
 }
 
@@ -655,7 +991,7 @@ static bool http_slot_start(struct http_client *c, struct http_host *h)
     h->in_flight--;
     c->in_flight--;
     s->host = NULL;
-    http_call_fail(s, now, "%s: cannot start the request: %s", s->hostport,
+    http_call_fail(s, now, "%s: cannot start the request: %s", s->route.hostport,
                    rc != CURLE_OK ? curl_easy_strerror(rc) : curl_multi_strerror(mrc));
     http_slot_done(c, s);
     http_host_update(c, h);
@@ -679,54 +1015,6 @@ static void http_start_ready(struct http_client *c)
     }
 }
 
-static bool http_is_connect_failure(CURLcode res, bool connected)
-{
-    return res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
-           (res == CURLE_OPERATION_TIMEDOUT && !connected);
-}
-
-/* What went wrong, for an operator; the caller puts "host:port: " before. */
-static void http_describe(struct http_slot *s, CURL *easy, CURLcode res, long took_ms, char *out,
-                          size_t outlen)
-{
-    long os_errno = 0;
-    if (s->too_large) {
-        snprintf(out, outlen, "response larger than %d bytes", HTTP_CLIENT_MAX_RESPONSE);
-    } else if (s->out_of_memory) {
-        snprintf(out, outlen, "out of memory for the response");
-    } else if (res == CURLE_OPERATION_TIMEDOUT) {
-        snprintf(out, outlen,
-                 s->connected ? "timed out after %ld ms waiting for the response"
-                              : "connect timed out after %ld ms",
-                 took_ms);
-    } else if (res == CURLE_PEER_FAILED_VERIFICATION) {
-        snprintf(out, outlen, "TLS: the server's certificate did not verify: %s",
-                 s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(res));
-    } else if (res == CURLE_SSL_CONNECT_ERROR) {
-        snprintf(out, outlen,
-                 "TLS handshake failed: %s (a plain http:// server, or TLS settings "
-                 "the server refuses?)",
-                 s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(res));
-    } else if (res == CURLE_SSL_CERTPROBLEM || res == CURLE_SSL_CACERT_BADFILE ||
-               res == CURLE_SSL_CIPHER || res == CURLE_SSL_ISSUER_ERROR ||
-               res == CURLE_SSL_CRL_BADFILE) {
-        snprintf(out, outlen, "TLS settings: %s",
-                 s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(res));
-    } else if (res == CURLE_GOT_NOTHING) {
-        snprintf(out, outlen, "%s (an https:// server reached with http://?)",
-                 curl_easy_strerror(res));
-    } else if ((res == CURLE_COULDNT_CONNECT || res == CURLE_SEND_ERROR ||
-                res == CURLE_RECV_ERROR) &&
-               curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0) {
-        /* Only for errors that set it: a reused handle keeps the last one. */
-        char buf[128];
-        snprintf(out, outlen, "%s (%s)", curl_easy_strerror(res),
-                 strerror_r((int)os_errno, buf, sizeof buf));
-    } else {
-        snprintf(out, outlen, "%s", curl_easy_strerror(res));
-    }
-}
-
 static void http_slot_finish(struct http_client *c, CURL *easy, CURLcode res)
 {
     char *priv = NULL;
@@ -744,8 +1032,8 @@ static void http_slot_finish(struct http_client *c, CURL *easy, CURLcode res)
         total_us = now - s->batch->start_us;
     char why[200] = "";
     if (res != CURLE_OK)
-        http_describe(s, easy, res, (long)(total_us / 1000), why, sizeof why);
-    bool connect_failed = http_is_connect_failure(res, s->connected);
+        http_describe(&s->xfer, easy, res, (long)(total_us / 1000), why, sizeof why);
+    bool connect_failed = http_is_connect_failure(res, s->xfer.connected);
 
     CURLMcode mrc = curl_multi_remove_handle(c->multi, easy);
     if (mrc == CURLM_OK)
@@ -762,8 +1050,9 @@ static void http_slot_finish(struct http_client *c, CURL *easy, CURLcode res)
         if (call->response == NULL)
             snprintf(why, sizeof why, "out of memory for the response");
     }
+    call->too_large = s->xfer.too_large;
     if (why[0] != '\0') {
-        http_call_fail(s, now, "%s: %s", s->hostport, why);
+        http_call_fail(s, now, "%s: %s", s->route.hostport, why);
     } else {
         call->status = (int)status;
     }
@@ -794,9 +1083,9 @@ static void http_take_incoming(struct http_client *c, struct http_batch *incomin
             struct http_slot *s = &b->slots[i];
             if (s->state != HTTP_SLOT_QUEUED)
                 continue;
-            struct http_host *h = http_host_get(c, s->key);
+            struct http_host *h = http_host_get(c, s->route.key);
             if (h == NULL) {
-                http_call_fail(s, now, "%s: out of memory", s->hostport);
+                http_call_fail(s, now, "%s: out of memory", s->route.hostport);
                 if (http_slot_done(c, s))
                     break;
                 continue;
@@ -861,7 +1150,7 @@ static void http_abort_all(struct http_client *c)
                 s->host = NULL;
                 h->in_flight--;
                 c->in_flight--;
-                http_call_fail(s, now, "%s: the HTTP client is shutting down", s->hostport);
+                http_call_fail(s, now, "%s: the HTTP client is shutting down", s->route.hostport);
                 completed = http_slot_done(c, s);
             } else {
                 continue;
@@ -1052,100 +1341,14 @@ void http_client_free(struct http_client *c)
     http_client_destroy(c);
 }
 
-/* peer_name differs from the URL's host: ask for https://PEER_NAME:PORT/...
- * so that libcurl checks the certificate against PEER_NAME (and sends it
- * as SNI), and connect to the URL's host:port instead (CONNECT_TO). The
- * host key is PEER_NAME's, so no connection made for one host name is
- * reused for another. */
-static bool http_slot_pin(struct http_slot *s, CURLU *u, const char *host, const char *port,
-                          int64_t now)
-{
-    const char *peer = s->call->peer_name;
-    char *url = NULL, *route = NULL;
-    CURLUcode urc = curl_url_set(u, CURLUPART_HOST, peer, 0);
-    if (urc == CURLUE_OK)
-        urc = curl_url_get(u, CURLUPART_URL, &url, 0);
-    if (urc != CURLUE_OK) {
-        http_call_fail(s, now, "%s:%s: host name \"%.64s\" cannot stand in a URL: %s", host, port,
-                       peer, curl_url_strerror(urc));
-        return false;
-    }
-    bool ok = asprintf(&route, "%s:%s:%s:%s", peer, port, host, port) >= 0;
-    if (!ok)
-        route = NULL;
-    ok = ok && (s->url = strdup(url)) != NULL;
-    ok = ok && (s->connect_to = curl_slist_append(NULL, route)) != NULL;
-    ok = ok && asprintf(&s->label, "%s (%s:%s)", peer, host, port) >= 0;
-    if (!ok)
-        s->label = NULL;
-    ok = ok && asprintf(&s->key, "https://%s:%s", peer, port) >= 0;
-    if (!ok)
-        s->key = NULL;
-    curl_free(url);
-    free(route);
-    if (!ok) {
-        http_call_fail(s, now, "out of memory");
-        return false;
-    }
-    s->hostport = s->label;
-    return true;
-}
-
-/* Check a call and find its host key, in the caller's thread so the I/O
- * thread only schedules. False (with the call failed) when it cannot run. */
+/* In the caller's thread, so the I/O thread only schedules. False (with
+ * the call failed) when it cannot run. */
 static bool http_slot_prepare(struct http_slot *s, int64_t now)
 {
-    const struct http_call *call = s->call;
-    s->hostport = "?";
-    if (call->url == NULL) {
-        http_call_fail(s, now, "request without a URL");
-        return false;
-    }
-    if (call->method != NULL && strcmp(call->method, "GET") != 0 &&
-        strcmp(call->method, "POST") != 0 && strcmp(call->method, "PUT") != 0 &&
-        strcmp(call->method, "DELETE") != 0) {
-        http_call_fail(s, now, "%s: method \"%.32s\" is not GET, POST, PUT or DELETE", call->url,
-                       call->method);
-        return false;
-    }
-    CURLU *u = curl_url();
-    if (u == NULL) {
-        http_call_fail(s, now, "out of memory");
-        return false;
-    }
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    CURLUcode urc = curl_url_set(u, CURLUPART_URL, call->url, 0);
-    if (urc == CURLUE_OK)
-        urc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    if (urc == CURLUE_OK)
-        urc = curl_url_get(u, CURLUPART_HOST, &host, 0);
-    if (urc == CURLUE_OK)
-        urc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-    bool ok = false;
-    if (urc != CURLUE_OK) {
-        http_call_fail(s, now, "bad URL \"%.160s\": %s", call->url, curl_url_strerror(urc));
-    } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        http_call_fail(s, now, "bad URL \"%.160s\": only http:// and https:// are supported",
-                       call->url);
-    } else if (call->peer_name != NULL && strcmp(scheme, "https") != 0) {
-        http_call_fail(s, now,
-                       "%s:%s: refused to call host %.64s over http://: only an https:// URL "
-                       "can prove the server is that host (mutual TLS is on)",
-                       host, port, call->peer_name);
-    } else if (call->peer_name != NULL && strcmp(call->peer_name, host) != 0) {
-        ok = http_slot_pin(s, u, host, port, now);
-    } else if (asprintf(&s->key, "%s://%s:%s", scheme, host, port) < 0) {
-        s->key = NULL;
-        http_call_fail(s, now, "out of memory");
-    } else {
-        s->hostport = s->key + strlen(scheme) + 3;
-        ok = true;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return ok;
+    if (http_route_prepare(&s->route, s->call))
+        return true;
+    s->call->elapsed_us = (long)(now - s->batch->start_us);
+    return false;
 }
 
 int http_client_run(struct http_client *c, struct http_call *calls, size_t count, char *err,
@@ -1174,12 +1377,8 @@ int http_client_run(struct http_client *c, struct http_call *calls, size_t count
         struct http_slot *s = &batch.slots[i];
         s->call = &calls[i];
         s->batch = &batch;
-        free(calls[i].response);
-        calls[i].response = NULL;
-        calls[i].response_len = 0;
-        calls[i].status = 0;
-        calls[i].error[0] = '\0';
-        calls[i].elapsed_us = 0;
+        s->xfer = (struct http_xfer){.call = &calls[i], .max = HTTP_CLIENT_MAX_RESPONSE};
+        http_call_clear(&calls[i]);
         if (http_slot_prepare(s, batch.start_us)) {
             batch.queued++;
         } else {
@@ -1211,10 +1410,8 @@ int http_client_run(struct http_client *c, struct http_call *calls, size_t count
 
     pthread_cond_destroy(&batch.done_cond);
     for (size_t i = 0; i < count; i++) {
-        free(batch.slots[i].key);
-        free(batch.slots[i].url);
-        free(batch.slots[i].label);
-        curl_slist_free_all(batch.slots[i].connect_to);
+        http_route_free(&batch.slots[i].route);
+        http_headers_free(batch.slots[i].headers);
     }
     free(batch.slots);
     return rc;
@@ -1222,12 +1419,143 @@ int http_client_run(struct http_client *c, struct http_call *calls, size_t count
 
 void http_calls_reset(struct http_call *calls, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
-        free(calls[i].response);
-        calls[i].response = NULL;
-        calls[i].response_len = 0;
-        calls[i].status = 0;
-        calls[i].error[0] = '\0';
-        calls[i].elapsed_us = 0;
+    for (size_t i = 0; i < count; i++)
+        http_call_clear(&calls[i]);
+}
+
+/* --- sessions: one request at a time on a kept connection -------------- */
+
+#define HTTP_SESSION_CONNECT_TIMEOUT_MS 2000
+#define HTTP_SESSION_TIMEOUT_MS         10000
+
+struct http_session {
+    CURL *easy; /* kept across calls: its connection cache holds the connection */
+    long connect_timeout_ms, timeout_ms;
+    size_t max_response;
+    bool truncate;
+    char *user_agent;
+    char *ca_file, *cert_file, *key_file;
+};
+
+void http_session_free(struct http_session *s)
+{
+    if (s == NULL)
+        return;
+    if (s->easy != NULL)
+        curl_easy_cleanup(s->easy);
+    free(s->user_agent);
+    free(s->ca_file);
+    free(s->cert_file);
+    free(s->key_file);
+    free(s);
+}
+
+struct http_session *http_session_new(const struct http_session_options *opts, char *err,
+                                      size_t errlen)
+{
+    pthread_once(&http_global_once, http_global_init);
+    if (http_global_rc != CURLE_OK) {
+        snprintf(err, errlen, "cannot initialise libcurl: %s", curl_easy_strerror(http_global_rc));
+        return NULL;
     }
+    struct http_session_options zero = {0};
+    const struct http_session_options *o = opts != NULL ? opts : &zero;
+    if (o->connect_timeout_ms < 0 || o->timeout_ms < 0) {
+        snprintf(err, errlen, "HTTP session timeouts must not be negative");
+        return NULL;
+    }
+    struct http_session *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->connect_timeout_ms =
+        o->connect_timeout_ms > 0 ? o->connect_timeout_ms : HTTP_SESSION_CONNECT_TIMEOUT_MS;
+    s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : HTTP_SESSION_TIMEOUT_MS;
+    s->max_response = o->max_response > 0 ? o->max_response : HTTP_CLIENT_MAX_RESPONSE;
+    s->truncate = o->truncate_response;
+    if (!http_strdup_opt(o->user_agent, &s->user_agent) ||
+        http_session_set_tls(s, o->ca_file, o->client_cert_file, o->client_key_file, err, errlen) <
+            0 ||
+        (s->easy = curl_easy_init()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        http_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int http_session_set_tls(struct http_session *s, const char *ca_file, const char *client_cert_file,
+                         const char *client_key_file, char *err, size_t errlen)
+{
+    char *ca = NULL, *cert = NULL, *key = NULL;
+    if (!http_strdup_opt(ca_file, &ca) || !http_strdup_opt(client_cert_file, &cert) ||
+        !http_strdup_opt(client_key_file, &key)) {
+        free(ca);
+        free(cert);
+        free(key);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(s->ca_file);
+    free(s->cert_file);
+    free(s->key_file);
+    s->ca_file = ca;
+    s->cert_file = cert;
+    s->key_file = key;
+    return 0;
+}
+
+int http_session_call(struct http_session *s, struct http_call *call)
+{
+    http_call_clear(call);
+    struct http_route route = {.hostport = "?"};
+    if (!http_route_prepare(&route, call)) {
+        http_route_free(&route);
+        return -1;
+    }
+    struct http_xfer x = {.call = call, .max = s->max_response, .truncate = s->truncate};
+    long total_ms = call->timeout_ms > 0 ? call->timeout_ms : s->timeout_ms;
+    struct curl_slist *headers = NULL;
+    CURLcode rc =
+        http_headers_build(NULL, call->headers, &headers) ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+    /* Every option is set anew, so nothing of the last request (or of the
+     * last TLS files) carries over; a reset keeps the live connection. */
+    curl_easy_reset(s->easy);
+    if (rc == CURLE_OK)
+        rc = http_easy_base(s->easy, s->ca_file, s->cert_file, s->key_file);
+    if (s->user_agent != NULL)
+        HTTP_SETOPT(rc, s->easy, CURLOPT_USERAGENT, s->user_agent);
+    if (rc == CURLE_OK)
+        rc = http_easy_request(s->easy, &x, &route, headers, total_ms, s->connect_timeout_ms);
+    long status = 0;
+    curl_off_t total_us = 0;
+    char why[200] = "";
+    if (rc != CURLE_OK) {
+        snprintf(why, sizeof why, "cannot set up the request: %s", curl_easy_strerror(rc));
+    } else {
+        CURLcode res = curl_easy_perform(s->easy);
+        if (res == CURLE_OK)
+            res = curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &total_us) != CURLE_OK)
+            total_us = 0;
+        if (res != CURLE_OK)
+            http_describe(&x, s->easy, res, (long)(total_us / 1000), why, sizeof why);
+    }
+    if (why[0] == '\0' && call->response == NULL && (call->response = strdup("")) == NULL)
+        snprintf(why, sizeof why, "out of memory for the response");
+    /* Leave libcurl no pointer to the body, the headers or x. */
+    curl_easy_reset(s->easy);
+    http_headers_free(headers);
+    call->too_large = x.too_large;
+    int result = 0;
+    if (why[0] != '\0') {
+        http_call_error(call, "%s: %s", route.hostport, why);
+        result = -1;
+    } else {
+        call->status = (int)status;
+    }
+    call->elapsed_us = (long)total_us;
+    http_route_free(&route);
+    return result;
 }

@@ -2,21 +2,22 @@
  * keystone — gets and caches a project-scoped Keystone v3 token by
  * password (POST /v3/auth/tokens). The token is the X-Subject-Token
  * header of the 201 reply; its lifetime is the body's token.expires_at.
- * One mutex covers the cache and the request, so threads that find the
- * token stale at once cause one request, not one each.
+ * One mutex covers the cache and the request (on an HTTP session of its
+ * own, http_client.h), so threads that find the token stale at once cause
+ * one request, not one each.
  */
 #include "keystone.h"
 
+#include "http_client.h"
+#include "http_url.h"
 #include "log.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define KEYSTONE_CONNECT_TIMEOUT_MS 2000L
@@ -28,52 +29,12 @@ struct keystone {
     pthread_mutex_t lock;
     char *tokens_url; /* .../v3/auth/tokens */
     char *body;       /* the auth request, with the password: wiped on free */
-    CURL *curl;
-    struct curl_slist *headers;
-    char curl_err[CURL_ERROR_SIZE];
-    char reply[KEYSTONE_REPLY_MAX + 1];
-    size_t reply_len;
-    bool reply_overflow;
-    char subject[KEYSTONE_TOKEN_MAX]; /* X-Subject-Token of the reply being read */
+    struct http_session *http;
 
     char token[KEYSTONE_TOKEN_MAX]; /* cached; "" when none */
     time_t expires_at;              /* wall clock */
     unsigned long issued;
 };
-
-static size_t keystone_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct keystone *ks = arg;
-    size_t n = size * nmemb;
-    if (ks->reply_len + n > KEYSTONE_REPLY_MAX) {
-        ks->reply_overflow = true;
-        return 0;
-    }
-    memcpy(ks->reply + ks->reply_len, data, n);
-    ks->reply_len += n;
-    return n;
-}
-
-static size_t keystone_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct keystone *ks = arg;
-    size_t n = size * nmemb;
-    static const char name[] = "X-Subject-Token:";
-    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-        const char *v = data + sizeof name - 1;
-        const char *end = data + n;
-        while (v < end && (*v == ' ' || *v == '\t'))
-            v++;
-        while (end > v && isspace((unsigned char)end[-1]))
-            end--;
-        size_t len = (size_t)(end - v);
-        if (len < sizeof ks->subject) {
-            memcpy(ks->subject, v, len);
-            ks->subject[len] = '\0';
-        }
-    }
-    return n;
-}
 
 /* "2026-11-25T22:55:34.000000Z" as unix time; -1 when unreadable. */
 static time_t keystone_parse_time(const char *text)
@@ -87,16 +48,16 @@ static time_t keystone_parse_time(const char *text)
 }
 
 /* The reason Keystone gives: {"error": {"code", "title", "message"}}. */
-static void keystone_reason(struct keystone *ks, char *out, size_t outlen)
+static void keystone_reason(const struct http_call *call, char *out, size_t outlen)
 {
-    json_t *json = json_loadb(ks->reply, ks->reply_len, 0, NULL);
+    json_t *json = json_loadb(call->response, call->response_len, 0, NULL);
     const char *msg = json_string_value(json_object_get(json_object_get(json, "error"), "message"));
     if (msg != NULL) {
         snprintf(out, outlen, "%s", msg);
     } else {
         size_t n = 0;
-        for (size_t i = 0; i < ks->reply_len && n + 1 < outlen && n < 200; i++) {
-            unsigned char ch = (unsigned char)ks->reply[i];
+        for (size_t i = 0; i < call->response_len && n + 1 < outlen && n < 200; i++) {
+            unsigned char ch = (unsigned char)call->response[i];
             out[n++] = isprint(ch) ? (char)ch : ' ';
         }
         out[n] = '\0';
@@ -109,46 +70,48 @@ static void keystone_reason(struct keystone *ks, char *out, size_t outlen)
 /* Ask Keystone for a new token; caller holds the lock. */
 static int keystone_issue(struct keystone *ks, char *err, size_t errlen)
 {
-    ks->reply_len = 0;
-    ks->reply_overflow = false;
-    ks->subject[0] = '\0';
-    ks->curl_err[0] = '\0';
-    CURLcode cc = curl_easy_perform(ks->curl);
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s: %s", ks->tokens_url,
-                 ks->reply_overflow        ? "reply larger than 1 MiB"
-                 : ks->curl_err[0] != '\0' ? ks->curl_err
-                                           : curl_easy_strerror(cc));
-        return -1;
+    static const char *const headers[] = {"Content-Type: application/json", NULL};
+    struct http_call call = {
+        .url = ks->tokens_url,
+        .method = "POST",
+        .body = ks->body,
+        .body_len = strlen(ks->body),
+        .headers = headers,
+        .reply_header = "X-Subject-Token",
+    };
+    int rc = -1;
+    if (http_session_call(ks->http, &call) < 0) {
+        snprintf(err, errlen, "%s: %s", ks->tokens_url, call.error);
+        goto out;
     }
-    ks->reply[ks->reply_len] = '\0';
-    long status = 0;
-    curl_easy_getinfo(ks->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 201 && status != 200) {
+    if (call.status != 201 && call.status != 200) {
         char why[400];
-        keystone_reason(ks, why, sizeof why);
-        snprintf(err, errlen, "%s: HTTP %ld: %s%s", ks->tokens_url, status, why,
-                 status == 401 ? " (check the user, password file, project and domains)" : "");
-        return -1;
+        keystone_reason(&call, why, sizeof why);
+        snprintf(err, errlen, "%s: HTTP %d: %s%s", ks->tokens_url, call.status, why,
+                 call.status == 401 ? " (check the user, password file, project and domains)" : "");
+        goto out;
     }
-    json_t *json = json_loadb(ks->reply, ks->reply_len, 0, NULL);
+    json_t *json = json_loadb(call.response, call.response_len, 0, NULL);
     const char *expires =
         json_string_value(json_object_get(json_object_get(json, "token"), "expires_at"));
     time_t at = expires != NULL ? keystone_parse_time(expires) : -1;
     char until[64];
     snprintf(until, sizeof until, "%s", expires != NULL ? expires : "");
     json_decref(json);
-    if (ks->subject[0] == '\0' || at < 0) {
+    const char *subject = call.reply_header_value;
+    if (subject == NULL || subject[0] == '\0' || strlen(subject) >= sizeof ks->token || at < 0) {
         snprintf(err, errlen, "%s: reply lacks X-Subject-Token or token.expires_at",
                  ks->tokens_url);
-        return -1;
+        goto out;
     }
-    memcpy(ks->token, ks->subject, sizeof ks->token);
-    explicit_bzero(ks->subject, sizeof ks->subject);
+    memcpy(ks->token, subject, strlen(subject) + 1);
     ks->expires_at = at;
     ks->issued++;
     log_info("keystone: new token from %s, valid until %s", ks->tokens_url, until);
-    return 0;
+    rc = 0;
+out:
+    http_calls_reset(&call, 1); /* wipes the token's copy too */
+    return rc;
 }
 
 int keystone_token(struct keystone *ks, const char *stale, char *out, size_t outlen, char *err,
@@ -207,9 +170,9 @@ struct keystone *keystone_new(const struct keystone_options *opts, char *err, si
         snprintf(err, errlen, "Keystone: no %s given", missing);
         return NULL;
     }
-    if (strncmp(opts->auth_url, "http://", 7) != 0 && strncmp(opts->auth_url, "https://", 8) != 0) {
-        snprintf(err, errlen, "Keystone auth URL \"%s\" is not http:// or https://",
-                 opts->auth_url);
+    char why[200];
+    if (http_url_check_base(opts->auth_url, why, sizeof why) < 0) {
+        snprintf(err, errlen, "Keystone auth URL \"%s\": %s", opts->auth_url, why);
         return NULL;
     }
     struct keystone *ks = calloc(1, sizeof *ks);
@@ -228,13 +191,23 @@ struct keystone *keystone_new(const struct keystone_options *opts, char *err, si
         ks->tokens_url = NULL;
     ks->body = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body); /* holds the password too; jansson frees, cannot wipe */
-    ks->curl = curl_easy_init();
-    ks->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (ks->tokens_url == NULL || ks->body == NULL || ks->curl == NULL || ks->headers == NULL ||
+    struct http_session_options so = {
+        .connect_timeout_ms =
+            opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : KEYSTONE_CONNECT_TIMEOUT_MS,
+        .timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : KEYSTONE_TIMEOUT_MS,
+        .max_response = KEYSTONE_REPLY_MAX,
+        .user_agent = "mdevmig",
+        .ca_file = opts->ca_file,
+        .client_cert_file = opts->client_cert_file,
+        .client_key_file = opts->client_key_file,
+    };
+    char why_http[256] = "out of memory";
+    if (ks->tokens_url == NULL || ks->body == NULL ||
+        (ks->http = http_session_new(&so, why_http, sizeof why_http)) == NULL ||
         pthread_mutex_init(&ks->lock, NULL) != 0) {
-        snprintf(err, errlen, "out of memory (or libcurl cannot start)");
-        curl_easy_cleanup(ks->curl);
-        curl_slist_free_all(ks->headers);
+        snprintf(err, errlen, "Keystone: %s",
+                 ks->http == NULL ? why_http : "cannot create a mutex");
+        http_session_free(ks->http);
         free(ks->tokens_url);
         if (ks->body != NULL)
             explicit_bzero(ks->body, strlen(ks->body));
@@ -242,30 +215,6 @@ struct keystone *keystone_new(const struct keystone_options *opts, char *err, si
         free(ks);
         return NULL;
     }
-    CURL *c = ks->curl;
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_URL, ks->tokens_url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, ks->headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, ks->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(ks->body));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mdevmig");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
-                                                  : KEYSTONE_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                     opts->timeout_ms > 0 ? opts->timeout_ms : KEYSTONE_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keystone_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, ks);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, keystone_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, ks);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ks->curl_err);
-    if (opts->ca_file != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
-    if (opts->client_cert_file != NULL)
-        curl_easy_setopt(c, CURLOPT_SSLCERT, opts->client_cert_file);
-    if (opts->client_key_file != NULL)
-        curl_easy_setopt(c, CURLOPT_SSLKEY, opts->client_key_file);
     return ks;
 }
 
@@ -273,8 +222,7 @@ void keystone_free(struct keystone *ks)
 {
     if (ks == NULL)
         return;
-    curl_easy_cleanup(ks->curl);
-    curl_slist_free_all(ks->headers);
+    http_session_free(ks->http);
     pthread_mutex_destroy(&ks->lock);
     explicit_bzero(ks->body, strlen(ks->body));
     explicit_bzero(ks->token, sizeof ks->token);

@@ -1,18 +1,19 @@
 /*
- * placement — the Placement client: one libcurl easy handle per client
- * (so one kept-alive connection, reused call after call), a mutex that
- * serialises calls on it, JSON through jansson. Every request carries
+ * placement — the Placement client: one HTTP session per client
+ * (http_client.h: one kept-alive connection, reused call after call), a
+ * mutex that serialises calls on it, JSON through jansson. Every request carries
  * "OpenStack-API-Version: placement 1.39" and X-Auth-Token; with Keystone
  * a 401 gets one retry with a new token, since a token can be revoked or
  * expire early (Keystone restarted with new fernet keys, clock skew).
  */
 #include "placement.h"
 
+#include "http_client.h"
+#include "http_url.h"
 #include "keystone.h"
 #include "log.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -36,11 +37,7 @@ struct placement {
     char *base_url; /* without trailing '/' */
     char *token;    /* static token, or NULL */
     struct keystone *keystone;
-    CURL *curl;
-    char curl_err[CURL_ERROR_SIZE];
-    char *response;
-    size_t response_len, response_cap;
-    bool response_overflow;
+    struct http_session *http;
     struct placement_root *roots; /* see placement_roots_hash */
     size_t roots_cap, roots_count;
 };
@@ -71,37 +68,14 @@ bool placement_error_is_conflict(const struct placement_error *perr)
     return perr->status == 409 && strcmp(perr->code, PLACEMENT_CODE_CONCURRENT_UPDATE) == 0;
 }
 
-static size_t placement_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct placement *pl = arg;
-    size_t n = size * nmemb;
-    if (pl->response_len + n > PLACEMENT_MAX_RESPONSE) {
-        pl->response_overflow = true;
-        return 0;
-    }
-    if (pl->response_len + n + 1 > pl->response_cap) {
-        size_t cap = pl->response_cap == 0 ? 4096 : pl->response_cap;
-        while (cap < pl->response_len + n + 1)
-            cap *= 2;
-        char *grown = realloc(pl->response, cap);
-        if (grown == NULL)
-            return 0;
-        pl->response = grown;
-        pl->response_cap = cap;
-    }
-    memcpy(pl->response + pl->response_len, data, n);
-    pl->response_len += n;
-    pl->response[pl->response_len] = '\0';
-    return n;
-}
-
 /* Placement's error body is {"errors": [{"status", "title", "detail",
  * "code", "request_id"}]}; keep the first code and detail. Anything else
  * (a proxy's HTML page) is shown as its first bytes, control bytes masked. */
-static void placement_http_error(struct placement *pl, long status, const char *what,
+static void placement_http_error(const struct http_call *call, const char *what,
                                  struct placement_error *perr)
 {
-    json_t *json = json_loadb(pl->response, pl->response_len, 0, NULL);
+    long status = call->status;
+    json_t *json = json_loadb(call->response, call->response_len, 0, NULL);
     json_t *first = json_array_get(json_object_get(json, "errors"), 0);
     const char *code = json_string_value(json_object_get(first, "code"));
     const char *detail = json_string_value(json_object_get(first, "detail"));
@@ -118,8 +92,8 @@ static void placement_http_error(struct placement *pl, long status, const char *
             text[--n] = '\0';
     } else {
         size_t n = 0;
-        for (size_t i = 0; i < pl->response_len && n + 1 < sizeof text && n < 200; i++) {
-            unsigned char ch = (unsigned char)pl->response[i];
+        for (size_t i = 0; i < call->response_len && n + 1 < sizeof text && n < 200; i++) {
+            unsigned char ch = (unsigned char)call->response[i];
             text[n++] = isprint(ch) ? (char)ch : ' ';
         }
         text[n] = '\0';
@@ -190,75 +164,41 @@ static int placement_call(struct placement *pl, const char *method, const char *
         if (placement_auth_header(pl, attempt == 0 ? NULL : stale, auth, sizeof auth, stale,
                                   sizeof stale, perr) < 0)
             break;
-        struct curl_slist *headers = NULL;
-        const char *lines[] = {auth, "OpenStack-API-Version: placement " PLACEMENT_MICROVERSION,
-                               "Accept: application/json", "Content-Type: application/json",
-                               "Expect:"};
-        bool oom = false;
-        for (size_t i = 0; i < sizeof lines / sizeof lines[0] && !oom; i++) {
-            struct curl_slist *more = curl_slist_append(headers, lines[i]);
-            if (more == NULL)
-                oom = true;
-            else
-                headers = more;
-        }
+        const char *lines[] = {auth,
+                               "OpenStack-API-Version: placement " PLACEMENT_MICROVERSION,
+                               "Accept: application/json",
+                               "Content-Type: application/json",
+                               "Expect:",
+                               NULL};
+        struct http_call call = {
+            .url = url,
+            .method = method,
+            .body = text,
+            .body_len = text != NULL ? strlen(text) : 0,
+            .headers = lines,
+        };
+        int called = http_session_call(pl->http, &call);
         explicit_bzero(auth, sizeof auth);
-        if (oom) {
-            for (struct curl_slist *h = headers; h != NULL; h = h->next)
-                explicit_bzero(h->data, strlen(h->data));
-            curl_slist_free_all(headers);
-            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
-            break;
-        }
-        pl->response_len = 0;
-        pl->response_overflow = false;
-        if (pl->response != NULL)
-            pl->response[0] = '\0';
-        pl->curl_err[0] = '\0';
-        curl_easy_setopt(pl->curl, CURLOPT_URL, url);
-        curl_easy_setopt(pl->curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(pl->curl, CURLOPT_CUSTOMREQUEST, method);
-        if (text != NULL) {
-            curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDS, text);
-            curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
+        /* Once more with a new token: the one just refused may be revoked. */
+        bool again = called == 0 && call.status == 401 && pl->keystone != NULL && attempt == 0;
+        json_error_t jerr;
+        if (called < 0) {
+            placement_fail(perr, 0, NULL, "Placement %s: %s", what, call.error);
+        } else if (again) {
+            /* the loop goes round */
+        } else if (call.status < 200 || call.status > 299) {
+            placement_http_error(&call, what, perr);
+        } else if (reply != NULL && call.response_len > 0 &&
+                   (*reply = json_loadb(call.response, call.response_len, 0, &jerr)) == NULL) {
+            placement_fail(perr, call.status, NULL, "Placement %s: reply is not JSON: %s", what,
+                           jerr.text);
         } else {
-            curl_easy_setopt(pl->curl, CURLOPT_HTTPGET, 1L);
+            placement_ok(perr);
+            rc = 0;
         }
-        CURLcode cc = curl_easy_perform(pl->curl);
-        /* Leave curl no pointer to what is freed below. */
-        curl_easy_setopt(pl->curl, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDS, NULL);
-        curl_easy_setopt(pl->curl, CURLOPT_CUSTOMREQUEST, NULL);
-        for (struct curl_slist *h = headers; h != NULL; h = h->next)
-            explicit_bzero(h->data, strlen(h->data));
-        curl_slist_free_all(headers);
-        if (cc != CURLE_OK) {
-            placement_fail(perr, 0, NULL, "Placement %s: %s", what,
-                           pl->response_overflow     ? "response larger than 64 MiB"
-                           : pl->curl_err[0] != '\0' ? pl->curl_err
-                                                     : curl_easy_strerror(cc));
+        http_calls_reset(&call, 1);
+        if (!again)
             break;
-        }
-        long status = 0;
-        curl_easy_getinfo(pl->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (status == 401 && pl->keystone != NULL && attempt == 0)
-            continue; /* once more with a new token */
-        if (status < 200 || status > 299) {
-            placement_http_error(pl, status, what, perr);
-            break;
-        }
-        if (reply != NULL && pl->response_len > 0) {
-            json_error_t jerr;
-            *reply = json_loadb(pl->response, pl->response_len, 0, &jerr);
-            if (*reply == NULL) {
-                placement_fail(perr, status, NULL, "Placement %s: reply is not JSON: %s", what,
-                               jerr.text);
-                break;
-            }
-        }
-        placement_ok(perr);
-        rc = 0;
-        break;
     }
     explicit_bzero(stale, sizeof stale);
     free(url);
@@ -326,10 +266,10 @@ static int placement_parse_providers(json_t *reply, struct placement_provider_li
     return 0;
 }
 
-/* A query value, percent-encoded. */
-static char *placement_escape(struct placement *pl, const char *value)
+/* A query value or path segment, percent-encoded; free() it. */
+static char *placement_escape(const char *value)
 {
-    return curl_easy_escape(pl->curl, value, 0);
+    return http_url_escape(value);
 }
 
 int placement_provider_find(struct placement *pl, const char *name, struct placement_provider *out,
@@ -338,7 +278,7 @@ int placement_provider_find(struct placement *pl, const char *name, struct place
     pthread_mutex_lock(&pl->lock);
     char what[PLACEMENT_NAME_MAX + 64];
     snprintf(what, sizeof what, "finding provider \"%s\"", name);
-    char *esc = placement_escape(pl, name);
+    char *esc = placement_escape(name);
     char *path = NULL;
     int rc = -1;
     json_t *reply = NULL;
@@ -361,7 +301,7 @@ int placement_provider_find(struct placement *pl, const char *name, struct place
 out:
     json_decref(reply);
     free(path);
-    curl_free(esc);
+    free(esc);
     pthread_mutex_unlock(&pl->lock);
     return rc;
 }
@@ -407,13 +347,13 @@ int placement_provider_tree(struct placement *pl, const char *uuid,
     snprintf(what, sizeof what, "listing the tree of provider %s", uuid);
     int rc = -1;
     json_t *reply = NULL;
-    char *esc = placement_escape(pl, uuid);
+    char *esc = placement_escape(uuid);
     if (esc == NULL) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
     snprintf(path, sizeof path, "/resource_providers?in_tree=%s", esc);
-    curl_free(esc);
+    free(esc);
     if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
         goto out;
     rc = placement_parse_providers(reply, out, what, perr);
@@ -463,13 +403,13 @@ int placement_traits_get(struct placement *pl, const char *uuid, struct placemen
     snprintf(what, sizeof what, "reading traits of provider %s", uuid);
     int rc = -1;
     json_t *reply = NULL;
-    char *esc = placement_escape(pl, uuid);
+    char *esc = placement_escape(uuid);
     if (esc == NULL) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
     snprintf(path, sizeof path, "/resource_providers/%s/traits", esc);
-    curl_free(esc);
+    free(esc);
     if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
         goto out;
     rc = placement_parse_traits(reply, out, what, perr);
@@ -500,14 +440,14 @@ int placement_traits_put(struct placement *pl, const char *uuid, const char *con
     if (list != NULL)
         body = json_pack("{s:o,s:I}", "traits", list, "resource_provider_generation",
                          (json_int_t)generation);
-    char *esc = placement_escape(pl, uuid);
+    char *esc = placement_escape(uuid);
     if (body == NULL || esc == NULL) {
-        curl_free(esc);
+        free(esc);
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
     snprintf(path, sizeof path, "/resource_providers/%s/traits", esc);
-    curl_free(esc);
+    free(esc);
     if (placement_call(pl, "PUT", path, body, &reply, what, perr) < 0)
         goto out;
     json_t *gen = json_object_get(reply, "resource_provider_generation");
@@ -532,7 +472,7 @@ int placement_trait_ensure(struct placement *pl, const char *name, struct placem
     char what[PLACEMENT_TRAIT_MAX + 64];
     snprintf(what, sizeof what, "creating trait %s", name);
     int rc = -1;
-    char *esc = placement_escape(pl, name);
+    char *esc = placement_escape(name);
     char *path = NULL;
     if (esc == NULL || asprintf(&path, "/traits/%s", esc) < 0) {
         path = NULL;
@@ -541,7 +481,7 @@ int placement_trait_ensure(struct placement *pl, const char *name, struct placem
         rc = placement_call(pl, "PUT", path, NULL, NULL, what, perr);
     }
     free(path);
-    curl_free(esc);
+    free(esc);
     pthread_mutex_unlock(&pl->lock);
     return rc;
 }
@@ -570,12 +510,12 @@ int placement_traits_existing(struct placement *pl, const char *const *names, si
         fputs("/traits?name=in:", f);
         bool oom = false;
         for (size_t i = first; i < first + n; i++) {
-            char *esc = placement_escape(pl, names[i]);
+            char *esc = placement_escape(names[i]);
             if (esc == NULL)
                 oom = true;
             else
                 fprintf(f, "%s%s", i == first ? "" : ",", esc);
-            curl_free(esc);
+            free(esc);
         }
         if (fclose(f) != 0 || oom) {
             free(path);
@@ -695,13 +635,13 @@ static int placement_root_lookup(struct placement *pl, const char *uuid, const c
 {
     char what[96], path[96];
     snprintf(what, sizeof what, "reading provider %s", uuid);
-    char *esc = placement_escape(pl, uuid);
+    char *esc = placement_escape(uuid);
     if (esc == NULL) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         return -1;
     }
     snprintf(path, sizeof path, "/resource_providers/%s", esc);
-    curl_free(esc);
+    free(esc);
     json_t *reply = NULL;
     if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0)
         return perr->status == 404 ? 0 : -1;
@@ -804,12 +744,12 @@ static int placement_providers_matching(struct placement *pl, bool any, const ch
     fputs(any ? "/resource_providers?required=in:" : "/resource_providers?required=", f);
     bool oom = false;
     for (size_t i = 0; i < count; i++) {
-        char *esc = placement_escape(pl, traits[i]);
+        char *esc = placement_escape(traits[i]);
         if (esc == NULL)
             oom = true;
         else
             fprintf(f, "%s%s", i == 0 ? "" : ",", esc);
-        curl_free(esc);
+        free(esc);
     }
     if (fclose(f) != 0 || oom) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
@@ -910,9 +850,9 @@ void placement_match_list_free(struct placement_match_list *list)
 
 struct placement *placement_new(const struct placement_options *opts, char *err, size_t errlen)
 {
-    bool http = strncmp(opts->url, "http://", 7) == 0 || strncmp(opts->url, "https://", 8) == 0;
-    if (!http) {
-        snprintf(err, errlen, "Placement URL \"%s\" is not http:// or https://", opts->url);
+    char why[200];
+    if (http_url_check_base(opts->url, why, sizeof why) < 0) {
+        snprintf(err, errlen, "Placement URL \"%s\": %s", opts->url, why);
         return NULL;
     }
     if (opts->keystone == NULL && (opts->token == NULL || opts->token[0] == '\0')) {
@@ -927,9 +867,22 @@ struct placement *placement_new(const struct placement_options *opts, char *err,
     pl->keystone = opts->keystone;
     pl->base_url = strdup(opts->url);
     pl->token = opts->keystone == NULL ? strdup(opts->token) : NULL;
-    pl->curl = curl_easy_init();
-    if (pl->base_url == NULL || (opts->keystone == NULL && pl->token == NULL) || pl->curl == NULL) {
-        snprintf(err, errlen, "out of memory (or libcurl cannot start)");
+    if (pl->base_url == NULL || (opts->keystone == NULL && pl->token == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        placement_free(pl);
+        return NULL;
+    }
+    struct http_session_options so = {
+        .connect_timeout_ms =
+            opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : PLACEMENT_CONNECT_TIMEOUT_MS,
+        .timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : PLACEMENT_TIMEOUT_MS,
+        .max_response = PLACEMENT_MAX_RESPONSE,
+        .user_agent = opts->user_agent != NULL ? opts->user_agent : "mdevmig",
+        .ca_file = opts->ca_file,
+        .client_cert_file = opts->client_cert_file,
+        .client_key_file = opts->client_key_file,
+    };
+    if ((pl->http = http_session_new(&so, err, errlen)) == NULL) {
         placement_free(pl);
         return NULL;
     }
@@ -942,25 +895,6 @@ struct placement *placement_new(const struct placement_options *opts, char *err,
         return NULL;
     }
     pl->lock_ready = true;
-    CURL *c = pl->curl;
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* a thread must not get SIGALRM */
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, opts->user_agent != NULL ? opts->user_agent : "mdevmig");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
-                                                  : PLACEMENT_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                     opts->timeout_ms > 0 ? opts->timeout_ms : PLACEMENT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, placement_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, pl);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, pl->curl_err);
-    if (opts->ca_file != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
-    if (opts->client_cert_file != NULL)
-        curl_easy_setopt(c, CURLOPT_SSLCERT, opts->client_cert_file);
-    if (opts->client_key_file != NULL)
-        curl_easy_setopt(c, CURLOPT_SSLKEY, opts->client_key_file);
     return pl;
 }
 
@@ -970,12 +904,11 @@ void placement_free(struct placement *pl)
         return;
     if (pl->lock_ready)
         pthread_mutex_destroy(&pl->lock);
-    curl_easy_cleanup(pl->curl);
+    http_session_free(pl->http);
     if (pl->token != NULL)
         explicit_bzero(pl->token, strlen(pl->token));
     free(pl->token);
     free(pl->base_url);
-    free(pl->response);
     placement_roots_free(pl);
     free(pl);
 }

@@ -1,9 +1,10 @@
 /*
  * backend_sched — answers from an mdevmig-sched service: GET /v1/inventory
  * (or one host's), POST /v1/select, /v1/filter, /v1/evacuate and
- * /v1/matrix, with the cluster token as a bearer token. One request at a time, so libcurl's easy
- * interface is all it takes; the response cap is far above the library client's, because an
- * inventory of 10,000 hosts is tens of megabytes.
+ * /v1/matrix, with the cluster token as a bearer token. One request at a
+ * time, so one HTTP session (http_client.h) is all it takes; the response
+ * cap is far above the library client's, because an inventory of 10,000
+ * hosts is tens of megabytes.
  *
  * --url may list several scheds fed by the same collectors (DESIGN.md §7).
  * A request goes to one; when it cannot be reached, times out, fails with
@@ -16,13 +17,13 @@
  * again elsewhere after a timeout is safe.
  */
 #include "backend_impl.h"
+#include "http_client.h"
+#include "http_url.h"
 #include "log.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 /* The whole request, probes included: the service's own probe timeout
@@ -47,56 +48,17 @@ struct backend_sched {
      * a whole timeout each time it is tried; once another has answered,
      * the rest of the run's requests go there. */
     size_t current;
-    CURL *curl;
-    struct curl_slist *headers;
-    bool global_init;
+    struct http_session *http;
+    char *auth; /* "Authorization: Bearer <token>": wiped on close */
 };
-
-struct backend_sched_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool too_big;
-    bool no_memory;
-};
-
-static size_t backend_sched_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct backend_sched_buf *buf = userdata;
-    size_t n = size * nmemb;
-    if (buf->len + n > (size_t)BACKEND_SCHED_MAX_RESPONSE) {
-        buf->too_big = true;
-        return 0; /* libcurl stops with CURLE_WRITE_ERROR */
-    }
-    if (buf->len + n + 1 > buf->cap) {
-        size_t cap = buf->cap == 0 ? 16384 : buf->cap;
-        while (cap < buf->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(buf->data, cap);
-        if (grown == NULL) {
-            buf->no_memory = true;
-            return 0;
-        }
-        buf->data = grown;
-        buf->cap = cap;
-    }
-    memcpy(buf->data + buf->len, ptr, n);
-    buf->len += n;
-    buf->data[buf->len] = '\0';
-    return n;
-}
 
 static void backend_sched_close(struct backend *b)
 {
     struct backend_sched *s = (struct backend_sched *)b;
-    if (s->curl != NULL)
-        curl_easy_cleanup(s->curl);
-    /* The list holds the Authorization header: wipe it before freeing. */
-    for (struct curl_slist *h = s->headers; h != NULL; h = h->next)
-        explicit_bzero(h->data, strlen(h->data));
-    curl_slist_free_all(s->headers);
-    if (s->global_init)
-        curl_global_cleanup();
+    http_session_free(s->http);
+    if (s->auth != NULL)
+        explicit_bzero(s->auth, strlen(s->auth));
+    free(s->auth);
     explicit_bzero(&s->base.token, sizeof s->base.token);
     for (size_t i = 0; i < s->url_count; i++)
         free(s->urls[i]);
@@ -115,8 +77,8 @@ static void backend_sched_message(const char *text, const json_t *json, char *ou
         snprintf(out, len, "(no message)");
 }
 
-/* libcurl's transfer callback (about once a second while the service
- * works): only the time waited is known. */
+/* Called by the HTTP session about once a second while the service works:
+ * only the time waited is known. */
 struct backend_sched_wait {
     const struct backend_progress *progress;
     struct timespec start;
@@ -130,17 +92,14 @@ static double backend_sched_since(const struct timespec *start)
     return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static int backend_sched_tick(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                              curl_off_t ulnow)
+static void backend_sched_tick(void *ctx)
 {
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     struct backend_sched_wait *w = ctx;
     double waited = backend_sched_since(&w->start);
     if (waited - w->last_s >= BACKEND_SCHED_TICK_US / 1e6) {
         w->last_s = waited;
         w->progress->waiting(w->progress->ctx, waited);
     }
-    return 0;
 }
 
 /* One request to the sched at base; on CLI_EXIT_OK, *text and *json hold
@@ -159,82 +118,41 @@ static int backend_sched_attempt(struct backend_sched *s, const char *base, cons
         snprintf(err, errlen, "the request URL would be longer than %zu bytes", sizeof url);
         return CLI_EXIT_USAGE;
     }
-    struct backend_sched_buf buf = {0};
-    char curl_err[CURL_ERROR_SIZE] = "";
-    CURL *c = s->curl;
-    curl_easy_reset(c);
-    CURLcode rc = CURLE_OK;
-    /* Every setopt is checked: a failure here is a libcurl built
-     * without what the command needs, and says so. */
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_URL, url);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-    /* Verification is never turned off; these only say against what, and
-     * which certificate to present to a sched with mutual TLS. */
-    if (rc == CURLE_OK && s->base.tls.ca_file != NULL)
-        rc = curl_easy_setopt(c, CURLOPT_CAINFO, s->base.tls.ca_file);
-    if (rc == CURLE_OK && s->base.tls.client_cert_file != NULL)
-        rc = curl_easy_setopt(c, CURLOPT_SSLCERT, s->base.tls.client_cert_file);
-    if (rc == CURLE_OK && s->base.tls.client_key_file != NULL)
-        rc = curl_easy_setopt(c, CURLOPT_SSLKEY, s->base.tls.client_key_file);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                              timeout_ms < BACKEND_SCHED_CONNECT_MS ? timeout_ms
-                                                                    : BACKEND_SCHED_CONNECT_MS);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, backend_sched_write);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-    if (rc == CURLE_OK && body != NULL)
-        rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    const char *headers[] = {s->auth, "Content-Type: application/json", "Accept: application/json",
+                             NULL};
+    struct http_call call = {
+        .url = url,
+        .body = body,
+        .body_len = body != NULL ? strlen(body) : 0,
+        .headers = headers,
+        .timeout_ms = timeout_ms,
+    };
     if (progress != NULL && progress->waiting != NULL) {
-        if (rc == CURLE_OK)
-            rc = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, backend_sched_tick);
-        if (rc == CURLE_OK)
-            rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, wait);
-        if (rc == CURLE_OK)
-            rc = curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        call.progress = backend_sched_tick;
+        call.progress_ctx = wait;
     }
-    if (rc != CURLE_OK) {
-        snprintf(err, errlen, "cannot set up a request to %s: %s", url, curl_easy_strerror(rc));
-        return CLI_EXIT_BACKEND;
-    }
-    rc = curl_easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK)
-        rc = curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK) {
-        /* Too big or out of memory would be the same anywhere. */
-        if (buf.too_big) {
+    if (http_session_call(s->http, &call) < 0) {
+        /* Too big would be the same anywhere. */
+        if (call.too_large) {
             snprintf(err, errlen, "mdevmig-sched at %s: the answer to %s is larger than %ld MiB",
                      base, path, BACKEND_SCHED_MAX_RESPONSE >> 20);
-        } else if (buf.no_memory) {
-            snprintf(err, errlen, "out of memory reading the answer to %s", path);
         } else {
             *next = true;
-            snprintf(err, errlen, "%s%s", curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc),
-                     rc == CURLE_GOT_NOTHING ? " (is it an https:// server?)"
-                     : rc == CURLE_SSL_CONNECT_ERROR
-                         ? " (is it a plain http:// server, or does it refuse this TLS?)"
-                         : "");
+            snprintf(err, errlen, "%s", call.error);
         }
-        free(buf.data);
+        http_calls_reset(&call, 1);
         return CLI_EXIT_BACKEND;
     }
-    json_t *parsed = buf.data != NULL ? json_loads(buf.data, 0, NULL) : NULL;
+    long status = call.status;
+    /* The answer's text is the caller's on success: taken from the call. */
+    char *answer = call.response;
+    call.response = NULL;
+    http_calls_reset(&call, 1);
+    json_t *parsed = answer != NULL ? json_loads(answer, 0, NULL) : NULL;
     char message[1200];
     int code = CLI_EXIT_OK;
     if (status != 200)
-        backend_sched_message(buf.data, parsed, message, sizeof message);
+        backend_sched_message(answer, parsed, message, sizeof message);
     if (status == 200 && !json_is_object(parsed)) {
         *next = true;
         snprintf(err, errlen, "answered %s with something that is not a JSON object", path);
@@ -275,10 +193,10 @@ static int backend_sched_attempt(struct backend_sched *s, const char *base, cons
     }
     if (code != CLI_EXIT_OK) {
         json_decref(parsed);
-        free(buf.data);
+        free(answer);
         return code;
     }
-    *text = buf.data;
+    *text = answer;
     *json = parsed;
     return CLI_EXIT_OK;
 }
@@ -348,13 +266,13 @@ static int backend_sched_inventory(struct backend *b, const char *only, json_t *
     struct backend_sched *s = (struct backend_sched *)b;
     char path[1024] = "/v1/inventory";
     if (only != NULL) {
-        char *escaped = curl_easy_escape(s->curl, only, 0);
+        char *escaped = http_url_escape(only);
         if (escaped == NULL) {
             snprintf(err, errlen, "out of memory");
             return CLI_EXIT_BACKEND;
         }
         snprintf(path, sizeof path, "/v1/hosts/%.900s/inventory", escaped);
-        curl_free(escaped);
+        free(escaped);
     }
     char *text = NULL;
     json_t *json = NULL;
@@ -501,11 +419,19 @@ static int backend_sched_urls(struct backend_sched *s, const char *list, char *e
                      list);
             return CLI_EXIT_USAGE;
         }
-        if (strncasecmp(p, "http://", 7) != 0 && strncasecmp(p, "https://", 8) != 0) {
+        char *one = strndup(p, len);
+        char why[200];
+        if (one == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return CLI_EXIT_BACKEND;
+        }
+        int bad = http_url_check_base(one, why, sizeof why);
+        free(one);
+        if (bad < 0) {
             snprintf(err, errlen,
                      "URL \"%.*s\" (--url or MDEVMIG_URL): expected mdevmig-sched's address as "
-                     "http://HOST:PORT or https://HOST:PORT",
-                     (int)(len < 200 ? len : 200), p);
+                     "http://HOST:PORT or https://HOST:PORT: %s",
+                     (int)(len < 200 ? len : 200), p, why);
             return CLI_EXIT_USAGE;
         }
         while (len > 0 && p[len - 1] == '/')
@@ -550,24 +476,23 @@ int backend_sched_open(const char *urls, const struct auth_token *token, double 
     s->base.tls = *tls;
     s->base.token = *token;
     s->base.have_token = true;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errlen, "libcurl could not be initialised");
+    /* Verification is never turned off; the files only say against what,
+     * and which certificate to present to a sched with mutual TLS. */
+    struct http_session_options so = {
+        .connect_timeout_ms = BACKEND_SCHED_CONNECT_MS,
+        .timeout_ms = (long)(BACKEND_SCHED_TIMEOUT_S * 1000),
+        .max_response = BACKEND_SCHED_MAX_RESPONSE,
+        .ca_file = tls->ca_file,
+        .client_cert_file = tls->client_cert_file,
+        .client_key_file = tls->client_key_file,
+    };
+    if (asprintf(&s->auth, "Authorization: Bearer %s", token->value) < 0) {
+        s->auth = NULL;
+        snprintf(err, errlen, "out of memory");
         backend_sched_close(&s->base);
         return CLI_EXIT_BACKEND;
     }
-    s->global_init = true;
-    char auth[AUTH_TOKEN_MAX + 32];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token->value);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    explicit_bzero(auth, sizeof auth);
-    if (h != NULL)
-        s->headers = h;
-    if (h != NULL && (h = curl_slist_append(s->headers, "Content-Type: application/json")) != NULL)
-        s->headers = h;
-    if (h != NULL && (h = curl_slist_append(s->headers, "Accept: application/json")) != NULL)
-        s->headers = h;
-    if (h == NULL || (s->curl = curl_easy_init()) == NULL) {
-        snprintf(err, errlen, "out of memory");
+    if ((s->http = http_session_new(&so, err, errlen)) == NULL) {
         backend_sched_close(&s->base);
         return CLI_EXIT_BACKEND;
     }

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "placement_settings.h"
 #include "settings.h"
 
 #include <stdlib.h>
@@ -22,16 +23,6 @@
 static const char *const sched_config_log_levels[] = {"error", "warn", "info", "debug", NULL};
 
 static const char *const sched_config_sources[] = {"registry", "placement", NULL};
-
-static int sched_config_check_http_url(const char *value, const char *name, char *err,
-                                       size_t errlen)
-{
-    if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) {
-        snprintf(err, errlen, "%s: '%s' is not an http:// or https:// URL", name, value);
-        return -1;
-    }
-    return 0;
-}
 
 /* The collector's registry targets ("sqlite:PATH", ingest URLs) are easy
  * to copy into this file by mistake; this service opens the file itself. */
@@ -65,7 +56,8 @@ static const struct settings_item sched_config_items[] = {
      .kind = SETTINGS_STRING,
      .offset = SCHED_FIELD(token_file, char *),
      .def = "/etc/mdevmig/token",
-     .help = "File holding the cluster bearer token (mode 0600), the one every collector "
+     .help = "File holding the cluster bearer token (0600, or 0640 for a group that reads it), the "
+             "one every collector "
              "holds."},
     {.key = "registry",
      .flag = "registry",
@@ -158,76 +150,8 @@ static const struct settings_item sched_config_items[] = {
              "CUSTOM_MDEVMIG_<DIGEST> or CUSTOM_MDEV_TYPE_<TYPE> trait, as collectors publish "
              "them; the registry still gives their capacity). When Placement fails, select "
              "uses the registry and says so in its answer. Filter always uses Nova's list."},
-    {.key = "placement_url",
-     .flag = "placement-url",
-     .metavar = "URL",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(placement_url, char *),
-     .shown = "(none)",
-     .check = sched_config_check_http_url,
-     .help = "Placement's base URL (e.g. http://controller:8778), used when candidate_source "
-             "is placement. Needs placement_token_file (or placement_token), or the keystone_* "
-             "settings."},
-    {.key = "placement_token",
-     .flag = "placement-token",
-     .metavar = "TOKEN",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(placement_token, char *),
-     .shown = "(none)",
-     .help = "A static X-Auth-Token for Placement (\"admin\" with noauth2, as in tests); "
-             "prefer placement_token_file, which keeps it out of the process list."},
-    {.key = "placement_token_file",
-     .flag = "placement-token-file",
-     .metavar = "FILE",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(placement_token_file, char *),
-     .shown = "(none)",
-     .help = "File (mode 0600) holding a static X-Auth-Token for Placement."},
-    {.key = "keystone_auth_url",
-     .flag = "keystone-auth-url",
-     .metavar = "URL",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(keystone_auth_url, char *),
-     .shown = "(none: no Keystone)",
-     .check = sched_config_check_http_url,
-     .help = "Keystone v3 URL (e.g. http://controller:5000/v3) for password auth to "
-             "Placement. Needs keystone_username, keystone_password_file and "
-             "keystone_project."},
-    {.key = "keystone_username",
-     .flag = "keystone-username",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(keystone_username, char *),
-     .shown = "(none)",
-     .help = "Keystone user the scheduler authenticates as."},
-    {.key = "keystone_password_file",
-     .flag = "keystone-password-file",
-     .metavar = "FILE",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(keystone_password_file, char *),
-     .shown = "(none)",
-     .help = "File (mode 0600) holding that user's password (one line, no spaces)."},
-    {.key = "keystone_project",
-     .flag = "keystone-project",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(keystone_project, char *),
-     .shown = "(none)",
-     .help = "Project the Keystone token is scoped to (e.g. service)."},
-    {.key = "keystone_user_domain",
-     .flag = "keystone-user-domain",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(keystone_user_domain, char *),
-     .def = "Default",
-     .help = "Name of the Keystone domain of the user."},
-    {.key = "keystone_project_domain",
-     .flag = "keystone-project-domain",
-     .metavar = "NAME",
-     .kind = SETTINGS_STRING,
-     .offset = SCHED_FIELD(keystone_project_domain, char *),
-     .def = "Default",
-     .help = "Name of the Keystone domain of the project."},
+    PLACEMENT_SETTINGS_ITEMS(struct sched_config, "(none)",
+                             "Used when candidate_source is placement."),
     TLS_SETTINGS_ITEMS(struct sched_config),
     {.flag = "config",
      .metavar = "FILE",

@@ -6,14 +6,18 @@
  * unanswered connections and bad URLs come back as operator text per
  * call, a dead host failing its queued calls at once; connections stay warm
  * across batches and are shared by four threads running batches at once
- * (the servers count the connections they accept).
+ * (the servers count the connections they accept). The blocking sessions
+ * the same: their own headers, a response header kept, one connection for
+ * a run of calls, the response cap (failing or cutting), a call's own
+ * timeout, progress while waiting, and the same failure texts.
  *
  * Usage: test_http_client
  *
  * Paths the servers answer: /echo (the body back, "hello" for a GET),
  * /auth (the Authorization header, or "none"), /ctype (Content-Type),
  * /method, /delay/MS (sleeps, counting requests in flight), /status/N,
- * /empty, /big (HTTP_CLIENT_MAX_RESPONSE + 1 bytes).
+ * /empty, /big (HTTP_CLIENT_MAX_RESPONSE + 1 bytes), /token (201 with
+ * "X-Subject-Token: tok-123", as Keystone answers).
  */
 #include "http_client.h"
 
@@ -160,6 +164,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return reply(conn, (unsigned)atoi(url + 8), "{\"error\":\"nope\"}", 16);
     if (strcmp(url, "/empty") == 0)
         return reply(conn, 200, "", 0);
+    if (strcmp(url, "/token") == 0) {
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+        if (r == NULL || MHD_add_response_header(r, "X-Subject-Token", " tok-123 ") != MHD_YES) {
+            if (r != NULL)
+                MHD_destroy_response(r);
+            return MHD_NO;
+        }
+        enum MHD_Result ret = MHD_queue_response(conn, 201, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(url, "/big") == 0) {
         size_t len = HTTP_CLIENT_MAX_RESPONSE + 1;
         char *big = malloc(len);
@@ -695,6 +711,172 @@ static void test_bad_options(void **state)
     http_client_free(NULL);
 }
 
+/* --- sessions ---------------------------------------------------------- */
+
+static struct http_session *session_new(const struct http_session_options *opts)
+{
+    char err[256] = "";
+    struct http_session *s = http_session_new(opts, err, sizeof err);
+    if (s == NULL)
+        fail_msg("http_session_new: %s", err);
+    return s;
+}
+
+/* One call after another on one session: methods, bodies, the call's own
+ * headers and a kept response header, all over one connection. */
+static void test_session_requests(void **state)
+{
+    (void)state;
+    struct http_session *s = session_new(&(struct http_session_options){.user_agent = "t"});
+    char url[128];
+    static const char json[] = "{\"a\":1}";
+    const char *auth[] = {"Authorization: Bearer s3cret", NULL};
+    const char *ctype[] = {"Content-Type: application/json", "Expect:", NULL};
+    struct {
+        const char *path, *method, *body;
+        const char *const *headers;
+        int status;
+        const char *response;
+    } cases[] = {
+        {"/echo", NULL, NULL, NULL, 200, "hello"},
+        {"/echo", NULL, json, NULL, 200, json},
+        {"/auth", NULL, NULL, auth, 200, "Bearer s3cret"},
+        {"/auth", NULL, NULL, NULL, 200, "none"},
+        {"/ctype", "PUT", json, ctype, 200, "application/json"},
+        {"/method", "PUT", NULL, NULL, 200, "PUT"},
+        {"/method", "DELETE", NULL, NULL, 200, "DELETE"},
+        {"/status/409", "POST", json, NULL, 409, "{\"error\":\"nope\"}"},
+        {"/empty", NULL, NULL, NULL, 200, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(url, sizeof url, "%s%s", servers[0].base, cases[i].path);
+        struct http_call call = {
+            .url = url,
+            .method = cases[i].method,
+            .body = cases[i].body,
+            .body_len = cases[i].body != NULL ? strlen(cases[i].body) : 0,
+            .headers = cases[i].headers,
+        };
+        if (http_session_call(s, &call) != 0)
+            fail_msg("%s: %s", cases[i].path, call.error);
+        assert_string_equal(call.error, "");
+        assert_int_equal(call.status, cases[i].status);
+        assert_string_equal(call.response, cases[i].response);
+        assert_true(call.elapsed_us > 0);
+        http_calls_reset(&call, 1);
+    }
+    snprintf(url, sizeof url, "%s/token", servers[0].base);
+    struct http_call call = {.url = url, .method = "POST", .reply_header = "x-subject-token"};
+    assert_int_equal(http_session_call(s, &call), 0);
+    assert_int_equal(call.status, 201);
+    assert_string_equal(call.reply_header_value, "tok-123");
+    /* A second call frees what the first left. */
+    call.reply_header = NULL;
+    assert_int_equal(http_session_call(s, &call), 0);
+    assert_null(call.reply_header_value);
+    http_calls_reset(&call, 1);
+    assert_null(call.response);
+    assert_int_equal(atomic_load(&servers[0].connections), 1);
+    http_session_free(s);
+    http_session_free(NULL);
+}
+
+/* Failures come back as "HOST:PORT: why", as the fan-out's do. */
+static void test_session_failures(void **state)
+{
+    (void)state;
+    struct http_session *s = session_new(&(struct http_session_options){.timeout_ms = 3000});
+    char url[128];
+    struct http_call call = {.url = "ftp://127.0.0.2/x"};
+    assert_int_equal(http_session_call(s, &call), -1);
+    assert_non_null(strstr(call.error, "only http:// and https://"));
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    int port = ntohs(sa.sin_port);
+    close(fd);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/hosts", port);
+    call = (struct http_call){.url = url};
+    assert_int_equal(http_session_call(s, &call), -1);
+    char expect[128];
+    snprintf(expect, sizeof expect, "127.0.0.1:%d: Couldn't connect to server", port);
+    assert_ptr_equal(strstr(call.error, expect), call.error);
+    assert_non_null(strstr(call.error, "refused"));
+    assert_int_equal(call.status, 0);
+    assert_null(call.response);
+
+    /* The call's own timeout, shorter than the session's. */
+    snprintf(url, sizeof url, "%s/delay/1000", servers[1].base);
+    call = (struct http_call){.url = url, .timeout_ms = 200};
+    int64_t start = mono_ms();
+    assert_int_equal(http_session_call(s, &call), -1);
+    assert_true(mono_ms() - start < 900);
+    snprintf(expect, sizeof expect, "127.0.0.3:%d: timed out after", servers[1].port);
+    assert_ptr_equal(strstr(call.error, expect), call.error);
+    assert_non_null(strstr(call.error, "waiting for the response"));
+
+    snprintf(url, sizeof url, "%s/big", servers[1].base);
+    call = (struct http_call){.url = url};
+    assert_int_equal(http_session_call(s, &call), -1);
+    assert_true(call.too_large);
+    assert_non_null(strstr(call.error, "response larger than 1048576 bytes"));
+    assert_null(call.response);
+    http_calls_reset(&call, 1);
+    assert_false(call.too_large);
+    http_session_free(s);
+}
+
+/* A session that cuts long replies keeps their start and succeeds. */
+static void test_session_truncates(void **state)
+{
+    (void)state;
+    struct http_session *s =
+        session_new(&(struct http_session_options){.max_response = 4, .truncate_response = true});
+    char url[128];
+    snprintf(url, sizeof url, "%s/echo", servers[2].base);
+    struct http_call call = {.url = url, .body = "abcdefgh", .body_len = 8};
+    assert_int_equal(http_session_call(s, &call), 0);
+    assert_int_equal(call.status, 200);
+    assert_string_equal(call.response, "abcd");
+    assert_int_equal(call.response_len, 4);
+    assert_false(call.too_large);
+    snprintf(url, sizeof url, "%s/big", servers[2].base);
+    assert_int_equal(http_session_call(s, &call), 0);
+    assert_string_equal(call.response, "xxxx");
+    http_calls_reset(&call, 1);
+    http_session_free(s);
+}
+
+static void count_progress(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* A caller waiting on a slow answer hears about it while it waits. */
+static void test_session_progress(void **state)
+{
+    (void)state;
+    struct http_session *s = session_new(NULL);
+    char url[128];
+    snprintf(url, sizeof url, "%s/delay/1500", servers[3].base);
+    int ticks = 0;
+    struct http_call call = {.url = url, .progress = count_progress, .progress_ctx = &ticks};
+    assert_int_equal(http_session_call(s, &call), 0);
+    assert_string_equal(call.response, "slept");
+    assert_true(ticks >= 1);
+    http_calls_reset(&call, 1);
+    http_session_free(s);
+
+    char err[256] = "";
+    assert_null(
+        http_session_new(&(struct http_session_options){.timeout_ms = -1}, err, sizeof err));
+    assert_non_null(strstr(err, "must not be negative"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +894,10 @@ int main(void)
         cmocka_unit_test_setup(test_queued_calls_keep_the_deadline, counters_reset),
         cmocka_unit_test_setup(test_four_threads_share_one_client, counters_reset),
         cmocka_unit_test_setup(test_bad_options, counters_reset),
+        cmocka_unit_test_setup(test_session_requests, counters_reset),
+        cmocka_unit_test_setup(test_session_failures, counters_reset),
+        cmocka_unit_test_setup(test_session_truncates, counters_reset),
+        cmocka_unit_test_setup(test_session_progress, counters_reset),
     };
     return cmocka_run_group_tests(tests, servers_start, servers_stop);
 }

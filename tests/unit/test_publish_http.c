@@ -559,7 +559,9 @@ static void test_publish_start_refuses(void **state)
         {"http://127.0.0.1:7400", "", "token"},
         {"http://127.0.0.1:7400/?x=1", TOKEN, "'?'"},
         {"https://sched.example/#frag", TOKEN, "'#'"},
-        {"http://[::1", TOKEN, "not a usable URL"},
+        {"http://[::1", TOKEN, "Bad IPv6 address"},
+        {"http:///v1", TOKEN, "no host name"},
+        {"http://sched.example:0", TOKEN, "port"},
         {"ftp://sched.example", TOKEN, "not sqlite:PATH"},
         {"sqlite:", TOKEN, "not sqlite:PATH"},
     };
