@@ -18,8 +18,8 @@ struct auth_token {
 
 /* Read the token (surrounding whitespace dropped) from path. Refuses an
  * empty token, one with inner whitespace or control bytes, anything but a
- * regular file, and a file that others may read (0600, or 0640 for a
- * group such as nova: keyfile.h). */
+ * regular file, and a file others may use or its group may write (0600,
+ * or 0640 for a group such as nova: keyfile.h). */
 int auth_token_load(const char *path, struct auth_token *out, char *err, size_t errlen);
 
 /* Check an "Authorization: Bearer TOKEN" header value in constant time

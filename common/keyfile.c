@@ -12,6 +12,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* "mode 664 lets others read it and its group write it; chmod g-w,o-rwx
+ * it": each permission named, so the operator sees what was wrong, and the
+ * one chmod that fixes all of it. */
+static void keyfile_mode_fault(unsigned mode, char *buf, size_t len)
+{
+    static const struct {
+        unsigned bit;
+        const char *word;
+    } perms[] = {{04, "read"}, {02, "write"}, {01, "execute"}};
+    size_t count = 0, said = 0;
+    for (size_t i = 0; i < 3; i++)
+        count += (mode & perms[i].bit) != 0;
+    /* "others read, write and execute it" */
+    char others[48] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if ((mode & perms[i].bit) == 0)
+            continue;
+        const char *sep = said == 0 ? "others " : said + 1 == count ? " and " : ", ";
+        used += (size_t)snprintf(others + used, sizeof others - used, "%s%s", sep, perms[i].word);
+        said++;
+    }
+    bool group_write = (mode & 020) != 0;
+    snprintf(buf, len, "mode %03o lets %s%s%s%s; chmod %s%s%s it", mode & 0777, others,
+             count > 0 ? " it" : "", count > 0 && group_write ? " and " : "",
+             group_write ? "its group write it" : "", group_write ? "g-w" : "",
+             count > 0 && group_write ? "," : "", count > 0 ? "o-rwx" : "");
+}
+
 int keyfile_read(const char *path, const char *what, bool secret, size_t max, char **out,
                  size_t *len, char *err, size_t errlen)
 {
@@ -30,11 +59,15 @@ int keyfile_read(const char *path, const char *what, bool secret, size_t max, ch
         close(fd);
         return -1;
     }
-    if (secret && (st.st_mode & 007) != 0) {
-        snprintf(err, errlen,
-                 "%s %s: mode %03o lets others read it; chmod o-rwx it (0600, or 0640 for a "
-                 "group)",
-                 what, path, (unsigned)(st.st_mode & 0777));
+    /* The rule of DESIGN.md §7: nothing for others, and no group write (a
+     * member of the group could replace the secret with one it knows); group
+     * read is the operator's way to share it with one service user (e.g.
+     * root:nova 0640 for nova-scheduler). */
+    if (secret && (st.st_mode & KEYFILE_FORBIDDEN) != 0) {
+        char why[96];
+        keyfile_mode_fault((unsigned)st.st_mode, why, sizeof why);
+        snprintf(err, errlen, "%s %s: %s (0600, or 0640 for a group that reads it)", what, path,
+                 why);
         close(fd);
         return -1;
     }

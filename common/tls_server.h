@@ -25,7 +25,7 @@
  * needs them. */
 struct tls_server_files {
     const char *cert_file;      /* PEM: the server's certificate, then its chain */
-    const char *key_file;       /* PEM private key, not readable by others */
+    const char *key_file;       /* PEM private key: 0600, or 0640 (keyfile.h) */
     const char *client_ca_file; /* PEM CA(s) client certificates must chain to; NULL: none */
 };
 

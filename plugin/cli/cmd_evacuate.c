@@ -38,9 +38,15 @@ static const char cmd_evacuate_help[] =
     "  --policy POLICY    spread (default): each VM to the host with the most\n"
     "                     room for it; pack: to the host with the least room\n"
     "                     that still fits it, keeping other hosts free\n"
-    "  --emit openstack   print only one line per placed VM, in plan order:\n"
-    "                       openstack server migrate --live-migration --host DEST UUID\n"
-    "                     (VMs without a destination are counted on stderr)\n"
+    "  --emit openstack   print only one line per placed VM, in plan order, each\n"
+    "                     a command the openstack client runs as printed:\n"
+    "                       openstack --os-compute-api-version 2.30 server migrate\n"
+    "                         --live-migration --host DEST UUID\n"
+    "                     (on one line; VMs without a destination are counted on\n"
+    "                     stderr). Compute API 2.30 is the first that takes a\n"
+    "                     live migration's --host and still has Nova's scheduler\n"
+    "                     check it (MdevMigrationFilter too); the client refuses\n"
+    "                     --host without it.\n"
     "\n"
     "On a terminal a progress bar shows on stderr while probing (with\n"
     "--registry, by waves of probes; with --url, the time waited for\n"
@@ -219,6 +225,14 @@ static char *cmd_evacuate_room(const json_t *target, bool tsv)
     return out;
 }
 
+/* The compute API microversion of the printed lines. openstackclient
+ * refuses `server migrate --live-migration --host` below 2.30 (its default
+ * is 2.1), and 2.30 is where a live migration's host stops bypassing the
+ * scheduler: Nova still runs its filters, MdevMigrationFilter among them,
+ * on the destination named. The request it makes is os-migrateLive with
+ * {"host": DEST, "block_migration": "auto"}. */
+#define CMD_EVACUATE_COMPUTE_API "2.30"
+
 static int cmd_evacuate_openstack(const struct cli *cli, const json_t *plan)
 {
     size_t i;
@@ -226,8 +240,9 @@ static int cmd_evacuate_openstack(const struct cli *cli, const json_t *plan)
     json_array_foreach(json_object_get(plan, "vms"), i, vm)
     {
         const char *dest = fmt_str(vm, "destination");
-        if (dest != NULL && printf("openstack server migrate --live-migration --host %s %s\n", dest,
-                                   fmt_str(vm, "instance")) < 0)
+        if (dest != NULL && printf("openstack --os-compute-api-version " CMD_EVACUATE_COMPUTE_API
+                                   " server migrate --live-migration --host %s %s\n",
+                                   dest, fmt_str(vm, "instance")) < 0)
             return -1;
     }
     long long unplaced = fmt_int(plan, "unplaced", 0);

@@ -44,7 +44,7 @@ check "the evacuation plan puts each VM on gpu-d, the one driver that takes 535.
 check "the evacuation plan shows gpu-b's refusal it probed" 1 \
     "$(grep -c "^probe${tab}1${tab}gpu-b${tab}nvidia-222${tab}type${tab}.*${tab}incompatible${tab}EINVAL${tab}" "$log")"
 check "the evacuation plan as openstack server migrate lines" 2 \
-    "$(grep -cx "openstack server migrate --live-migration --host gpu-d 4f7a0c1e-2b3d-4e5f-9a8b-7c6d5e4f3a0[12]" "$log")"
+    "$(grep -cx "openstack --os-compute-api-version 2.30 server migrate --live-migration --host gpu-d 4f7a0c1e-2b3d-4e5f-9a8b-7c6d5e4f3a0[12]" "$log")"
 check "quickstart leaves nothing behind" 0 "$(leftovers "$work")"
 
 # A background job of a script starts with SIGINT ignored; put the default

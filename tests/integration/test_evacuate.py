@@ -310,8 +310,8 @@ def check_cli(b, binary):
         if mode == "sched" and plan:
             c.eq("cli sched: --json passes the service's answer through", stable(direct), stable(plan))
         r = cli_run(binary, ["evacuate", "--host", SOURCE, "--emit", "openstack"] + backend + token)
-        want = ["openstack server migrate --live-migration --host %s %s" % (v["destination"], v["instance"])
-                for v in direct["vms"] if v["destination"]]
+        want = ["openstack --os-compute-api-version 2.30 server migrate --live-migration --host %s %s"
+                % (v["destination"], v["instance"]) for v in direct["vms"] if v["destination"]]
         c.eq("cli %s: --emit openstack, one line per placed VM in plan order" % mode, want,
              r.stdout.splitlines())
         c.eq("cli %s: --emit openstack exits 1 and says how many are left out" % mode, (1, True),

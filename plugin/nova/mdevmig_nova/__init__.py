@@ -12,3 +12,10 @@ live write-probes on the candidate hosts. Enable it in nova.conf:
 
 and point the [mdevmig] options (mdevmig_nova.conf) at the service.
 """
+
+# Importing the package registers the [mdevmig] options on Nova's global
+# CONF, whichever of its modules is imported first (the filter, or
+# oslo-config-generator's entry point mdevmig_nova.conf:list_opts).
+from mdevmig_nova import conf
+
+__all__ = ["conf"]

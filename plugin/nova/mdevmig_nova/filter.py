@@ -80,6 +80,35 @@ TLS_OPTIONS = ("ca_file", "client_cert_file", "client_key_file")
 _tls_cache = None
 
 
+# The permission bits a secret's file must not have, the rule of
+# common/keyfile.h that mdevmig-sched, the collectors and the mdevmig
+# command apply to the same kind of file (DESIGN.md §7): any for others,
+# and group write (a member of the group could swap in a key it knows).
+# Group read is the operator's way to share it with nova-scheduler's user
+# (root:nova 0640).
+SECRET_FORBIDDEN = 0o027
+
+
+def _secret_mode_error(mode):
+    """Why a secret's mode is refused, each permission named, with the one
+    chmod that fixes it: keyfile.c's words."""
+    mode = stat.S_IMODE(mode)
+    others = [word for bit, word in ((0o004, "read"), (0o002, "write"),
+                                     (0o001, "execute")) if mode & bit]
+    group_write = bool(mode & 0o020)
+    faults = []
+    if others:
+        words = (", ".join(others[:-1]) + " and " + others[-1]
+                 if len(others) > 1 else others[0])
+        faults.append("others %s it" % words)
+    if group_write:
+        faults.append("its group write it")
+    fix = ",".join((["g-w"] if group_write else []) +
+                   (["o-rwx"] if others else []))
+    return ("mode %03o lets %s; chmod %s it (0600, or 0640 for a group that "
+            "reads it, e.g. root:nova)" % (mode, " and ".join(faults), fix))
+
+
 def _tls_file(option, path, secret):
     """What identifies the version of the file [mdevmig] option names."""
     try:
@@ -90,11 +119,9 @@ def _tls_file(option, path, secret):
     if not stat.S_ISREG(st.st_mode):
         raise ServiceError("[mdevmig] %s %s: not a regular file"
                            % (option, path))
-    if secret and st.st_mode & 0o007:
-        raise ServiceError("[mdevmig] %s %s: mode %03o lets others use the "
-                           "private key; chmod o-rwx it (group read is "
-                           "fine, e.g. root:nova 0640)"
-                           % (option, path, stat.S_IMODE(st.st_mode)))
+    if secret and st.st_mode & SECRET_FORBIDDEN:
+        raise ServiceError("[mdevmig] %s %s: %s"
+                           % (option, path, _secret_mode_error(st.st_mode)))
     return (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
             st.st_ctime_ns)
 
