@@ -11,6 +11,7 @@
 #include "wire.h"
 
 #include "errname.h"
+#include "http_url.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -563,15 +564,14 @@ static int wire_parse(struct wire_ctx *ctx, const json_t *json, struct inventory
         if (wire_string(ctx, json, "collector_url", "inventory", 2048, true, &out->collector_url) <
             0)
             return -1;
-        const char *rest = strncmp(out->collector_url, "http://", 7) == 0 ? out->collector_url + 7
-                           : strncmp(out->collector_url, "https://", 8) == 0
-                               ? out->collector_url + 8
-                               : NULL;
-        bool url_ok = rest != NULL && *rest != '\0' && *rest != '/';
-        for (const char *c = rest; url_ok && *c != '\0'; c++)
-            url_ok = *c > 0x20 && *c <= 0x7e;
-        if (!url_ok)
-            return wire_fail(ctx, "inventory.collector_url", "must be an http:// or https:// URL");
+        /* The rule the collector's advertise_url was held to (http_url.h),
+         * so a snapshot is refused for exactly the URLs a collector could
+         * not have been configured with; the sched appends its paths. */
+        char url_why[200], url_what[300];
+        if (http_url_check_base(out->collector_url, url_why, sizeof url_why) < 0) {
+            snprintf(url_what, sizeof url_what, "must be an http:// or https:// URL: %s", url_why);
+            return wire_fail(ctx, "inventory.collector_url", url_what);
+        }
     }
 
     const json_t *parents = json_object_get(json, "parents");

@@ -2,10 +2,10 @@
  * fuzz_http — canned HTTP exchanges for the harnesses of HTTP clients
  * (Placement, Keystone). A fuzz input is read as a script: commands for the
  * client under test, each followed by the replies its requests get in turn.
- * The harness #includes the client's .c file with curl_easy_perform and
- * curl_easy_getinfo renamed to the functions below, so every reply reaches
- * the client's own callbacks and parsers exactly as libcurl would hand it
- * over, and no socket is opened.
+ * fuzz_http.c stands in for the session half of common/http_client.c
+ * (http_session_new, http_session_call, ...), and the harness links it in
+ * its place: the client's own code and parsers run unchanged, every reply
+ * comes from the script, and no socket is opened.
  *
  * Script format (lines; anything before the first '@' is a comment):
  *
@@ -21,7 +21,8 @@
 #ifndef MDEVMIG_FUZZ_HTTP_H
 #define MDEVMIG_FUZZ_HTTP_H
 
-#include <curl/curl.h>
+#include "http_client.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,24 +57,15 @@ struct fuzz_http_script {
 int fuzz_http_script_load(struct fuzz_http_script *script, const uint8_t *data, size_t size);
 void fuzz_http_script_free(struct fuzz_http_script *script);
 
-/* Where the bytes of a reply to a request on curl go, as its
- * CURLOPT_WRITEFUNCTION and CURLOPT_HEADERFUNCTION say; header may be NULL.
- * Several handles may share a script (Placement and its Keystone client):
- * each request takes the next reply, whichever handle makes it. */
-typedef size_t (*fuzz_http_callback)(char *data, size_t size, size_t nmemb, void *arg);
-#define FUZZ_HTTP_MAX_HANDLES 4
-void fuzz_http_sink(CURL *curl, fuzz_http_callback write, void *write_arg,
-                    fuzz_http_callback header, void *header_arg);
-
-/* The requests of cmd get its replies, in order. */
+/* The requests of cmd get its replies, in order, whichever session makes
+ * them (Placement and its Keystone client share the script). */
 void fuzz_http_begin(const struct fuzz_http_script *script, const struct fuzz_http_command *cmd);
 
-/* Requests made on curl since fuzz_http_begin (NULL: on any handle). */
-size_t fuzz_http_requests(CURL *curl);
+/* The session http_session_new made last: a harness takes it right after
+ * making a client, to count that client's requests. */
+struct http_session *fuzz_http_last_session(void);
 
-/* Stand-ins for curl_easy_perform and curl_easy_getinfo (only
- * CURLINFO_RESPONSE_CODE is answered). */
-CURLcode fuzz_http_perform(CURL *curl);
-CURLcode fuzz_http_getinfo(CURL *curl, CURLINFO info, ...);
+/* Requests made on session since fuzz_http_begin (NULL: on any session). */
+size_t fuzz_http_requests(const struct http_session *session);
 
 #endif

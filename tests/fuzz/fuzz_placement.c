@@ -3,9 +3,9 @@
  * provider objects and lists, trait lists with their generation, the
  * errors[] body of a refusal (or a proxy's HTML page), and the root-name
  * cache that turns a listing into several requests, and, with Keystone,
- * the 401 that makes the client renew its token and ask once more. The
- * parsers are static, so this file #includes placement.c and keystone.c with
- * libcurl's transfer replaced by fuzz_http: each command below makes one
+ * the 401 that makes the client renew its token and ask once more.
+ * placement.c and keystone.c are linked as they are; fuzz_http.c stands in
+ * for their HTTP sessions (http_client.h): each command below makes one
  * public call, and every request it makes, to Placement or to Keystone,
  * gets the script's next reply (see fuzz_http.h for the format).
  *
@@ -22,30 +22,26 @@
  *                        auth (replies to its token requests: see
  *                        fuzz_keystone.c); before it, a static token
  *
- * The clients serve every input (libcurl's handle and Keystone's 1 MiB reply
- * buffer cost more to make than most inputs take); the state a call leaves
- * for the next (Placement's root-name cache, Keystone's token) is cleared
- * before each input, so the commands of one input share it and no input
- * sees another's.
+ * The clients are made anew for each input (with no socket or libcurl
+ * handle behind them that costs microseconds), so the state a call leaves
+ * for the next (Placement's root-name cache, Keystone's token) is shared
+ * by the commands of one input and seen by no other input.
  */
 #include "fuzz_http.h"
 
+#include "keystone.h"
 #include "log.h"
+#include "placement.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* libcurl's transfer and status, as placement.c will call them. */
-#undef curl_easy_perform
-#undef curl_easy_getinfo
-#define curl_easy_perform fuzz_http_perform
-#define curl_easy_getinfo fuzz_http_getinfo
+/* placement.c's names per GET /traits?name=in:... (a static detail of it,
+ * repeated here to bound the requests @existing may make). */
+#define FUZZ_PLACEMENT_TRAITS_PER_QUERY 32
 
-#include "keystone.c"
-#include "placement.c"
-
-/* More than PLACEMENT_TRAITS_PER_QUERY, so @existing can need two queries. */
+/* More than FUZZ_PLACEMENT_TRAITS_PER_QUERY, so @existing can need two queries. */
 #define FUZZ_PLACEMENT_MAX_NAMES 80
 
 static void fuzz_placement_fail(const char *what)
@@ -136,8 +132,17 @@ static void fuzz_placement_matches(struct placement *pl, bool any, char *arg)
     placement_match_list_free(&list);
 }
 
-static void fuzz_placement_command(struct placement *pl, const char *name, char *arg)
+/* A client under test, with the session its requests to Placement go on. */
+struct fuzz_placement_client {
+    struct placement *pl;
+    struct http_session *http;
+    bool keystone;
+};
+
+static void fuzz_placement_command(const struct fuzz_placement_client *client, const char *name,
+                                   char *arg)
 {
+    struct placement *pl = client->pl;
     struct placement_error perr = {0};
     if (strcmp(name, "find") == 0) {
         struct placement_provider p = {0};
@@ -184,8 +189,9 @@ static void fuzz_placement_command(struct placement *pl, const char *name, char 
         int rc = placement_traits_existing(pl, names, count, exists, &perr);
         fuzz_placement_check_result(rc, 0, &perr);
         /* With Keystone, a query refused with 401 is asked once more. */
-        size_t queries = (count + PLACEMENT_TRAITS_PER_QUERY - 1) / PLACEMENT_TRAITS_PER_QUERY;
-        if (fuzz_http_requests(pl->curl) > queries * (pl->keystone != NULL ? 2 : 1))
+        size_t queries =
+            (count + FUZZ_PLACEMENT_TRAITS_PER_QUERY - 1) / FUZZ_PLACEMENT_TRAITS_PER_QUERY;
+        if (fuzz_http_requests(client->http) > queries * (client->keystone ? 2 : 1))
             fuzz_placement_fail("more queries than names need");
     } else if (strcmp(name, "with") == 0) {
         fuzz_placement_matches(pl, false, arg);
@@ -197,16 +203,32 @@ static void fuzz_placement_command(struct placement *pl, const char *name, char 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct placement *fuzz_placement_static; /* X-Auth-Token: admin */
-static struct placement *fuzz_placement_keystone;
-static struct keystone *fuzz_placement_ks;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     log_init("fuzz_placement", LOG_LEVEL_ERROR);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return 0;
+}
+
+/* A Placement client as a daemon makes one: with a static token
+ * (X-Auth-Token: admin), or with ks. */
+static struct fuzz_placement_client fuzz_placement_new(struct keystone *ks)
+{
+    char err[256];
+    struct placement_options opts = {.url = "http://placement.invalid:8778/", .keystone = ks};
+    if (ks == NULL)
+        opts.token = "admin";
+    struct fuzz_placement_client client = {.keystone = ks != NULL};
+    client.pl = placement_new(&opts, err, sizeof err);
+    if (client.pl == NULL)
+        fuzz_placement_fail(err);
+    client.http = fuzz_http_last_session();
+    return client;
+}
+
+static struct keystone *fuzz_placement_keystone_new(void)
+{
     char err[256];
     struct keystone_options kopts = {
         .auth_url = "http://keystone.invalid/v3",
@@ -214,36 +236,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         .password = "secret",
         .project = "service",
     };
-    fuzz_placement_ks = keystone_new(&kopts, err, sizeof err);
-    if (fuzz_placement_ks == NULL)
+    struct keystone *ks = keystone_new(&kopts, err, sizeof err);
+    if (ks == NULL)
         fuzz_placement_fail(err);
-    struct placement_options opts = {.url = "http://placement.invalid:8778/", .token = "admin"};
-    fuzz_placement_static = placement_new(&opts, err, sizeof err);
-    opts.token = NULL;
-    opts.keystone = fuzz_placement_ks;
-    fuzz_placement_keystone = placement_new(&opts, err, sizeof err);
-    if (fuzz_placement_static == NULL || fuzz_placement_keystone == NULL)
-        fuzz_placement_fail(err);
-    fuzz_http_sink(fuzz_placement_static->curl, placement_write, fuzz_placement_static, NULL, NULL);
-    fuzz_http_sink(fuzz_placement_keystone->curl, placement_write, fuzz_placement_keystone, NULL,
-                   NULL);
-    fuzz_http_sink(fuzz_placement_ks->curl, keystone_write, fuzz_placement_ks, keystone_header,
-                   fuzz_placement_ks);
-    return 0;
-}
-
-/* The clients as new: no root names known, no Keystone token. */
-static void fuzz_placement_reset(void)
-{
-    placement_roots_free(fuzz_placement_static);
-    placement_roots_free(fuzz_placement_keystone);
-    struct keystone *ks = fuzz_placement_ks;
-    ks->reply_len = 0;
-    ks->reply_overflow = false;
-    ks->subject[0] = '\0';
-    ks->token[0] = '\0';
-    ks->expires_at = 0;
-    ks->issued = 0;
+    return ks;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -251,21 +247,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_http_script script;
     if (fuzz_http_script_load(&script, data, size) < 0)
         return 0;
-    fuzz_placement_reset();
-    struct placement *pl = fuzz_placement_static;
+    struct fuzz_placement_client client = fuzz_placement_new(NULL);
+    struct keystone *ks = NULL;
     for (size_t i = 0; i < script.command_count; i++) {
         const struct fuzz_http_command *cmd = &script.commands[i];
         if (strcmp(cmd->name, "keystone") == 0) {
-            pl = fuzz_placement_keystone;
+            if (ks == NULL) {
+                placement_free(client.pl);
+                ks = fuzz_placement_keystone_new();
+                client = fuzz_placement_new(ks);
+            }
             continue;
         }
         char *arg = strdup(cmd->arg);
         if (arg == NULL)
             abort();
         fuzz_http_begin(&script, cmd);
-        fuzz_placement_command(pl, cmd->name, arg);
+        fuzz_placement_command(&client, cmd->name, arg);
         free(arg);
     }
+    placement_free(client.pl);
+    keystone_free(ks);
     fuzz_http_script_free(&script);
     return 0;
 }
