@@ -104,6 +104,18 @@ static int keystone_issue(struct keystone *ks, char *err, size_t errlen)
                  ks->tokens_url);
         goto out;
     }
+    /* The token goes out again inside Placement's X-Auth-Token header: a
+     * CR or another control byte (curl passes a bare CR through) would
+     * write headers of its own. Fernet and JWS tokens are visible ASCII. */
+    for (const unsigned char *c = (const unsigned char *)subject; *c != '\0'; c++) {
+        if (*c <= 0x20 || *c >= 0x7f) {
+            snprintf(err, errlen,
+                     "%s: X-Subject-Token holds a control, space or non-ASCII byte (0x%02x): "
+                     "refused",
+                     ks->tokens_url, *c);
+            goto out;
+        }
+    }
     memcpy(ks->token, subject, strlen(subject) + 1);
     ks->expires_at = at;
     ks->issued++;
