@@ -1,7 +1,7 @@
 """Build information (DESIGN.md §7 "Operations"): `--version` of
 mdevmig-collector, mdevmig-sched and mdevmig prints `PROGRAM VERSION
-(commit COMMIT)` and exits 0; the three agree; VERSION is project()'s
-VERSION in the top CMakeLists.txt; COMMIT is what
+(commit COMMIT)` and exits 0; the three agree; VERSION is the public
+header's MDEVMIG_VERSION_MAJOR.MINOR.PATCH (which project() takes); COMMIT is what
 common/buildinfo_commit.cmake records: `git -C SOURCE rev-parse --short=12
 HEAD`, with "-dirty" exactly when tracked files have uncommitted changes,
 or "unknown" when SOURCE is not a git checkout. The running daemons say
@@ -30,9 +30,13 @@ LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 def project_version(source):
-    with open(os.path.join(source, "CMakeLists.txt")) as f:
-        m = re.search(r"project\(\s*mdevmig\b[^)]*?\bVERSION\s+([0-9][0-9.]*)", f.read())
-    return m.group(1) if m else None
+    """MAJOR.MINOR.PATCH from the public header, the one place the version
+    is written (CMakeLists.txt reads it from there)."""
+    with open(os.path.join(source, "include/mdevmig/mdevmig.h")) as f:
+        text = f.read()
+    parts = [re.search(r"^#define MDEVMIG_VERSION_%s (\d+)$" % p, text, re.M) for p in
+             ("MAJOR", "MINOR", "PATCH")]
+    return ".".join(m.group(1) for m in parts) if all(parts) else None
 
 
 def git(source, *args):
@@ -111,7 +115,7 @@ def main():
 
 def run(checks, build, source):
     version = project_version(source)
-    checks.true("CMakeLists.txt's project() names a VERSION (%r)" % version, version)
+    checks.true("include/mdevmig/mdevmig.h names the version (%r)" % version, version)
     commit = expected_commit(source)
     print("# expected: version %s, commit %s" % (version, commit))
     checks.true("the expected commit is 12 hex digits (+ -dirty) or unknown (%r)" % commit,
