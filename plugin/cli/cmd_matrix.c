@@ -4,11 +4,13 @@
  * shows the groups; this asks the drivers: libmdevmig (in-process or via
  * mdevmig-sched's POST /v1/matrix) writes each group's version into one
  * live representative of every group of the same type. Printed as one
- * grid per type, FROM rows and TO columns, with the host counts beside.
+ * grid per type, FROM rows and TO columns, with the host counts beside;
+ * or drawn (--format dot|svg, graph.h) as a graph of the groups.
  */
 #include "args.h"
 #include "backend.h"
 #include "fmt.h"
+#include "graph.h"
 #include "progress.h"
 #include "table.h"
 #include "version.h"
@@ -18,7 +20,7 @@
 #include <string.h>
 
 static const char cmd_matrix_help[] =
-    "usage: mdevmig matrix [--type TYPE] [GLOBAL OPTIONS]\n"
+    "usage: mdevmig matrix [--type TYPE] [--format dot|svg] [GLOBAL OPTIONS]\n"
     "\n"
     "Hosts grouped by mdev type and migration version (as `mdevmig versions`\n"
     "shows them); then for each ordered pair of groups of a type, the first\n"
@@ -31,8 +33,9 @@ static const char cmd_matrix_help[] =
     "group without a readable version cannot migrate out (n/a).\n"
     "\n"
     "Options:\n"
-    "  --type TYPE  only this mdev type, e.g. nvidia-222 (exit 3 when no host\n"
-    "               offers it)\n"
+    "  --type TYPE      only this mdev type, e.g. nvidia-222 (exit 3 when no host\n"
+    "                   offers it)\n"
+    "  --format FORMAT  dot or svg: the matrix as a picture, below (not with --json)\n"
     "\n"
     "On a terminal, per type: the groups (an id, the version, its digest's first\n"
     "12 hex digits, how many hosts and which) and a grid, FROM rows by TO\n"
@@ -40,7 +43,7 @@ static const char cmd_matrix_help[] =
     "or n/a (not migratable).\n"
     "\n"
     "Exit 0 when the matrix was made (whatever the drivers said), 3 for an\n"
-    "unknown type.\n"
+    "unknown type, 4 when --format svg finds no Graphviz dot or it fails.\n"
     "\n"
     "Tab-separated records (without a terminal):\n"
     "  group    TYPE ID VERSION DIGEST12 HOST_COUNT HOSTS STALE_HOSTS\n"
@@ -55,18 +58,63 @@ static const char cmd_matrix_help[] =
     "  \"host_count\", \"hosts\", \"stale_hosts\", \"free_instances\"}], \"cells\":\n"
     "  [{\"from\", \"to\", \"verdict\", \"errno\", \"errno_name\", \"error\", \"host\",\n"
     "  \"target\", \"attempts\", \"elapsed_us\"}]}], \"group_count\", \"cell_count\",\n"
-    "  \"probes_sent\", \"elapsed_us\"}.\n";
+    "  \"probes_sent\", \"elapsed_us\"}.\n"
+    "\n"
+    "--format dot: the matrix as a Graphviz digraph (DOT text); --format svg: the\n"
+    "same laid out by Graphviz's dot program (dot -Tsvg; Debian's graphviz\n"
+    "package), the SVG on stdout. A node per version group, named TYPE/ID:\n"
+    "the type, the version, the host count (the host names as its tooltip); a\n"
+    "group without a readable version is a dashed gray box marked not\n"
+    "migratable. A box (cluster) per type when there are several. An edge per\n"
+    "probed cell FROM -> TO, the diagonal as a loop: solid where VMs migrate;\n"
+    "dashed, red and labelled with the errno (EINVAL) where the driver refuses\n"
+    "(\"unsupported\" when the target has no attribute); dotted, gray and\n"
+    "labelled with the verdict (unreachable, no-type) where no driver answered.\n"
+    "Cells out of a group without a version (n/a) are left out: its node says\n"
+    "it. Only solid edges rank the nodes, so upgrades read left to right.\n"
+    "Versions are shown escaped as in the table (\\t, \\x1b, \\\\ for a\n"
+    "backslash).\n";
 
 struct cmd_matrix_opts {
     const char *type;
+    enum graph_format picture; /* GRAPH_NONE: the table, records or --json */
+    const char *format;        /* as given, for a message */
 };
 
-static const struct args_option cmd_matrix_options[] = {{"type", "TYPE", 0}};
+enum cmd_matrix_option {
+    CMD_MATRIX_TYPE,
+    CMD_MATRIX_FORMAT,
+};
+
+static const struct args_option cmd_matrix_options[] = {
+    {"type", "TYPE", CMD_MATRIX_TYPE},
+    {"format", "FORMAT", CMD_MATRIX_FORMAT},
+};
+
+static int cmd_matrix_format(struct cmd_matrix_opts *o, const char *value, char *err, size_t errlen)
+{
+    if (o->format != NULL) {
+        snprintf(err, errlen, "--format given twice (\"%.40s\", \"%.40s\"); give one", o->format,
+                 value);
+        return -1;
+    }
+    o->picture = graph_format_parse(value);
+    if (o->picture == GRAPH_NONE) {
+        snprintf(err, errlen,
+                 "--format \"%.80s\": expected dot or svg (leave --format out for the table "
+                 "on a terminal or records in a pipe; --json for JSON)",
+                 value);
+        return -1;
+    }
+    o->format = value;
+    return 0;
+}
 
 static int cmd_matrix_take(void *ctx, int id, const char *value, char *err, size_t errlen)
 {
     struct cmd_matrix_opts *o = ctx;
-    (void)id;
+    if (id == CMD_MATRIX_FORMAT)
+        return cmd_matrix_format(o, value, err, errlen);
     if (o->type != NULL) {
         snprintf(err, errlen, "--type given twice; leave it out for every type");
         return -1;
@@ -331,6 +379,13 @@ static int cmd_matrix_run(struct cli *cli, int argc, char **argv)
         snprintf(msg, sizeof msg, "%s (see mdevmig matrix --help)", err);
         return cli_fail(cli, CLI_EXIT_USAGE, msg);
     }
+    if (opts.picture != GRAPH_NONE && cli->format == CLI_FORMAT_JSON)
+        return cli_fail(cli, CLI_EXIT_USAGE,
+                        "--format and --json are two outputs: give one (see mdevmig matrix "
+                        "--help)");
+    /* Before the probes: a missing Graphviz should not cost the wait. */
+    if (opts.picture == GRAPH_SVG && graph_svg_ready(err, sizeof err) < 0)
+        return cli_fail(cli, CLI_EXIT_BACKEND, err);
     struct backend *b = NULL;
     rc = backend_open(cli, true, &b, err, sizeof err);
     if (rc != CLI_EXIT_OK)
@@ -351,6 +406,13 @@ static int cmd_matrix_run(struct cli *cli, int argc, char **argv)
     if (rc != CLI_EXIT_OK)
         return cli_fail(cli, rc, err);
     int printed;
+    if (opts.picture != GRAPH_NONE) {
+        printed = opts.picture == GRAPH_SVG ? graph_write_svg(stdout, answer, err, sizeof err)
+                                            : graph_write_dot(stdout, answer, err, sizeof err);
+        free(text);
+        json_decref(answer);
+        return printed < 0 ? cli_fail(cli, CLI_EXIT_BACKEND, err) : CLI_EXIT_OK;
+    }
     if (cli->format == CLI_FORMAT_JSON)
         printed = fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ? -1 : 0;
     else

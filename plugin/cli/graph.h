@@ -1,0 +1,41 @@
+/*
+ * graph — the compatibility matrix as a picture (`mdevmig matrix --format
+ * dot|svg`): each version group of a type a node, each probed pair an
+ * edge, written in Graphviz's DOT language, or laid out as SVG by
+ * Graphviz's own dot program. Drawn from the JSON answer of POST
+ * /v1/matrix (mdevmig_matrix_json), so the sched's matrix and the
+ * library's draw alike.
+ */
+#ifndef MDEVMIG_CLI_GRAPH_H
+#define MDEVMIG_CLI_GRAPH_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* The pictures --format names. */
+enum graph_format {
+    GRAPH_NONE = 0, /* no picture: the table, the records or --json */
+    GRAPH_DOT,
+    GRAPH_SVG,
+};
+
+/* Graphviz's layout program (Debian's graphviz package), found on PATH. */
+#define GRAPH_DOT_PROGRAM "dot"
+
+/* "dot" or "svg" as a format; GRAPH_NONE for any other word. */
+enum graph_format graph_format_parse(const char *name);
+
+/* Whether GRAPH_DOT_PROGRAM can be run, asked before the matrix is probed
+ * so that a missing Graphviz does not cost the operator the wait. 0, or -1
+ * with a message naming the package. */
+int graph_svg_ready(char *err, size_t errlen);
+
+/* The matrix answer as a DOT digraph on out. 0, or -1 with a message. */
+int graph_write_dot(FILE *out, const json_t *answer, char *err, size_t errlen);
+
+/* The same DOT laid out by `dot -Tsvg`, whose SVG goes straight to out.
+ * 0, or -1 with a message (naming the package when dot is missing). */
+int graph_write_svg(FILE *out, const json_t *answer, char *err, size_t errlen);
+
+#endif
