@@ -75,8 +75,15 @@ static int settings_set_seconds(const struct settings_item *it, double *field, c
     errno = 0;
     double v = strtod(value, &end);
     bool low = it->min > 0 ? v < it->min : v <= 0;
+    if (it->zero_off && v == 0)
+        low = false;
     if (end == value || *end != '\0' || errno != 0 || !isfinite(v) || low || v > it->max) {
-        if (it->min > 0)
+        if (it->zero_off)
+            settings_fail(err, errlen,
+                          "%s must be 0 (off) or a number of seconds above 0 and at most %g, not "
+                          "'%s'",
+                          name, it->max, value);
+        else if (it->min > 0)
             settings_fail(err, errlen, "%s must be a number of seconds from %g to %g, not '%s'",
                           name, it->min, it->max, value);
         else

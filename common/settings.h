@@ -46,6 +46,7 @@ struct settings_item {
     const char *shown;          /* the default as --help shows it; NULL: def */
     const char *help;           /* one paragraph; --help wraps it */
     double min, max;            /* SECONDS (min 0: "above 0") and INT */
+    bool zero_off;              /* SECONDS: 0 is allowed too, and turns the thing off */
     const char *const *choices; /* ENUM: NULL-terminated */
     settings_check_fn check;    /* STRING, and each LIST element */
     size_t count_offset;        /* LIST: SETTINGS_FIELD(..., size_t) */

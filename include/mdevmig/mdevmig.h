@@ -432,6 +432,105 @@ struct mdevmig_matrix_cell_info {
 MDEVMIG_API int mdevmig_matrix_cell(const struct mdevmig_matrix *matrix, size_t i,
                                     struct mdevmig_matrix_cell_info *info);
 
+/* ---- readiness and rollout ---------------------------------------------- */
+
+struct mdevmig_readiness_request {
+    size_t size;              /* sizeof(struct mdevmig_readiness_request) */
+    const char *const *hosts; /* only the VMs on these hosts; NULL/0: every host */
+    size_t host_count;
+    bool stranded_only;           /* list only VMs without a destination (counts cover all) */
+    size_t max_parallel;          /* probes at a time; 0: the HTTP client's bound */
+    mdevmig_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+};
+
+#define MDEVMIG_READINESS_INIT                                                                     \
+    {                                                                                              \
+        .size = sizeof(struct mdevmig_readiness_request)                                           \
+    }
+
+struct mdevmig_readiness;
+
+/* For every VM with mdevs (on the hosts given), how many other hosts could
+ * take all of its mdevs now: with room, and confirmed by a live probe of
+ * its version, one probe per (source version, host, type target) shared
+ * by every VM that needs it; the best one, or why there is none
+ * (docs/READINESS.md). NOT_FOUND: a host given is not in the registry. */
+MDEVMIG_API int mdevmig_readiness(struct mdevmig *m,
+                                  const struct mdevmig_readiness_request *request,
+                                  struct mdevmig_readiness **out, char *err, size_t errlen);
+
+MDEVMIG_API char *mdevmig_readiness_json(const struct mdevmig_readiness *readiness);
+
+MDEVMIG_API void mdevmig_readiness_free(struct mdevmig_readiness *readiness);
+
+struct mdevmig_readiness_info {
+    size_t size;
+    size_t vm_count; /* VMs with mdevs considered */
+    size_t vms_without_mdevs;
+    size_t stranded; /* no destination */
+    size_t single;   /* exactly one */
+    size_t ready;    /* two or more */
+    size_t source_hosts;
+    size_t candidate_hosts;
+    size_t unreachable_hosts;
+    size_t triples; /* distinct (source version, host, type target) needed */
+    size_t probes_sent;
+    size_t waves;
+    long elapsed_us;
+};
+
+MDEVMIG_API int mdevmig_readiness_info(const struct mdevmig_readiness *readiness,
+                                       struct mdevmig_readiness_info *info);
+
+struct mdevmig_rollout_request {
+    size_t size;              /* sizeof(struct mdevmig_rollout_request) */
+    const char *like;         /* the reference host: its driver is what the hosts get */
+    const char *const *hosts; /* the hosts to upgrade, in the order an operator would */
+    size_t host_count;
+    size_t max_down;              /* hosts per wave; 0: 1 */
+    bool what_if;                 /* no waves: the VMs stranded once all hosts run like's driver */
+    size_t max_parallel;          /* probes at a time; 0: the HTTP client's bound */
+    mdevmig_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+};
+
+#define MDEVMIG_ROLLOUT_INIT                                                                       \
+    {                                                                                              \
+        .size = sizeof(struct mdevmig_rollout_request)                                             \
+    }
+
+struct mdevmig_rollout;
+
+/* A driver rollout in waves of at most max_down hosts, each wave's VMs
+ * moved first to destinations that accept them (live probes, or the
+ * reference's driver for hosts upgraded earlier), capacity spent across
+ * waves, in the host order that strands the fewest; or, what_if, the VMs
+ * whose destinations drop to none (docs/READINESS.md). NOT_FOUND: like or
+ * a host is not in the registry. */
+MDEVMIG_API int mdevmig_rollout(struct mdevmig *m, const struct mdevmig_rollout_request *request,
+                                struct mdevmig_rollout **out, char *err, size_t errlen);
+
+MDEVMIG_API char *mdevmig_rollout_json(const struct mdevmig_rollout *rollout);
+
+MDEVMIG_API void mdevmig_rollout_free(struct mdevmig_rollout *rollout);
+
+struct mdevmig_rollout_info {
+    size_t size;
+    bool what_if;
+    size_t wave_count;
+    size_t vm_count; /* what_if: VMs considered; else VMs on the hosts to upgrade */
+    size_t moves;
+    size_t stranded; /* what_if: VMs whose destinations drop to none */
+    size_t given_order_stranded;
+    size_t triples;
+    size_t probes_sent;
+    long elapsed_us;
+};
+
+MDEVMIG_API int mdevmig_rollout_info(const struct mdevmig_rollout *rollout,
+                                     struct mdevmig_rollout_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,3 +98,21 @@ int backend_matrix(struct backend *b, const char *type, const struct backend_pro
     *json = NULL;
     return b->ops->matrix(b, type, progress, text, json, err, errlen);
 }
+
+int backend_readiness(struct backend *b, const struct mdevmig_readiness_request *req,
+                      const struct backend_progress *progress, char **text, json_t **json,
+                      char *err, size_t errlen)
+{
+    *text = NULL;
+    *json = NULL;
+    return b->ops->readiness(b, req, progress, text, json, err, errlen);
+}
+
+int backend_rollout(struct backend *b, const struct mdevmig_rollout_request *req,
+                    const struct backend_progress *progress, char **text, json_t **json, char *err,
+                    size_t errlen)
+{
+    *text = NULL;
+    *json = NULL;
+    return b->ops->rollout(b, req, progress, text, json, err, errlen);
+}

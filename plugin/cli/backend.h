@@ -69,4 +69,15 @@ int backend_evacuate(struct backend *b, const char *host, enum mdevmig_policy po
 int backend_matrix(struct backend *b, const char *type, const struct backend_progress *progress,
                    char **text, json_t **json, char *err, size_t errlen);
 
+/* Readiness (POST /v1/readiness) for req's hosts and stranded_only; its
+ * progress fields are the backend's to set. */
+int backend_readiness(struct backend *b, const struct mdevmig_readiness_request *req,
+                      const struct backend_progress *progress, char **text, json_t **json,
+                      char *err, size_t errlen);
+
+/* A rollout plan or what-if (POST /v1/rollout) for req. */
+int backend_rollout(struct backend *b, const struct mdevmig_rollout_request *req,
+                    const struct backend_progress *progress, char **text, json_t **json, char *err,
+                    size_t errlen);
+
 #endif

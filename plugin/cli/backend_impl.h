@@ -18,6 +18,12 @@ struct backend_ops {
                     size_t errlen);
     int (*matrix)(struct backend *b, const char *type, const struct backend_progress *progress,
                   char **text, json_t **json, char *err, size_t errlen);
+    int (*readiness)(struct backend *b, const struct mdevmig_readiness_request *req,
+                     const struct backend_progress *progress, char **text, json_t **json, char *err,
+                     size_t errlen);
+    int (*rollout)(struct backend *b, const struct mdevmig_rollout_request *req,
+                   const struct backend_progress *progress, char **text, json_t **json, char *err,
+                   size_t errlen);
     void (*close)(struct backend *b);
 };
 

@@ -177,11 +177,54 @@ static int backend_registry_matrix(struct backend *b, const char *type,
     return backend_registry_take(produced, text, json, err, errlen);
 }
 
+static int backend_registry_readiness(struct backend *b,
+                                      const struct mdevmig_readiness_request *given,
+                                      const struct backend_progress *progress, char **text,
+                                      json_t **json, char *err, size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    int opened = backend_registry_lib(r, true, err, errlen);
+    if (opened != CLI_EXIT_OK)
+        return opened;
+    struct mdevmig_readiness_request req = *given;
+    req.progress = progress != NULL ? progress->step : NULL;
+    req.progress_ctx = progress != NULL ? progress->ctx : NULL;
+    struct mdevmig_readiness *answer = NULL;
+    int rc = mdevmig_readiness(r->lib, &req, &answer, err, errlen);
+    if (rc != MDEVMIG_OK)
+        return backend_registry_status(rc);
+    char *produced = mdevmig_readiness_json(answer);
+    mdevmig_readiness_free(answer);
+    return backend_registry_take(produced, text, json, err, errlen);
+}
+
+static int backend_registry_rollout(struct backend *b, const struct mdevmig_rollout_request *given,
+                                    const struct backend_progress *progress, char **text,
+                                    json_t **json, char *err, size_t errlen)
+{
+    struct backend_registry *r = (struct backend_registry *)b;
+    int opened = backend_registry_lib(r, true, err, errlen);
+    if (opened != CLI_EXIT_OK)
+        return opened;
+    struct mdevmig_rollout_request req = *given;
+    req.progress = progress != NULL ? progress->step : NULL;
+    req.progress_ctx = progress != NULL ? progress->ctx : NULL;
+    struct mdevmig_rollout *answer = NULL;
+    int rc = mdevmig_rollout(r->lib, &req, &answer, err, errlen);
+    if (rc != MDEVMIG_OK)
+        return backend_registry_status(rc);
+    char *produced = mdevmig_rollout_json(answer);
+    mdevmig_rollout_free(answer);
+    return backend_registry_take(produced, text, json, err, errlen);
+}
+
 static const struct backend_ops backend_registry_ops = {
     .inventory = backend_registry_inventory,
     .decide = backend_registry_decide,
     .evacuate = backend_registry_evacuate,
     .matrix = backend_registry_matrix,
+    .readiness = backend_registry_readiness,
+    .rollout = backend_registry_rollout,
     .close = backend_registry_close,
 };
 

@@ -392,11 +392,49 @@ static int backend_sched_matrix(struct backend *b, const char *type,
                               err, errlen);
 }
 
+/* The host names as a JSON array. */
+static json_t *backend_sched_names(const char *const *names, size_t count)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        if (json_array_append_new(list, json_string(names[i])) < 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+static int backend_sched_readiness(struct backend *b, const struct mdevmig_readiness_request *req,
+                                   const struct backend_progress *progress, char **text,
+                                   json_t **json, char *err, size_t errlen)
+{
+    json_t *body = json_pack("{s:b}", "stranded", req->stranded_only);
+    if (body != NULL && req->host_count > 0)
+        json_object_set_new(body, "hosts", backend_sched_names(req->hosts, req->host_count));
+    return backend_sched_long((struct backend_sched *)b, "/v1/readiness", body, progress, text,
+                              json, err, errlen);
+}
+
+static int backend_sched_rollout(struct backend *b, const struct mdevmig_rollout_request *req,
+                                 const struct backend_progress *progress, char **text,
+                                 json_t **json, char *err, size_t errlen)
+{
+    json_t *body =
+        json_pack("{s:s, s:o, s:I, s:b}", "like", req->like, "hosts",
+                  backend_sched_names(req->hosts, req->host_count), "max_down",
+                  (json_int_t)(req->max_down > 0 ? req->max_down : 1), "what_if", req->what_if);
+    return backend_sched_long((struct backend_sched *)b, "/v1/rollout", body, progress, text, json,
+                              err, errlen);
+}
+
 static const struct backend_ops backend_sched_ops = {
     .inventory = backend_sched_inventory,
     .decide = backend_sched_decide,
     .evacuate = backend_sched_evacuate,
     .matrix = backend_sched_matrix,
+    .readiness = backend_sched_readiness,
+    .rollout = backend_sched_rollout,
     .close = backend_sched_close,
 };
 

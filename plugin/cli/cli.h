@@ -57,6 +57,8 @@ extern const struct cli_command cmd_probe;
 extern const struct cli_command cmd_select;
 extern const struct cli_command cmd_evacuate;
 extern const struct cli_command cmd_matrix;
+extern const struct cli_command cmd_readiness;
+extern const struct cli_command cmd_rollout;
 
 /* The options and exit codes every help text ends with. */
 void cli_help_common(FILE *out);

@@ -44,7 +44,7 @@ enum graph_format graph_format_parse(const char *name)
 }
 
 /* The inside of a DOT quoted string (see the comment at the top). */
-static void graph_text(FILE *out, const char *text)
+void graph_text(FILE *out, const char *text)
 {
     for (const char *p = text != NULL ? text : ""; *p != '\0'; p++) {
         char one[2] = {*p, '\0'};
@@ -326,22 +326,28 @@ static int graph_run_dot(FILE *out, const char *text, size_t len, char *err, siz
     return 0;
 }
 
-int graph_write_svg(FILE *out, const json_t *answer, char *err, size_t errlen)
+int graph_write_svg_of(FILE *out, graph_dot_writer write_dot, const json_t *answer, char *err,
+                       size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     if (mem == NULL) {
-        snprintf(err, errlen, "cannot draw the matrix: %s", strerror(errno));
+        snprintf(err, errlen, "cannot draw the picture: %s", strerror(errno));
         return -1;
     }
-    int rc = graph_write_dot(mem, answer, err, errlen);
+    int rc = write_dot(mem, answer, err, errlen);
     if (fclose(mem) != 0 && rc == 0) {
-        snprintf(err, errlen, "cannot draw the matrix: out of memory");
+        snprintf(err, errlen, "cannot draw the picture: out of memory");
         rc = -1;
     }
     if (rc == 0)
         rc = graph_run_dot(out, text, len, err, errlen);
     free(text);
     return rc;
+}
+
+int graph_write_svg(FILE *out, const json_t *answer, char *err, size_t errlen)
+{
+    return graph_write_svg_of(out, graph_write_dot, answer, err, errlen);
 }

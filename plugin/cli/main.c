@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 static const struct cli_command *const main_commands[] = {
-    &cmd_inventory, &cmd_versions, &cmd_probe, &cmd_select, &cmd_evacuate, &cmd_matrix,
+    &cmd_inventory, &cmd_versions, &cmd_probe,     &cmd_select,
+    &cmd_evacuate,  &cmd_matrix,   &cmd_readiness, &cmd_rollout,
 };
 
 #define MAIN_COMMAND_COUNT (sizeof main_commands / sizeof main_commands[0])
@@ -35,12 +36,14 @@ void cli_help_common(FILE *out)
           "Global options (before or after the command):\n"
           "  --token-file FILE  the cluster token (0600, or 0640 for a group that reads\n"
           "                     it), needed with --url, and\n"
-          "                     with --registry by probe, select, evacuate and matrix,\n"
+          "                     with --registry by probe, select, evacuate, matrix,\n"
+          "                     readiness and rollout,\n"
           "                     which talk to the collectors (default:\n"
           "                     $MDEVMIG_TOKEN_FILE)\n"
           "  --timeout SECONDS  with --registry: each probe's limit (default 3);\n"
           "                     with --url: the whole request's to each sched\n"
-          "                     (default 30; 600 for evacuate and matrix)\n"
+          "                     (default 30; 600 for evacuate, matrix, readiness and\n"
+          "                     rollout)\n"
           "  --ca-file FILE     the CA bundle https:// servers (mdevmig-sched, or the\n"
           "                     collectors with --registry) must chain to (default: the\n"
           "                     system's store); a certificate that does not verify is\n"
@@ -54,7 +57,8 @@ void cli_help_common(FILE *out)
           "Output: on a terminal, aligned tables. Otherwise (a pipe, a file) one\n"
           "record a line, fields separated by tabs, the first field naming the\n"
           "record's kind; no header line, an empty field is \"-\". With --json, JSON.\n"
-          "A progress line (a bar for evacuate and matrix) goes to stderr during probes,\n"
+          "A progress line (a bar for evacuate, matrix, readiness and rollout) goes to\n"
+          "stderr during probes,\n"
           "only when it is a terminal.\n"
           "\n"
           "Exit codes:\n"
@@ -62,7 +66,8 @@ void cli_help_common(FILE *out)
           "     evacuate: every VM placed)\n"
           "  1  answered, negatively: no destination, incompatible, not migratable,\n"
           "     or the target's verdict is no-type, no-capacity, unsupported or\n"
-          "     unreachable; evacuate: a VM without a destination\n"
+          "     unreachable; evacuate: a VM without a destination; readiness: a\n"
+          "     stranded VM; rollout: a VM that cannot stay migratable\n"
           "  2  usage error: the command line is wrong\n"
           "  3  not found: an instance, host or device nobody reports\n"
           "  4  the backend failed: the registry cannot be read, no mdevmig-sched\n"

@@ -198,3 +198,17 @@ int mdevmig_matrix_cell(const struct mdevmig_matrix *mx, size_t i,
     };
     return access_fill(info, &full, sizeof full);
 }
+
+int mdevmig_readiness_info(const struct mdevmig_readiness *r, struct mdevmig_readiness_info *info)
+{
+    if (r == NULL)
+        return MDEVMIG_ERR_INPUT;
+    return access_fill(info, &r->info, sizeof r->info);
+}
+
+int mdevmig_rollout_info(const struct mdevmig_rollout *r, struct mdevmig_rollout_info *info)
+{
+    if (r == NULL)
+        return MDEVMIG_ERR_INPUT;
+    return access_fill(info, &r->info, sizeof r->info);
+}

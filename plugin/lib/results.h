@@ -9,6 +9,8 @@
 
 #include "mdevmig/mdevmig.h"
 
+#include <jansson.h>
+
 /* One source mdev, resolved. */
 struct mdevmig_mdev {
     char uuid[MDEVMIG_UUID_LEN]; /* "" for a spec */
@@ -167,6 +169,18 @@ struct mdevmig_matrix {
     size_t cell_count;
     size_t probes_sent;
     long elapsed_us;
+};
+
+/* Readiness and rollout answers are built as their JSON documents; the
+ * info is what a caller reads without parsing them. */
+struct mdevmig_readiness {
+    json_t *doc;
+    struct mdevmig_readiness_info info;
+};
+
+struct mdevmig_rollout {
+    json_t *doc;
+    struct mdevmig_rollout_info info;
 };
 
 #endif

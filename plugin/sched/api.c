@@ -4,8 +4,10 @@
  * go; filter: which of these hosts can take it), and the two an operator
  * asks of the whole cluster (evacuate: where does every VM of this host
  * go; matrix: which version can go where), answered by libmdevmig with
- * live probes. Input is checked here, before the library sees it.
+ * live probes; readiness and rollout are in api_fleet.c. Input is checked
+ * here, before the library sees it.
  */
+#include "api.h"
 #include "service.h"
 
 #include "buildinfo.h"
@@ -81,8 +83,8 @@ static int sched_strcmp(const void *a, const void *b)
 
 /* Strings of a JSON array, borrowed from json; at most max of them, none
  * twice. */
-static const char **sched_strings(const json_t *array, const char *what, size_t max, size_t *count,
-                                  char *err, size_t errlen)
+const char **sched_strings(const json_t *array, const char *what, size_t max, size_t *count,
+                           char *err, size_t errlen)
 {
     *count = 0;
     if (!json_is_array(array)) {
@@ -319,9 +321,8 @@ static void sched_decide(struct sched *s, const struct http_request *http, bool 
 
 /* The body of a POST that takes a JSON object of known fields only:
  * parsed, or NULL with a 400 already in resp. */
-static json_t *sched_object(struct sched *s, const struct http_request *http,
-                            const char *const *known, size_t known_count, const char *expected,
-                            struct http_response *resp)
+json_t *sched_object(struct sched *s, const struct http_request *http, const char *const *known,
+                     size_t known_count, const char *expected, struct http_response *resp)
 {
     json_error_t jerr;
     json_t *json = json_loadb(http->body, http->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -355,8 +356,8 @@ static json_t *sched_object(struct sched *s, const struct http_request *http,
 }
 
 /* The library's error as an HTTP status. */
-static void sched_fail(struct sched *s, const struct http_request *http, const char *what, int rc,
-                       const char *err, struct http_response *resp)
+void sched_fail(struct sched *s, const struct http_request *http, const char *what, int rc,
+                const char *err, struct http_response *resp)
 {
     int status = rc == MDEVMIG_ERR_INPUT ? 400 : rc == MDEVMIG_ERR_NOT_FOUND ? 404 : 500;
     if (status == 400)
@@ -506,6 +507,12 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
     } else if (strcmp(req->path, "/v1/matrix") == 0) {
         if (http_method_allowed(req, resp, "POST"))
             sched_matrix(s, req, resp);
+    } else if (strcmp(req->path, "/v1/readiness") == 0) {
+        if (http_method_allowed(req, resp, "POST"))
+            sched_readiness_answer(s, req, resp);
+    } else if (strcmp(req->path, "/v1/rollout") == 0) {
+        if (http_method_allowed(req, resp, "POST"))
+            sched_rollout_answer(s, req, resp);
     } else if (strcmp(req->path, "/v1/inventory") == 0) {
         if (http_method_allowed(req, resp, "GET"))
             sched_inventory(s, NULL, resp);

@@ -130,6 +130,27 @@ static const struct settings_item sched_config_items[] = {
      .help = "0: a thread for each connection, so a request waiting on a hung collector "
              "never delays another (at most 1024 connections, 128 per client address); 1 to "
              "64: that many worker threads shared by every connection."},
+    {.key = "readiness_interval",
+     .flag = "readiness-interval",
+     .metavar = "SECONDS",
+     .kind = SETTINGS_SECONDS,
+     .offset = SCHED_FIELD(readiness_interval, double),
+     .def = "900",
+     .max = 604800,
+     .zero_off = true,
+     .help = "Seconds between readiness runs (every VM's live-migration destinations, probed "
+             "live; /metrics shows the last), 0 to 604800; 0 turns them off. The first run "
+             "starts one interval after the service."},
+    {.key = "readiness_max_parallel",
+     .flag = "readiness-max-parallel",
+     .metavar = "N",
+     .kind = SETTINGS_INT,
+     .offset = SCHED_FIELD(readiness_max_parallel, int),
+     .def = "16",
+     .min = 1,
+     .max = 4096,
+     .help = "Probes a periodic readiness run has in flight at once, 1 to 4096, so that it "
+             "never crowds out the probes of select and filter."},
     {.key = "log_level",
      .flag = "log-level",
      .metavar = "LEVEL",
@@ -268,6 +289,10 @@ void sched_config_usage(FILE *out)
           "       {\"host\", \"policy\"?}         every VM of HOST (policy: spread or pack)\n"
           "  POST /v1/matrix                  which (type, version) group can migrate to\n"
           "       {\"type\"?}                   which, one live probe per pair of groups\n"
+          "  POST /v1/readiness               per VM with mdevs, the hosts that could take\n"
+          "       {\"hosts\"?, \"stranded\"?}     it now (live probes); docs/READINESS.md\n"
+          "  POST /v1/rollout                 a driver upgrade in waves that keeps VMs\n"
+          "       {\"like\", \"hosts\", ...}      migratable, or its what-if\n"
           "  GET  /metrics                    Prometheus text\n"
           "  SOURCE is \"instance\": UUID, or \"host\": HOST with \"devices\": [UUID...],\n"
           "  or \"mdevs\": [{\"type\", \"version\"}...]; each answer is confirmed by probes.\n"

@@ -9,6 +9,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "metrics_reply.h"
+#include "readiness_run.h"
 #include "reload.h"
 #include "sdnotify.h"
 #include "service.h"
@@ -79,6 +80,8 @@ static void sched_report_restart_only(const struct sched_config *old,
         {"max_parallel", old->max_parallel, fresh->max_parallel},
         {"full_scan_max", old->full_scan_max, fresh->full_scan_max},
         {"threads", old->threads, fresh->threads},
+        {"readiness_interval", old->readiness_interval, fresh->readiness_interval},
+        {"readiness_max_parallel", old->readiness_max_parallel, fresh->readiness_max_parallel},
     };
     reload_report_restart_only(texts, sizeof texts / sizeof texts[0], numbers,
                                sizeof numbers / sizeof numbers[0]);
@@ -248,7 +251,7 @@ int main(int argc, char **argv)
         .tls = &tls_files,
     };
     server = http_server_start(&http, sched_api_handle, &s, err, sizeof err);
-    if (server == NULL) {
+    if (server == NULL || sched_readiness_start(&s, err, sizeof err) < 0) {
         log_error("%s", err);
         goto out;
     }
@@ -266,6 +269,7 @@ int main(int argc, char **argv)
     sdnotify_stopping();
     status = 0;
 out:
+    sched_readiness_stop(&s);
     http_server_stop(server);
     mdevmig_close(s.lib);
     auth_current_destroy(&s.token);

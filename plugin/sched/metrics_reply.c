@@ -9,6 +9,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
+#include "readiness_run.h"
 #include "service.h"
 #include "textbuf.h"
 
@@ -21,6 +22,8 @@ void metrics_reply_sched_init(struct sched *s)
     metrics_histogram_init(&s->decision_filter, &metrics_bounds_decision);
     metrics_histogram_init(&s->decision_evacuate, &metrics_bounds_decision);
     metrics_histogram_init(&s->decision_matrix, &metrics_bounds_decision);
+    metrics_histogram_init(&s->decision_readiness, &metrics_bounds_decision);
+    metrics_histogram_init(&s->decision_rollout, &metrics_bounds_decision);
     metrics_histogram_init(&s->probe, &metrics_bounds_request);
 }
 
@@ -28,6 +31,8 @@ void metrics_reply_sched_init(struct sched *s)
  * unreachable without a request, and so without a time. */
 static void metrics_reply_probe(struct sched *s, const struct mdevmig_probe_info *p)
 {
+    if ((size_t)p->verdict < sizeof s->probe_verdicts / sizeof s->probe_verdicts[0])
+        atomic_fetch_add(&s->probe_verdicts[p->verdict], 1);
     if (p->verdict == MDEVMIG_UNREACHABLE && p->elapsed_us == 0)
         return;
     metrics_histogram_observe_us(&s->probe, p->elapsed_us);
@@ -62,6 +67,20 @@ void metrics_reply_sched_plan(struct sched *s, const struct mdevmig_plan *plan)
         if (mdevmig_plan_probe(plan, p, &probe) == MDEVMIG_OK)
             metrics_reply_probe(s, &probe);
     }
+}
+
+void metrics_reply_sched_readiness(struct sched *s, const struct mdevmig_readiness *r)
+{
+    struct mdevmig_readiness_info info = {.size = sizeof info};
+    if (mdevmig_readiness_info(r, &info) == MDEVMIG_OK)
+        metrics_histogram_observe_us(&s->decision_readiness, info.elapsed_us);
+}
+
+void metrics_reply_sched_rollout(struct sched *s, const struct mdevmig_rollout *r)
+{
+    struct mdevmig_rollout_info info = {.size = sizeof info};
+    if (mdevmig_rollout_info(r, &info) == MDEVMIG_OK)
+        metrics_histogram_observe_us(&s->decision_rollout, info.elapsed_us);
 }
 
 void metrics_reply_sched_matrix(struct sched *s, const struct mdevmig_matrix *matrix)
@@ -116,6 +135,8 @@ void metrics_reply_sched(struct sched *s, struct http_response *resp)
         {.labels = {{"kind", "filter"}}, .value = (double)atomic_load(&s->filters)},
         {.labels = {{"kind", "evacuate"}}, .value = (double)atomic_load(&s->evacuations)},
         {.labels = {{"kind", "matrix"}}, .value = (double)atomic_load(&s->matrices)},
+        {.labels = {{"kind", "readiness"}}, .value = (double)atomic_load(&s->readiness_asked)},
+        {.labels = {{"kind", "rollout"}}, .value = (double)atomic_load(&s->rollouts)},
     };
     metrics_write(&buf, METRICS_COUNTER, "mdevmig_sched_decisions_total",
                   "Decisions asked of the library, by kind, answered or failed.", decisions,
@@ -128,6 +149,8 @@ void metrics_reply_sched(struct sched *s, struct http_response *resp)
         {.labels = {{"op", "filter"}}, .histogram = &s->decision_filter},
         {.labels = {{"op", "evacuate"}}, .histogram = &s->decision_evacuate},
         {.labels = {{"op", "matrix"}}, .histogram = &s->decision_matrix},
+        {.labels = {{"op", "readiness"}}, .histogram = &s->decision_readiness},
+        {.labels = {{"op", "rollout"}}, .histogram = &s->decision_rollout},
     };
     metrics_write_histogram(&buf, "mdevmig_sched_decision_duration_seconds",
                             "Answered decisions by the library's time, probes included.", durations,
@@ -136,6 +159,18 @@ void metrics_reply_sched(struct sched *s, struct http_response *resp)
     metrics_reply_counter(&buf, "mdevmig_sched_probes_sent_total",
                           "Write-probes sent to collectors, every decision.",
                           atomic_load(&s->probes_sent));
+    static const enum mdevmig_verdict probe_verdicts[] = {MDEVMIG_COMPATIBLE, MDEVMIG_INCOMPATIBLE,
+                                                          MDEVMIG_UNSUPPORTED, MDEVMIG_NO_TYPE,
+                                                          MDEVMIG_UNREACHABLE};
+    struct metrics_sample verdicts[sizeof probe_verdicts / sizeof probe_verdicts[0]];
+    for (size_t i = 0; i < sizeof probe_verdicts / sizeof probe_verdicts[0]; i++)
+        verdicts[i] = (struct metrics_sample){
+            .labels = {{"verdict", mdevmig_verdict_name(probe_verdicts[i])}},
+            .value = (double)atomic_load(&s->probe_verdicts[probe_verdicts[i]])};
+    metrics_write(&buf, METRICS_COUNTER, "mdevmig_sched_probes_total",
+                  "Probes select, filter, evacuate and matrix sent, by verdict: unreachable is "
+                  "a collector that did not answer, never a driver's answer.",
+                  verdicts, sizeof verdicts / sizeof verdicts[0]);
     const struct metrics_series probe = {.histogram = &s->probe};
     metrics_write_histogram(&buf, "mdevmig_sched_probe_duration_seconds",
                             "Probes the answered decisions sent, by time: the collector's write "
@@ -151,6 +186,7 @@ void metrics_reply_sched(struct sched *s, struct http_response *resp)
                   "Collector snapshots received: applied, ignored (not newer) or rejected.", ingest,
                   sizeof ingest / sizeof ingest[0]);
 
+    sched_readiness_metrics(s, &buf);
     metrics_write_value(&buf, METRICS_GAUGE, "mdevmig_sched_hosts", "Hosts in the registry.",
                         (double)host_count);
     metrics_write_value(&buf, METRICS_GAUGE, "mdevmig_sched_hosts_stale",

@@ -16,6 +16,8 @@ void metrics_reply_sched_init(struct sched *s);
 struct mdevmig_result;
 struct mdevmig_plan;
 struct mdevmig_matrix;
+struct mdevmig_readiness;
+struct mdevmig_rollout;
 
 /* The Prometheus text of s's counters, gauges and histograms, with the
  * registry's host counts. */
@@ -29,5 +31,9 @@ void metrics_reply_sched_plan(struct sched *s, const struct mdevmig_plan *plan);
 
 /* An answered matrix: its time and the last probe of every cell. */
 void metrics_reply_sched_matrix(struct sched *s, const struct mdevmig_matrix *matrix);
+
+/* An answered readiness or rollout: its time. */
+void metrics_reply_sched_readiness(struct sched *s, const struct mdevmig_readiness *r);
+void metrics_reply_sched_rollout(struct sched *s, const struct mdevmig_rollout *r);
 
 #endif

@@ -29,6 +29,8 @@ struct sched {
     atomic_ulong filters;
     atomic_ulong evacuations;
     atomic_ulong matrices;
+    atomic_ulong readiness_asked; /* POST /v1/readiness */
+    atomic_ulong rollouts;
     atomic_ulong probes_sent;
     atomic_ulong ingest_applied;
     atomic_ulong ingest_ignored;
@@ -39,7 +41,13 @@ struct sched {
     struct metrics_histogram decision_filter;
     struct metrics_histogram decision_evacuate;
     struct metrics_histogram decision_matrix;
+    struct metrics_histogram decision_readiness;
+    struct metrics_histogram decision_rollout;
     struct metrics_histogram probe; /* every probe a decision reports as sent */
+    /* Probes select, filter, evacuate and matrix sent, by their verdict
+     * (enum mdevmig_verdict). */
+    atomic_ulong probe_verdicts[MDEVMIG_NOT_MIGRATABLE + 1];
+    struct sched_readiness *readiness; /* the periodic run; NULL when off */
 };
 
 /* The http_handler for a struct sched (ctx). */

@@ -89,7 +89,14 @@ SCHED_FAMILIES = {
     "mdevmig_sched_ingest_total": "counter",
     "mdevmig_sched_hosts": "gauge",
     "mdevmig_sched_hosts_stale": "gauge",
+    "mdevmig_sched_probes_total": "counter",
+    "mdevmig_sched_vms": "gauge",
+    "mdevmig_sched_readiness_last_run_timestamp_seconds": "gauge",
+    "mdevmig_sched_readiness_duration_seconds": "gauge",
+    "mdevmig_sched_readiness_runs_total": "counter",
+    "mdevmig_sched_readiness_interval_seconds": "gauge",
 }
+VERDICTS = ("compatible", "incompatible", "unsupported", "no-type", "unreachable")
 OPS = ("select", "filter", "evacuate", "matrix")
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -323,6 +330,11 @@ def check_sched(checks, sched, sent):
         # Every collector answered, so no matrix cell retried: every probe
         # sent is one the decisions report.
         checks.eq("sched: every probe sent observed once", sent_total, probes[0])
+    by_verdict = [exp.value("mdevmig_sched_probes_total", verdict=v) for v in VERDICTS]
+    checks.true("sched: probes_total has every verdict (%r)" % by_verdict,
+                all(v is not None for v in by_verdict))
+    checks.eq("sched: probes_total by verdict adds up to probes_sent_total", sent_total,
+              sum(v or 0 for v in by_verdict))
     checks.true("sched: the bad request counted",
                 (exp.value("mdevmig_sched_bad_requests_total") or 0) >= 1)
     checks.true("sched: the unauthorized request counted",

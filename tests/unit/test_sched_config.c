@@ -152,6 +152,10 @@ static bool field_number(const struct sched_config *cfg, const char *name, doubl
         *out = cfg->full_scan_max;
     else if (strcmp(name, "threads") == 0)
         *out = cfg->threads;
+    else if (strcmp(name, "readiness_interval") == 0)
+        *out = cfg->readiness_interval;
+    else if (strcmp(name, "readiness_max_parallel") == 0)
+        *out = cfg->readiness_max_parallel;
     else
         return false;
     return true;
@@ -314,11 +318,11 @@ static void test_help(void **state)
     struct help_key keys[MAX_KEYS];
     char *text;
     size_t n = help_keys(keys, MAX_KEYS, &text);
-    assert_int_equal(n, 26);
-    const char *must[] = {"--config FILE", "--help",     "[sched]",     "/v1/health",
-                          "/v1/inventory", "/v1/hosts/", "/v1/select",  "/v1/filter",
-                          "/metrics",      "SIGTERM",    "EXIT STATUS", "  0 ",
-                          "  1 ",          "  2 "};
+    assert_int_equal(n, 28);
+    const char *must[] = {"--config FILE", "--help",      "[sched]",    "/v1/health",
+                          "/v1/inventory", "/v1/hosts/",  "/v1/select", "/v1/filter",
+                          "/v1/readiness", "/v1/rollout", "/metrics",   "SIGTERM",
+                          "EXIT STATUS",   "  0 ",        "  1 ",       "  2 "};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
         if (strstr(text, must[i]) == NULL)
             fail_msg("--help does not mention '%s'", must[i]);
