@@ -6,6 +6,8 @@
  */
 #include "args.h"
 
+#include <mdevmig/mdevmig.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -244,4 +246,32 @@ int args_parse(struct cli *cli, int argc, char **argv, const struct args_option 
         return -1;
     }
     return ARGS_RUN;
+}
+
+int args_add_host(const char ***list, size_t *count, size_t max, const char *option,
+                  const char *name, char *err, size_t errlen)
+{
+    char why[200];
+    if (!mdevmig_host_name_valid(name, why, sizeof why)) {
+        args_fail(err, errlen, "%s \"%.80s\": %s", option, name, why);
+        return -1;
+    }
+    for (size_t i = 0; i < *count; i++) {
+        if (strcmp((*list)[i], name) == 0) {
+            args_fail(err, errlen, "%s names %.255s twice", option, name);
+            return -1;
+        }
+    }
+    if (*count == max) {
+        args_fail(err, errlen, "%s: more than %zu hosts", option, max);
+        return -1;
+    }
+    const char **grown = realloc(*list, (*count + 1) * sizeof *grown);
+    if (grown == NULL) {
+        args_fail(err, errlen, "out of memory");
+        return -1;
+    }
+    *list = grown;
+    (*list)[(*count)++] = name;
+    return 0;
 }

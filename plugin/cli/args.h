@@ -42,4 +42,10 @@ int args_parse(struct cli *cli, int argc, char **argv, const struct args_option 
 int args_seconds(const char *text, const char *option, double *out, char *err, size_t errlen);
 int args_count(const char *text, const char *option, long max, long *out, char *err, size_t errlen);
 
+/* A host name for a list option (--host, --hosts): valid by the
+ * registry's rule, not yet listed, at most max; appended to *list (which
+ * borrows name). 0, or -1 with a message naming option. */
+int args_add_host(const char ***list, size_t *count, size_t max, const char *option,
+                  const char *name, char *err, size_t errlen);
+
 #endif

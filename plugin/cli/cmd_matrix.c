@@ -91,30 +91,11 @@ static const struct args_option cmd_matrix_options[] = {
     {"format", "FORMAT", CMD_MATRIX_FORMAT},
 };
 
-static int cmd_matrix_format(struct cmd_matrix_opts *o, const char *value, char *err, size_t errlen)
-{
-    if (o->format != NULL) {
-        snprintf(err, errlen, "--format given twice (\"%.40s\", \"%.40s\"); give one", o->format,
-                 value);
-        return -1;
-    }
-    o->picture = graph_format_parse(value);
-    if (o->picture == GRAPH_NONE) {
-        snprintf(err, errlen,
-                 "--format \"%.80s\": expected dot or svg (leave --format out for the table "
-                 "on a terminal or records in a pipe; --json for JSON)",
-                 value);
-        return -1;
-    }
-    o->format = value;
-    return 0;
-}
-
 static int cmd_matrix_take(void *ctx, int id, const char *value, char *err, size_t errlen)
 {
     struct cmd_matrix_opts *o = ctx;
     if (id == CMD_MATRIX_FORMAT)
-        return cmd_matrix_format(o, value, err, errlen);
+        return graph_format_take(&o->picture, &o->format, value, err, errlen);
     if (o->type != NULL) {
         snprintf(err, errlen, "--type given twice; leave it out for every type");
         return -1;
@@ -183,21 +164,6 @@ static const char *cmd_matrix_cell(const json_t *cell, char *buf, size_t len)
     return verdict;
 }
 
-static char *cmd_matrix_join(const json_t *list, const char *sep)
-{
-    size_t len = 1, i;
-    const json_t *item;
-    json_array_foreach(list, i, item) len += json_string_length(item) + strlen(sep);
-    char *out = malloc(len);
-    if (out == NULL)
-        return NULL;
-    size_t used = 0;
-    out[0] = '\0';
-    json_array_foreach(list, i, item) used +=
-        (size_t)snprintf(out + used, len - used, "%s%s", i > 0 ? sep : "", json_string_value(item));
-    return out;
-}
-
 static int cmd_matrix_tsv(const struct cli *cli, const json_t *answer)
 {
     static const char *const group_headers[] = {"TYPE",       "ID",    "VERSION",    "DIGEST",
@@ -220,8 +186,8 @@ static int cmd_matrix_tsv(const struct cli *cli, const json_t *answer)
             snprintf(id, sizeof id, "%lld", fmt_int(group, "group", 0));
             snprintf(count, sizeof count, "%lld", fmt_int(group, "host_count", 0));
             fmt_digest12(digest, sizeof digest, fmt_str(group, "digest"));
-            char *hosts = cmd_matrix_join(json_object_get(group, "hosts"), ",");
-            char *stale = cmd_matrix_join(json_object_get(group, "stale_hosts"), ",");
+            char *hosts = fmt_join(json_object_get(group, "hosts"), ",");
+            char *stale = fmt_join(json_object_get(group, "stale_hosts"), ",");
             if (hosts != NULL && stale != NULL)
                 table_add(gt,
                           (const char *[]){name, id, cmd_matrix_version(group, vbuf, sizeof vbuf),
@@ -287,7 +253,7 @@ static int cmd_matrix_grid(const struct cli *cli, const json_t *type)
         snprintf(id, sizeof id, "%lld", fmt_int(group, "group", 0));
         snprintf(count, sizeof count, "%lld", fmt_int(group, "host_count", 0));
         fmt_digest12(digest, sizeof digest, fmt_str(group, "digest"));
-        char *names = cmd_matrix_join(json_object_get(group, "hosts"), ", ");
+        char *names = fmt_join(json_object_get(group, "hosts"), ", ");
         if (names == NULL) {
             rc = -1;
             break;

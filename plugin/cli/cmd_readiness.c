@@ -81,29 +81,8 @@ static int cmd_readiness_take(void *ctx, int id, const char *value, char *err, s
         o->stranded = true;
         return 0;
     }
-    char why[200];
-    if (!mdevmig_host_name_valid(value, why, sizeof why)) {
-        snprintf(err, errlen, "--host \"%.80s\": %s", value, why);
-        return -1;
-    }
-    for (size_t i = 0; i < o->host_count; i++) {
-        if (strcmp(o->hosts[i], value) == 0) {
-            snprintf(err, errlen, "--host %.255s given twice", value);
-            return -1;
-        }
-    }
-    if (o->host_count == CMD_READINESS_MAX_HOSTS) {
-        snprintf(err, errlen, "more than %d --host options", CMD_READINESS_MAX_HOSTS);
-        return -1;
-    }
-    const char **grown = realloc(o->hosts, (o->host_count + 1) * sizeof *grown);
-    if (grown == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    o->hosts = grown;
-    o->hosts[o->host_count++] = value;
-    return 0;
+    return args_add_host(&o->hosts, &o->host_count, CMD_READINESS_MAX_HOSTS, "--host", value, err,
+                         errlen);
 }
 
 struct cmd_readiness_show {
@@ -188,8 +167,8 @@ static int cmd_readiness_print(const struct cli *cli, const json_t *answer)
            fmt_int(answer, "triples", 0) == 1 ? "" : "s", took);
     size_t down = json_array_size(json_object_get(answer, "unreachable_hosts"));
     if (down > 0)
-        printf("%zu host%s did not answer and count as no destination\n", down,
-               down == 1 ? "" : "s");
+        printf("%zu host%s did not answer and %s as no destination\n", down, down == 1 ? "" : "s",
+               down == 1 ? "counts" : "count");
     return rc < 0 || ferror(stdout) ? -1 : 0;
 }
 

@@ -106,33 +106,6 @@ static void cmd_rollout_free(struct cmd_rollout_opts *o)
     free(o->hosts);
 }
 
-static int cmd_rollout_host(struct cmd_rollout_opts *o, const char *name, char *err, size_t errlen)
-{
-    char why[200];
-    if (!mdevmig_host_name_valid(name, why, sizeof why)) {
-        snprintf(err, errlen, "--hosts: \"%.80s\": %s", name, why);
-        return -1;
-    }
-    for (size_t i = 0; i < o->host_count; i++) {
-        if (strcmp(o->hosts[i], name) == 0) {
-            snprintf(err, errlen, "--hosts names %.255s twice", name);
-            return -1;
-        }
-    }
-    if (o->host_count == CMD_ROLLOUT_MAX_HOSTS) {
-        snprintf(err, errlen, "--hosts: more than %d hosts", CMD_ROLLOUT_MAX_HOSTS);
-        return -1;
-    }
-    const char **grown = realloc(o->hosts, (o->host_count + 1) * sizeof *grown);
-    if (grown == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    o->hosts = grown;
-    o->hosts[o->host_count++] = name;
-    return 0;
-}
-
 /* "H1,H2,..." into hosts; the copy is kept (names point into it). */
 static int cmd_rollout_hosts(struct cmd_rollout_opts *o, const char *value, char *err,
                              size_t errlen)
@@ -156,7 +129,8 @@ static int cmd_rollout_hosts(struct cmd_rollout_opts *o, const char *value, char
                      value);
             return -1;
         }
-        if (cmd_rollout_host(o, p, err, errlen) < 0)
+        if (args_add_host(&o->hosts, &o->host_count, CMD_ROLLOUT_MAX_HOSTS, "--hosts", p, err,
+                          errlen) < 0)
             return -1;
         if (comma == NULL)
             return 0;
@@ -188,20 +162,7 @@ static int cmd_rollout_take(void *ctx, int id, const char *value, char *err, siz
         o->what_if = true;
         return 0;
     default:
-        if (o->format != NULL) {
-            snprintf(err, errlen, "--format given twice; give one");
-            return -1;
-        }
-        o->picture = graph_format_parse(value);
-        if (o->picture == GRAPH_NONE) {
-            snprintf(err, errlen,
-                     "--format \"%.80s\": expected dot or svg (leave --format out for the table "
-                     "on a terminal or records in a pipe; --json for JSON)",
-                     value);
-            return -1;
-        }
-        o->format = value;
-        return 0;
+        return graph_format_take(&o->picture, &o->format, value, err, errlen);
     }
 }
 
@@ -222,21 +183,6 @@ static void cmd_rollout_waiting(void *ctx, double seconds)
     struct cmd_rollout_show *show = ctx;
     show->shown |=
         progress_bar(show->cli, 0, 0, "mdevmig-sched is planning the rollout… %.0f s", seconds);
-}
-
-static char *cmd_rollout_join(const json_t *list, const char *sep)
-{
-    size_t len = 1, i;
-    const json_t *item;
-    json_array_foreach(list, i, item) len += json_string_length(item) + strlen(sep);
-    char *out = malloc(len);
-    if (out == NULL)
-        return NULL;
-    size_t used = 0;
-    out[0] = '\0';
-    json_array_foreach(list, i, item) used +=
-        (size_t)snprintf(out + used, len - used, "%s%s", i > 0 ? sep : "", json_string_value(item));
-    return out;
 }
 
 static const char *cmd_rollout_vm_name(const json_t *vm)
@@ -264,7 +210,7 @@ static int cmd_rollout_print_plan(const struct cli *cli, const json_t *plan)
     {
         char n[24];
         snprintf(n, sizeof n, "%lld", fmt_int(wave, "wave", 0));
-        char *hosts = cmd_rollout_join(json_object_get(wave, "hosts"), tsv ? "," : ", ");
+        char *hosts = fmt_join(json_object_get(wave, "hosts"), tsv ? "," : ", ");
         if (hosts == NULL) {
             rc = -1;
             break;
@@ -342,7 +288,7 @@ static int cmd_rollout_print_plan(const struct cli *cli, const json_t *plan)
             rc = table_print(sum, stdout, cli->format, 0);
         table_free(sum);
     } else if (rc == 0) {
-        char *order = cmd_rollout_join(json_object_get(plan, "order"), ", ");
+        char *order = fmt_join(json_object_get(plan, "order"), ", ");
         char took[32];
         fmt_us(took, sizeof took, fmt_int(plan, "elapsed_us", 0));
         printf("\norder: %s\n%lld VM%s to move, %lld move%s, %lld stranded (the order given "

@@ -7,6 +7,7 @@
 #include "errname.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void fmt_age(char *buf, size_t len, long long s)
@@ -72,4 +73,19 @@ const char *fmt_field(const json_t *obj, const char *key, char *buf, size_t len)
     else
         snprintf(buf, len, "%s", "");
     return buf;
+}
+
+char *fmt_join(const json_t *list, const char *sep)
+{
+    size_t len = 1, i;
+    const json_t *item;
+    json_array_foreach(list, i, item) len += json_string_length(item) + strlen(sep);
+    char *out = malloc(len);
+    if (out == NULL)
+        return NULL;
+    size_t used = 0;
+    out[0] = '\0';
+    json_array_foreach(list, i, item) used +=
+        (size_t)snprintf(out + used, len - used, "%s%s", i > 0 ? sep : "", json_string_value(item));
+    return out;
 }

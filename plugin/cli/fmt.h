@@ -32,4 +32,8 @@ const char *fmt_str(const json_t *obj, const char *key);
 /* A JSON integer field, or fallback. */
 long long fmt_int(const json_t *obj, const char *key, long long fallback);
 
+/* A JSON array of strings joined by sep (malloc'd), or NULL when out of
+ * memory. */
+char *fmt_join(const json_t *list, const char *sep);
+
 #endif

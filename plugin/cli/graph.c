@@ -43,6 +43,26 @@ enum graph_format graph_format_parse(const char *name)
     return GRAPH_NONE;
 }
 
+int graph_format_take(enum graph_format *picture, const char **given, const char *value, char *err,
+                      size_t errlen)
+{
+    if (*given != NULL) {
+        snprintf(err, errlen, "--format given twice (\"%.40s\", \"%.40s\"); give one", *given,
+                 value);
+        return -1;
+    }
+    *picture = graph_format_parse(value);
+    if (*picture == GRAPH_NONE) {
+        snprintf(err, errlen,
+                 "--format \"%.80s\": expected dot or svg (leave --format out for the table "
+                 "on a terminal or records in a pipe; --json for JSON)",
+                 value);
+        return -1;
+    }
+    *given = value;
+    return 0;
+}
+
 /* The inside of a DOT quoted string (see the comment at the top). */
 void graph_text(FILE *out, const char *text)
 {

@@ -26,6 +26,12 @@ enum graph_format {
 /* "dot" or "svg" as a format; GRAPH_NONE for any other word. */
 enum graph_format graph_format_parse(const char *name);
 
+/* --format VALUE for a command that draws: *picture and *given (the text,
+ * for messages) set once. 0, or -1 with a message (a second --format, or
+ * a word that is not dot or svg). */
+int graph_format_take(enum graph_format *picture, const char **given, const char *value, char *err,
+                      size_t errlen);
+
 /* Whether GRAPH_DOT_PROGRAM can be run, asked before the matrix is probed
  * so that a missing Graphviz does not cost the operator the wait. 0, or -1
  * with a message naming the package. */

@@ -321,9 +321,10 @@ static void ready_reason(const struct ready *r, size_t pi, size_t own, struct re
     } else if (full > 0) {
         out->verdict = MDEVMIG_NO_CAPACITY;
         snprintf(out->reason, sizeof out->reason,
-                 "no other host has room for its %zu mdev%s (%s): %zu host%s with the type%s full",
+                 "no other host has room for its %zu mdev%s (%s): %zu host%s with the type%s "
+                 "%s too little room",
                  p->count, p->count == 1 ? "" : "s", types, full, full == 1 ? "" : "s",
-                 full == 1 ? " is" : "s are");
+                 full == 1 ? "" : "s", full == 1 ? "has" : "have");
     } else {
         out->verdict = MDEVMIG_NO_TYPE;
         snprintf(out->reason, sizeof out->reason, "no other host offers %s", types);
