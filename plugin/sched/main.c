@@ -250,8 +250,10 @@ int main(int argc, char **argv)
         .max_body = SCHED_MAX_BODY,
         .tls = &tls_files,
     };
-    server = http_server_start(&http, sched_api_handle, &s, err, sizeof err);
-    if (server == NULL || sched_readiness_start(&s, err, sizeof err) < 0) {
+    /* The readiness thread first: request threads read s.readiness, which
+     * must not change under them. */
+    if (sched_readiness_start(&s, err, sizeof err) < 0 ||
+        (server = http_server_start(&http, sched_api_handle, &s, err, sizeof err)) == NULL) {
         log_error("%s", err);
         goto out;
     }
@@ -269,8 +271,8 @@ int main(int argc, char **argv)
     sdnotify_stopping();
     status = 0;
 out:
-    sched_readiness_stop(&s);
     http_server_stop(server);
+    sched_readiness_stop(&s);
     mdevmig_close(s.lib);
     auth_current_destroy(&s.token);
     sched_config_free(&cfg);
