@@ -270,4 +270,66 @@ void registry_cached_free(struct registry_cached *cached);
 int registry_probe_expire(struct registry *reg, int64_t before, size_t *removed, char *err,
                           size_t errlen);
 
+/* ---- the fleet (readiness, rollout) -------------------------------------- */
+
+struct registry_names {
+    char **items;
+    size_t count;
+};
+
+void registry_names_free(struct registry_names *names);
+
+/* Hosts running at least one VM that uses an mdev, by name. */
+int registry_hosts_with_vms(struct registry *reg, struct registry_names *out, char *err,
+                            size_t errlen);
+
+/* Hosts where type_id has room (a free instance, or a created mdev no VM
+ * uses), by name. */
+int registry_hosts_with_room(struct registry *reg, const char *type_id, struct registry_names *out,
+                             char *err, size_t errlen);
+
+/* How many hosts offer type_id at all, full or not. */
+int registry_type_hosts(struct registry *reg, const char *type_id, size_t *count, char *err,
+                        size_t errlen);
+
+/* One host's row: 0, 1 when the registry does not know it (out empty);
+ * free with registry_host_clear(). */
+int registry_host_get(struct registry *reg, const char *name, struct registry_host *out, char *err,
+                      size_t errlen);
+void registry_host_clear(struct registry_host *host);
+
+/* One mdev of a VM as its host reports it, with the version it would
+ * send: its own attribute, and its type node's (the fallback). */
+struct registry_vm_mdev {
+    char uuid[INV_UUID_LEN];
+    bool present; /* false: the VM names it but the host has no such device */
+    char *parent; /* NULL unless present */
+    char *type_id;
+    struct inv_migration migration;      /* the device's */
+    struct inv_migration type_migration; /* its type node's on that parent */
+};
+
+/* A VM with mdevs, as one host reports it. */
+struct registry_vm {
+    char *host;
+    char uuid[INV_UUID_LEN];
+    char *name, *state;
+    struct registry_vm_mdev *mdevs; /* in the domain's order */
+    size_t mdev_count;
+};
+
+struct registry_vms {
+    struct registry_vm *items; /* by host, then UUID */
+    size_t count;
+};
+
+/* How many hosts the registry holds, and how many of them were last seen
+ * before seen_before (unix s): a count, not a list, for every scrape. */
+int registry_host_counts(struct registry *reg, int64_t seen_before, size_t *count, size_t *stale,
+                         char *err, size_t errlen);
+
+/* Every VM with mdevs on every host, in one read. */
+int registry_fleet_vms(struct registry *reg, struct registry_vms *out, char *err, size_t errlen);
+void registry_vms_free(struct registry_vms *vms);
+
 #endif

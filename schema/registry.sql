@@ -1,5 +1,5 @@
--- registry.sql — the registry's schema as it stands: version 1
--- (PRAGMA user_version = 1). This is the file to read; the database is built
+-- registry.sql — the registry's schema as it stands: version 2
+-- (PRAGMA user_version = 2). This is the file to read; the database is built
 -- from the numbered files in migrations/, which schema/migrate.c applies on
 -- open. test_registry checks that the two agree, so a new migration comes
 -- with its change here too. Do not create a registry from this file: the
@@ -72,6 +72,9 @@ CREATE TABLE devices (
 
 -- The foreign key's own lookup (a type row deleted finds its devices).
 CREATE INDEX devices_type ON devices (host, parent, type_id);
+
+-- Readiness and rollout: the hosts where a type has an unused created mdev.
+CREATE INDEX devices_unused ON devices (type_id, host) WHERE instance IS NULL;
 
 -- Keyed by host too: during a live migration libvirt lists the domain on
 -- both hosts, and both snapshots must be stored.

@@ -79,8 +79,10 @@ static void evacuate_clear(struct evacuate *e)
     for (size_t p = 0; p < e->probe_count; p++)
         confirm_probe_clear(&e->probes[p].probe);
     free(e->probes);
-    for (size_t p = 0; p < e->profile_count; p++)
+    for (size_t p = 0; p < e->profile_count; p++) {
         free(e->profiles[p].hosts);
+        free(e->profiles[p].room);
+    }
     free(e->profiles);
     free(e->order);
     free(e->scratch);

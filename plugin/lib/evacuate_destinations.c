@@ -296,7 +296,8 @@ int evacuate_profiles(struct evacuate *e, char *err, size_t errlen)
             struct evacuate_profile *p = &e->profiles[e->profile_count++];
             p->vm = idx[i];
             p->hosts = calloc(e->host_count + 1, sizeof *p->hosts);
-            if (p->hosts == NULL) {
+            p->room = calloc(e->host_count + 1, sizeof *p->room);
+            if (p->hosts == NULL || p->room == NULL) {
                 rc = -1;
                 break;
             }

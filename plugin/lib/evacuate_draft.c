@@ -118,8 +118,9 @@ size_t evacuate_draft(struct evacuate *e)
         prof->fitting = 0;
         for (size_t i = 0; i < prof->host_count; i++) {
             size_t h = prof->hosts[i];
-            prof->fitting += !e->hosts[h].unreachable &&
-                             evacuate_fit(e, &e->vms[prof->vm], h, true, e->scratch, &room, &same);
+            if (!e->hosts[h].unreachable &&
+                evacuate_fit(e, &e->vms[prof->vm], h, true, e->scratch, &room, &same))
+                prof->room[prof->fitting++] = h;
         }
     }
     if (e->vm_count > 1)
@@ -137,8 +138,8 @@ size_t evacuate_draft(struct evacuate *e)
         const struct evacuate_profile *prof = &e->profiles[vm->profile];
         struct evacuate_pick picks[1 + EVACUATE_ALTS];
         size_t npicks = 0;
-        for (size_t i = 0; i < prof->host_count; i++) {
-            size_t h = prof->hosts[i];
+        for (size_t i = 0; i < prof->fitting; i++) {
+            size_t h = prof->room[i];
             if (e->hosts[h].unreachable || !evacuate_fit(e, vm, h, false, e->scratch, &room, &same))
                 continue;
             struct evacuate_pick pick = {

@@ -86,6 +86,10 @@ struct evacuate_profile {
     size_t *hosts;
     size_t host_count;
     size_t fitting; /* hosts that could take one on an empty plan */
+    /* Those hosts, this draft: the only ones a draft tries. At 100,000
+     * registry hosts, most full, trying every host per VM would cost more
+     * than the rest of the plan. */
+    size_t *room;
 };
 
 struct evacuate_probe {

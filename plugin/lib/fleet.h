@@ -29,8 +29,9 @@ struct fleet_version {
 };
 
 struct fleet_host {
-    const char *name; /* borrowed from hosts */
-    const char *url;  /* NULL: none advertised */
+    struct registry_host row; /* owned */
+    const char *name;         /* row's */
+    const char *url;          /* row's; NULL: none advertised */
     bool stale;
     bool probed;   /* asked at least once in this call */
     bool down;     /* a probe found its collector down: never a destination */
@@ -82,11 +83,18 @@ struct fleet_probe {
 struct fleet {
     struct mdevmig *m;
     int64_t now;
-    struct registry_hosts list;
-    struct fleet_host *hosts; /* by name, as the registry lists them */
+    /* The hosts worth reading: those with VMs with mdevs, those with room
+     * for their types, and those a caller names; a full host that runs no
+     * VM is only counted (type_elsewhere). */
+    struct fleet_host *hosts; /* by name */
     size_t host_count;
+    size_t host_sorted;             /* while loading: how many are sorted by name */
+    struct registry_vms rvms;       /* every VM with mdevs, as read */
+    struct inv_instance *instances; /* one per VM kept, naming rvms' strings */
+    size_t instance_count;
     char **types; /* type ids, sorted */
     size_t type_count;
+    size_t *type_elsewhere; /* per type: hosts offering it that were not read (full) */
     struct fleet_version *versions;
     size_t version_count;
     struct fleet_slot *slots; /* by type, host, digest, parent */
@@ -120,8 +128,10 @@ struct fleet {
     size_t progress_done;
 };
 
-/* fleet.c: load every host of the registry. An mdevmig_status. */
-int fleet_load(struct fleet *f, struct mdevmig *m, char *err, size_t errlen);
+/* fleet.c: read the hosts that matter (see struct fleet) and those named
+ * (NOT_FOUND when one is not in the registry). An mdevmig_status. */
+int fleet_load(struct fleet *f, struct mdevmig *m, const char *const *named, size_t named_count,
+               char *err, size_t errlen);
 void fleet_clear(struct fleet *f);
 /* The index of a host (FLEET_NONE when unknown), a type, a version. */
 size_t fleet_host_index(const struct fleet *f, const char *name);
@@ -131,6 +141,9 @@ size_t fleet_version_index(const struct fleet *f, size_t type, const char *diges
 void fleet_host_type_groups(const struct fleet *f, size_t h, size_t type, size_t *first,
                             size_t *end);
 int fleet_oom(char *err, size_t errlen);
+/* Hosts not read (full, no VMs) that offer every one of the types: the
+ * fewest offering one of them, as no host list says which. */
+size_t fleet_full_elsewhere(const struct fleet *f, const size_t *types, size_t count);
 
 /* fleet_probe.c. The verdict of key (version, group): NOT_PROBED when
  * nobody asked yet. */

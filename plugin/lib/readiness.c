@@ -91,6 +91,26 @@ static json_t *readiness_vm_json(const struct fleet *f, const struct fleet_vm *v
         readiness_str(r->destinations == 0 ? r->reason : NULL));
 }
 
+/* The hosts given: valid names, none twice. */
+static int readiness_check_hosts(const struct mdevmig_readiness_request *req, char *err,
+                                 size_t errlen)
+{
+    for (size_t i = 0; i < req->host_count; i++) {
+        char why[200];
+        if (!mdevmig_host_name_valid(req->hosts[i], why, sizeof why)) {
+            snprintf(err, errlen, "hosts[%zu]: %s", i, why);
+            return MDEVMIG_ERR_INPUT;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(req->hosts[j], req->hosts[i]) == 0) {
+                snprintf(err, errlen, "hosts[%zu]: %s is listed twice", i, req->hosts[i]);
+                return MDEVMIG_ERR_INPUT;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The VMs asked about: those on the hosts given, or all. */
 static int readiness_select(const struct fleet *f, const struct mdevmig_readiness_request *req,
                             size_t **out, size_t *count, char *err, size_t errlen)
@@ -102,23 +122,12 @@ static int readiness_select(const struct fleet *f, const struct mdevmig_readines
         return fleet_oom(err, errlen);
     }
     for (size_t i = 0; i < req->host_count; i++) {
-        const char *name = req->hosts[i];
-        char why[200];
-        if (!mdevmig_host_name_valid(name, why, sizeof why)) {
-            snprintf(err, errlen, "hosts[%zu]: %s", i, why);
-            free(wanted);
-            return MDEVMIG_ERR_INPUT;
-        }
-        size_t h = fleet_host_index(f, name);
+        /* fleet_load read every host named, or failed. */
+        size_t h = fleet_host_index(f, req->hosts[i]);
         if (h == FLEET_NONE) {
-            snprintf(err, errlen, "host %s is not in the registry", name);
+            snprintf(err, errlen, "host %s is not in the registry", req->hosts[i]);
             free(wanted);
             return MDEVMIG_ERR_NOT_FOUND;
-        }
-        if (wanted[h]) {
-            snprintf(err, errlen, "hosts[%zu]: %s is listed twice", i, name);
-            free(wanted);
-            return MDEVMIG_ERR_INPUT;
         }
         wanted[h] = true;
     }
@@ -193,7 +202,11 @@ static int readiness_run(struct mdevmig *m, const struct mdevmig_readiness_reque
         req->progress(req->progress_ctx, &p);
     }
     struct fleet f;
-    int rc = fleet_load(&f, m, err, errlen);
+    int rc = readiness_check_hosts(req, err, errlen);
+    if (rc == 0)
+        rc = fleet_load(&f, m, req->hosts, req->host_count, err, errlen);
+    else
+        memset(&f, 0, sizeof f);
     f.max_parallel = req->max_parallel;
     f.progress = req->progress;
     f.progress_ctx = req->progress_ctx;

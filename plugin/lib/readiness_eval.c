@@ -291,6 +291,7 @@ static void ready_reason(const struct ready *r, size_t pi, size_t own, struct re
             first_down = h;
         full += row[h].state == READY_NO_CAPACITY;
     }
+    full += fleet_full_elsewhere(f, p->types, p->count);
     char types[256];
     ready_types_text(f, p, types, sizeof types);
     if (refused > 0) {

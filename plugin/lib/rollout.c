@@ -487,7 +487,28 @@ static int rollout_run(struct mdevmig *m, const struct mdevmig_rollout_request *
         req->progress(req->progress_ctx, &p);
     }
     struct rollout r = {.req = req};
-    int rc = fleet_load(&r.f, m, err, errlen);
+    /* The reference and the hosts to upgrade are read whatever they hold. */
+    const char **named = calloc(req->host_count + 2, sizeof *named);
+    int rc = named != NULL ? 0 : fleet_oom(err, errlen);
+    size_t named_count = 0;
+    if (rc == 0) {
+        named[named_count++] = req->like;
+        for (size_t i = 0; i < req->host_count; i++) {
+            bool seen = strcmp(req->hosts[i], req->like) == 0;
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = strcmp(req->hosts[j], req->hosts[i]) == 0;
+            if (!seen) /* rollout_prepare says what is wrong with a repeat */
+                named[named_count++] = req->hosts[i];
+        }
+        rc = fleet_load(&r.f, m, named, named_count, err, errlen);
+        if (rc == MDEVMIG_ERR_NOT_FOUND && strstr(err, req->like) != NULL &&
+            fleet_host_index(&r.f, req->like) == FLEET_NONE) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "like: %s", why);
+        }
+    }
+    free(named);
     r.f.max_parallel = req->max_parallel;
     r.f.progress = req->progress;
     r.f.progress_ctx = req->progress_ctx;

@@ -172,6 +172,7 @@ static void rollout_reason(struct rollout *r, size_t vm, enum mdevmig_verdict *v
             refusal = p;
         }
     }
+    full += fleet_full_elsewhere(f, r->types, count);
     if (refused > 0) {
         const struct mdevmig_probe *probe = &refusal->probe;
         const struct fleet_group *g = &f->groups[refusal->group];
