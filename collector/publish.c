@@ -1,8 +1,16 @@
 /*
  * publish — the publisher thread. It always publishes the newest snapshot
  * (older pending ones are dropped: the registry only wants the latest),
- * retries a failing target with exponential backoff, and sends the last
- * snapshot again as a heartbeat so the registry's last_seen stays fresh.
+ * retries a failing target with exponential backoff, and heartbeats so
+ * the registry's last_seen stays fresh. A heartbeat carries only the
+ * generation the target already has (DESIGN.md §7, Scale: a large cloud's
+ * unchanged hosts must cost the sched a hash lookup, not a snapshot):
+ * POST <sched>/v1/hosts/<host>/heartbeat {"generation": N}, or for a
+ * registry file a touch of last_seen at that generation. When the target
+ * holds another generation or none (409; the sched restarted on an empty
+ * registry, say) the full snapshot goes at once; a sched without the
+ * endpoint (404: an older mdevmig) gets full snapshots as heartbeats, as
+ * before, and is asked again now and then in case it was upgraded.
  * A target is the registry file itself (sqlite:PATH) or mdevmig-sched's
  * ingest endpoint (http(s)://), which gets the snapshot text unchanged
  * over an HTTP session of its own (http_client.h), so its connection is
@@ -10,6 +18,7 @@
  */
 #include "publish.h"
 
+#include "heartbeat_wire.h"
 #include "http_client.h"
 #include "http_url.h"
 #include "log.h"
@@ -31,6 +40,10 @@
 
 #define PUBLISH_HTTP_CONNECT_TIMEOUT_MS 2000L
 #define PUBLISH_HTTP_TIMEOUT_MS         10000L
+/* A sched that answered 404 to a heartbeat (older than the endpoint) is
+ * sent full snapshots for this long before a heartbeat is tried again. */
+#define PUBLISH_HEARTBEAT_RETRY_S 600.0
+
 /* The sched's replies are a line of JSON; more than this is not read. */
 #define PUBLISH_HTTP_REPLY_MAX 4096
 
@@ -66,6 +79,8 @@ struct publish_target {
     char *auth;                  /* http(s): "Authorization: Bearer <token>", wiped on free */
     int64_t done_generation;     /* newest generation this target has taken */
     int64_t rejected_generation; /* newest generation it refused as bad; -1: none */
+    bool no_heartbeat;           /* http(s): the sched lacks the heartbeat endpoint ... */
+    struct timespec heartbeat_retry_at; /* ... until then */
     double backoff_s;
     struct timespec retry_at;
 };
@@ -135,6 +150,39 @@ static enum publish_outcome publish_to_sqlite(struct publish_target *t, const st
                  "another collector with the same host name?",
                  t->spec, inv->host, (long long)inv->generation);
     return PUBLISH_DONE;
+}
+
+/* A heartbeat into a registry file: last_seen moves only if the file holds
+ * exactly this generation; otherwise (a restored or replaced file, or
+ * another writer) the full snapshot goes at once. */
+static enum publish_outcome publish_touch_sqlite(struct publish_target *t,
+                                                 const struct inventory *inv, bool *full, char *err,
+                                                 size_t errlen)
+{
+    *full = false;
+    if (t->registry == NULL && registry_open(t->path, &t->registry, err, errlen) < 0)
+        return PUBLISH_FAILED;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t held;
+    int rc = registry_touch_host_at(t->registry, inv->host, inv->generation, (int64_t)now.tv_sec,
+                                    &held, err, errlen);
+    if (rc < 0) {
+        registry_close(t->registry);
+        t->registry = NULL;
+        return PUBLISH_FAILED;
+    }
+    if (rc == 0)
+        return PUBLISH_DONE;
+    if (held < 0)
+        log_info("publish %s: the registry lacks host %s; publishing the whole inventory", t->spec,
+                 inv->host);
+    else
+        log_info("publish %s: the registry holds generation %lld of %s, not %lld; publishing the "
+                 "whole inventory",
+                 t->spec, (long long)held, inv->host, (long long)inv->generation);
+    *full = true;
+    return publish_to_sqlite(t, inv, err, errlen);
 }
 
 /* The reason a refusal gives: its {"error": ...} text, else the start of
@@ -260,6 +308,114 @@ static enum publish_outcome publish_to_http(struct publish_target *t, const stru
     return outcome;
 }
 
+/* POST {"generation": N} to the sched's heartbeat endpoint for inv->host.
+ * *full is set when the sched lacked the generation and was sent the
+ * snapshot instead. */
+static enum publish_outcome publish_heartbeat_http(struct publish_target *t,
+                                                   const struct inventory *inv,
+                                                   const char *snapshot, bool *full, char *err,
+                                                   size_t errlen)
+{
+    *full = false;
+    char *host = http_url_escape(inv->host);
+    char *url = NULL;
+    json_t *json = heartbeat_wire_request_to_json(inv->generation);
+    char *body = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    if (host == NULL || body == NULL ||
+        asprintf(&url, "%s/v1/hosts/%s/heartbeat", t->base_url, host) < 0) {
+        free(host);
+        free(body);
+        snprintf(err, errlen, "out of memory");
+        return PUBLISH_FAILED;
+    }
+    free(host);
+    const char *headers[] = {t->auth, "Content-Type: application/json", "Accept: application/json",
+                             NULL};
+    struct http_call call = {
+        .url = url,
+        .method = "POST",
+        .body = body,
+        .body_len = strlen(body),
+        .headers = headers,
+    };
+    int called = http_session_call(t->http, &call);
+    free(url);
+    free(body);
+    enum publish_outcome outcome = PUBLISH_DONE;
+    bool send_full = false;
+    bool call_status_conflict = called >= 0 && call.status == 409;
+    if (called < 0) {
+        snprintf(err, errlen, "%s", call.error);
+        outcome = PUBLISH_FAILED;
+    } else if (call.status == 200) {
+        json_t *reply_json = json_loadb(call.response, call.response_len, 0, NULL);
+        struct heartbeat_wire_reply reply;
+        char why[256];
+        if (heartbeat_wire_reply_from_json(reply_json, &reply, why, sizeof why) < 0)
+            log_warn("publish %s: the reply to heartbeat %lld is not a heartbeat reply (%s); "
+                     "taking it as touched",
+                     t->spec, (long long)inv->generation, why);
+        else if (reply.generation != inv->generation)
+            log_warn("publish %s: the sched touched generation %lld of %s for our %lld", t->spec,
+                     (long long)reply.generation, inv->host, (long long)inv->generation);
+        json_decref(reply_json);
+    } else if (call.status == 409) {
+        /* The sched lacks this generation: the snapshot, now. */
+        char why[256];
+        publish_http_reason(&call, why, sizeof why);
+        log_info("publish %s: heartbeat %lld refused (%s); publishing the whole inventory", t->spec,
+                 (long long)inv->generation, why);
+        send_full = true;
+    } else if (call.status == 404) {
+        log_info("publish %s: the sched has no heartbeat endpoint (an older mdevmig); "
+                 "heartbeats send the whole inventory for %.0f s",
+                 t->spec, PUBLISH_HEARTBEAT_RETRY_S);
+        t->no_heartbeat = true;
+        publish_now(&t->heartbeat_retry_at);
+        publish_add(&t->heartbeat_retry_at, PUBLISH_HEARTBEAT_RETRY_S);
+        send_full = true;
+    } else {
+        outcome = publish_http_outcome(t, &call, inv, err, errlen);
+        /* A heartbeat the sched calls bad is our bug; the snapshot it
+         * replaces still keeps last_seen fresh. */
+        if (outcome == PUBLISH_REJECTED) {
+            log_error("publish %s: %s", t->spec, err);
+            send_full = true;
+        }
+    }
+    http_calls_reset(&call, 1);
+    if (!send_full)
+        return outcome;
+    /* Only a sched that lacks the generation makes it a publish; a full
+     * snapshot in a heartbeat's place is still a heartbeat. */
+    *full = call_status_conflict;
+    return publish_to_http(t, inv, snapshot, err, errlen);
+}
+
+/* One attempt at one target: the snapshot when the target lacks this
+ * generation, else a heartbeat. *full: the target needed the snapshot
+ * (a publish, not a heartbeat, in the stats). */
+static enum publish_outcome publish_send(struct publish_target *t, const struct inventory *inv,
+                                         const char *snapshot, int64_t generation, bool *full,
+                                         char *err, size_t errlen)
+{
+    *full = true;
+    bool heartbeat = t->done_generation >= generation;
+    if (heartbeat && t->kind == PUBLISH_SQLITE)
+        return publish_touch_sqlite(t, inv, full, err, errlen);
+    if (heartbeat && t->no_heartbeat) {
+        struct timespec now;
+        publish_now(&now);
+        t->no_heartbeat = publish_before(&now, &t->heartbeat_retry_at);
+    }
+    if (heartbeat && !t->no_heartbeat)
+        return publish_heartbeat_http(t, inv, snapshot, full, err, errlen);
+    *full = !heartbeat;
+    return t->kind == PUBLISH_SQLITE ? publish_to_sqlite(t, inv, err, errlen)
+                                     : publish_to_http(t, inv, snapshot, err, errlen);
+}
+
 /* One round: every target that is due gets the newest snapshot. *retry
  * becomes the earliest time a failing target wants another try (left
  * alone when none fails). */
@@ -291,9 +447,9 @@ static void publish_round(struct publish *p, const char *snapshot, int64_t gener
                 *retry = t->retry_at;
             continue;
         }
-        enum publish_outcome outcome = t->kind == PUBLISH_SQLITE
-                                           ? publish_to_sqlite(t, &inv, err, sizeof err)
-                                           : publish_to_http(t, &inv, snapshot, err, sizeof err);
+        bool full;
+        enum publish_outcome outcome =
+            publish_send(t, &inv, snapshot, generation, &full, err, sizeof err);
         if (outcome != PUBLISH_DONE) {
             pthread_mutex_lock(&p->lock);
             p->stats.failures++;
@@ -322,10 +478,9 @@ static void publish_round(struct publish *p, const char *snapshot, int64_t gener
             log_info("publish %s: target is back; generation %lld published", t->spec,
                      (long long)generation);
         t->backoff_s = 0;
-        bool was_new = t->done_generation < generation;
         t->done_generation = generation;
         pthread_mutex_lock(&p->lock);
-        if (was_new)
+        if (full)
             p->stats.published++;
         else
             p->stats.heartbeats++;

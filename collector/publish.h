@@ -1,8 +1,9 @@
 /*
  * publish — hands the collector's inventory to its registry targets (a
  * SQLite registry file, or mdevmig-sched's HTTP ingest endpoint) on every
- * change and as a heartbeat, from a thread of its own: a slow or failing
- * target never delays a probe.
+ * change, and heartbeats (the generation alone; the inventory when the
+ * target lacks it) in between, from a thread of its own: a slow or
+ * failing target never delays a probe.
  */
 #ifndef MDEVMIG_COLLECTOR_PUBLISH_H
 #define MDEVMIG_COLLECTOR_PUBLISH_H
@@ -13,18 +14,18 @@
 struct publish;
 
 struct publish_stats {
-    unsigned long published; /* snapshots applied, all targets */
-    unsigned long heartbeats;
+    unsigned long published;  /* snapshots a target lacked, applied, all targets */
+    unsigned long heartbeats; /* of an unchanged inventory a target already had */
     unsigned long failures;
     int64_t last_generation; /* the newest generation every target has */
 };
 
 /* Check the targets and start the thread. A target is "sqlite:PATH" or
  * an http:// or https:// base URL of mdevmig-sched; each snapshot goes to
- * POST <url>/v1/hosts/<host>/inventory with "Authorization: Bearer
- * <token>". The credentials are copied; the token may be NULL when no
- * target is a URL. NULL with a message when a target is malformed, or a
- * URL target has no token. */
+ * POST <url>/v1/hosts/<host>/inventory and each heartbeat to POST
+ * <url>/v1/hosts/<host>/heartbeat, with "Authorization: Bearer <token>". The credentials are
+ * copied; the token may be NULL when no target is a URL. NULL with a message when a target is
+ * malformed, or a URL target has no token. */
 struct publish_credentials {
     const char *token;            /* the cluster token */
     const char *ca_file;          /* verifies an https:// sched; NULL: system CAs */

@@ -114,6 +114,16 @@ static const char *const registry_sql[ST_COUNT] = {
         "errno = excluded.errno, checked_at = excluded.checked_at "
         "WHERE excluded.checked_at >= probe_cache.checked_at",
     [ST_PROBE_EXPIRE] = "DELETE FROM probe_cache WHERE checked_at < ?1",
+    /* A heartbeat: only at the generation the collector still holds, and
+     * last_seen never moves back (a snapshot may have set a later one). */
+    [ST_HOST_TOUCH_AT] = "UPDATE hosts SET last_seen = max(last_seen, ?3) "
+                         "WHERE name = ?1 AND generation = ?2",
+    [ST_HOST_TOUCH_LATER] = "UPDATE hosts SET last_seen = ?2 WHERE name = ?1 AND last_seen < ?2",
+    /* One snapshot of a batch (registry_replace_hosts): a failing one is
+     * undone alone, the others of its transaction stay. */
+    [ST_SNAPSHOT_SAVEPOINT] = "SAVEPOINT registry_snapshot",
+    [ST_SNAPSHOT_RELEASE] = "RELEASE registry_snapshot",
+    [ST_SNAPSHOT_ROLLBACK_TO] = "ROLLBACK TO registry_snapshot",
 };
 
 /* ---- open and close ---------------------------------------------------- */

@@ -50,6 +50,52 @@ int registry_replace_host(struct registry *reg, const struct inventory *inv, int
 int registry_touch_host(struct registry *reg, const char *host, int64_t now, char *err,
                         size_t errlen);
 
+/* A heartbeat at a generation: last_seen moves (never back) only when the
+ * registry holds exactly that generation of host. 0 when touched; 1 when
+ * it holds another one or none, *held (may be NULL) then that generation,
+ * or -1 when the host is unknown: the caller sends its full snapshot. */
+int registry_touch_host_at(struct registry *reg, const char *host, int64_t generation, int64_t now,
+                           int64_t *held, char *err, size_t errlen);
+
+/* The generation held for host: 0 with *generation set, 1 when unknown. */
+int registry_host_generation(struct registry *reg, const char *host, int64_t *generation, char *err,
+                             size_t errlen);
+
+/* Heartbeats gathered in memory, written in one transaction: each known
+ * host's last_seen becomes last_seen unless it is already later; unknown
+ * hosts are skipped. 0, or -1 (nothing written). */
+struct registry_touch {
+    const char *host; /* borrowed */
+    int64_t last_seen;
+};
+
+int registry_touch_hosts(struct registry *reg, const struct registry_touch *touches, size_t count,
+                         char *err, size_t errlen);
+
+/* Group commit: several hosts' snapshots in ONE write transaction, each
+ * with registry_replace_host()'s rules (an older generation never
+ * overwrites a newer one, an equal one only refreshes last_seen), in the
+ * order given, so two snapshots of one host in a batch leave the newer.
+ * Each item gets its own outcome; one that fails is undone alone. */
+enum registry_replace_outcome {
+    REGISTRY_REPLACE_WRITTEN, /* the snapshot replaced the host's rows */
+    REGISTRY_REPLACE_TOUCHED, /* the same generation was held: last_seen only */
+    REGISTRY_REPLACE_IGNORED, /* a newer generation was held: nothing changed */
+    REGISTRY_REPLACE_FAILED,  /* err says why; nothing of it changed */
+};
+
+struct registry_replace {
+    const struct inventory *inv; /* borrowed */
+    int64_t now;                 /* unix s: the host's last_seen */
+    enum registry_replace_outcome outcome;
+    char err[512];
+};
+
+/* 0 when the transaction committed (each item's outcome set), -1 when it
+ * did not (every item FAILED with the reason, which is also in err). */
+int registry_replace_hosts(struct registry *reg, struct registry_replace *items, size_t count,
+                           char *err, size_t errlen);
+
 /* Removes a host with everything it had, its cached probe verdicts
  * included (a decommissioned host). 0 when done, 1 when unknown. */
 int registry_forget_host(struct registry *reg, const char *host, char *err, size_t errlen);

@@ -1,14 +1,17 @@
 /*
  * registry_snapshot — a host's snapshot in and out: replaced whole, in one
  * write transaction, and never by an older generation (an equal one is a
- * heartbeat); listed and loaded back in one read transaction, so a
- * snapshot replaced meanwhile by another process is seen whole or not at
- * all. Snapshot order is insertion order, so a load gives back the order
- * the collector published.
+ * heartbeat), alone or several hosts' in one transaction (group commit,
+ * each under a savepoint of its own); heartbeats' last_seen, one host at
+ * a given generation or many at once; listed and loaded back in one read
+ * transaction, so a snapshot replaced meanwhile by another process is
+ * seen whole or not at all. Snapshot order is insertion order, so a load
+ * gives back the order the collector published.
  */
 #include "registry_internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +89,9 @@ static int registry_insert_instance(struct registry *reg, const char *host,
     return 0;
 }
 
-/* The body of registry_replace_host(), inside its write transaction. */
+/* The body of registry_replace_host(), inside its write transaction: 0
+ * when written, 1 when a newer generation is held, 2 when the same one is
+ * (last_seen refreshed), -1 on error. */
 static int registry_replace_locked(struct registry *reg, const struct inventory *inv, int64_t now,
                                    char *err, size_t errlen)
 {
@@ -111,7 +116,7 @@ static int registry_replace_locked(struct registry *reg, const struct inventory 
             registry_done(s);
             return registry_fail(reg, err, errlen, "refreshing last_seen of host %s", host);
         }
-        return 0;
+        return 2;
     }
 
     s = reg->stmt[ST_HOST_UPSERT];
@@ -174,7 +179,136 @@ int registry_replace_host(struct registry *reg, const struct inventory *inv, int
         rc = -1;
     if (rc < 0)
         registry_rollback(reg);
+    return rc == 2 ? 0 : rc;
+}
+
+/* One item of a batch under its own savepoint, inside the batch's write
+ * transaction. -1 only when the transaction itself is gone (SQLite rolls
+ * back the whole of it on some failures, a full disk among them): then
+ * nothing of the batch can be kept. */
+static int registry_replace_item(struct registry *reg, struct registry_replace *item)
+{
+    const struct inventory *inv = item->inv;
+    item->outcome = REGISTRY_REPLACE_FAILED;
+    if (inv == NULL || inv->host == NULL || inv->host[0] == '\0') {
+        registry_fail_plain(reg, item->err, sizeof item->err, "a snapshot without a host name");
+        return 0;
+    }
+    if (registry_begin(reg, ST_SNAPSHOT_SAVEPOINT, item->err, sizeof item->err) < 0)
+        return -1;
+    int rc = registry_replace_locked(reg, inv, item->now, item->err, sizeof item->err);
+    if (rc < 0) {
+        if (sqlite3_get_autocommit(reg->db))
+            return -1;
+        (void)registry_run(reg->stmt[ST_SNAPSHOT_ROLLBACK_TO]);
+    }
+    if (registry_run(reg->stmt[ST_SNAPSHOT_RELEASE]) < 0) {
+        registry_fail(reg, item->err, sizeof item->err, "ending the snapshot of host %s",
+                      inv->host);
+        return -1;
+    }
+    item->outcome = rc == 0   ? REGISTRY_REPLACE_WRITTEN
+                    : rc == 1 ? REGISTRY_REPLACE_IGNORED
+                    : rc == 2 ? REGISTRY_REPLACE_TOUCHED
+                              : REGISTRY_REPLACE_FAILED;
+    return 0;
+}
+
+int registry_replace_hosts(struct registry *reg, struct registry_replace *items, size_t count,
+                           char *err, size_t errlen)
+{
+    if (count == 0)
+        return 0;
+    /* IMMEDIATE, as for one snapshot: the generations are read under the
+     * write lock, and the items run in order, so of two snapshots of one
+     * host in a batch the older one finds the newer already held. */
+    int rc = registry_begin(reg, ST_BEGIN_WRITE, err, errlen);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (registry_replace_item(reg, &items[i]) < 0) {
+            snprintf(err, errlen, "%s", items[i].err);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && registry_commit(reg, err, errlen) < 0)
+        rc = -1;
+    if (rc < 0) {
+        registry_rollback(reg);
+        for (size_t i = 0; i < count; i++) {
+            items[i].outcome = REGISTRY_REPLACE_FAILED;
+            snprintf(items[i].err, sizeof items[i].err, "%s", err);
+        }
+    }
     return rc;
+}
+
+int registry_host_generation(struct registry *reg, const char *host, int64_t *generation, char *err,
+                             size_t errlen)
+{
+    *generation = -1;
+    if (host == NULL)
+        return registry_fail_plain(reg, err, errlen, "reading a generation: no host name given");
+    sqlite3_stmt *s = reg->stmt[ST_HOST_GENERATION];
+    if (registry_bind_text(s, 1, host) != SQLITE_OK) {
+        registry_done(s);
+        return registry_fail(reg, err, errlen, "reading the generation of host %s", host);
+    }
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *generation = sqlite3_column_int64(s, 0);
+    registry_done(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return registry_fail(reg, err, errlen, "reading the generation of host %s", host);
+    return rc == SQLITE_ROW ? 0 : 1;
+}
+
+int registry_touch_host_at(struct registry *reg, const char *host, int64_t generation, int64_t now,
+                           int64_t *held, char *err, size_t errlen)
+{
+    if (held != NULL)
+        *held = generation;
+    if (host == NULL)
+        return registry_fail_plain(reg, err, errlen, "a heartbeat without a host name");
+    sqlite3_stmt *s = reg->stmt[ST_HOST_TOUCH_AT];
+    if (registry_bind_text(s, 1, host) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, generation) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 3, now) != SQLITE_OK || registry_run(s) < 0) {
+        registry_done(s);
+        return registry_fail(reg, err, errlen, "refreshing last_seen of host %s", host);
+    }
+    if (sqlite3_changes(reg->db) > 0)
+        return 0;
+    int64_t stored;
+    int rc = registry_host_generation(reg, host, &stored, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (held != NULL)
+        *held = rc == 0 ? stored : -1;
+    return 1;
+}
+
+int registry_touch_hosts(struct registry *reg, const struct registry_touch *touches, size_t count,
+                         char *err, size_t errlen)
+{
+    if (count == 0)
+        return 0;
+    if (registry_begin(reg, ST_BEGIN_WRITE, err, errlen) < 0)
+        return -1;
+    sqlite3_stmt *s = reg->stmt[ST_HOST_TOUCH_LATER];
+    for (size_t i = 0; i < count; i++) {
+        if (registry_bind_text(s, 1, touches[i].host) != SQLITE_OK ||
+            sqlite3_bind_int64(s, 2, touches[i].last_seen) != SQLITE_OK || registry_run(s) < 0) {
+            registry_done(s);
+            registry_fail(reg, err, errlen, "refreshing last_seen of host %s",
+                          registry_name(touches[i].host));
+            registry_rollback(reg);
+            return -1;
+        }
+    }
+    if (registry_commit(reg, err, errlen) < 0) {
+        registry_rollback(reg);
+        return -1;
+    }
+    return 0;
 }
 
 /* A statement keyed by host name alone that changes at most one host row:

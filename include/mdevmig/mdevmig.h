@@ -68,6 +68,7 @@ enum mdevmig_status {
     MDEVMIG_ERR_INPUT = -2,     /* a malformed request */
     MDEVMIG_ERR_NOT_FOUND = -3, /* an instance, host or device the registry does not know */
     MDEVMIG_ERR_FORBIDDEN = -4, /* ingest: the inventory names another host than the one given */
+    MDEVMIG_ERR_CONFLICT = -5,  /* heartbeat: the registry holds another generation, or none */
 };
 
 /* ---- the handle ------------------------------------------------------- */
@@ -530,6 +531,42 @@ struct mdevmig_rollout_info {
 
 MDEVMIG_API int mdevmig_rollout_info(const struct mdevmig_rollout *rollout,
                                      struct mdevmig_rollout_info *info);
+
+/* ---- heartbeats and ingest counters ----------------------------------- */
+
+/* A collector's heartbeat (body of POST /v1/hosts/{host}/heartbeat:
+ * {"generation": N}): its inventory is still generation N. MDEVMIG_OK
+ * (*touched true) when the registry holds exactly N of host: only its
+ * last_seen moves, kept in memory and written to the registry in batches
+ * (every reader the library answers sees it). MDEVMIG_ERR_CONFLICT when
+ * it holds another generation (*generation) or none (*generation -1):
+ * the collector must send its full inventory (mdevmig_ingest).
+ * ERR_INPUT for a malformed body; ERR_INTERNAL when the registry fails.
+ * generation/touched may be NULL. */
+MDEVMIG_API int mdevmig_heartbeat(struct mdevmig *m, const char *host, const char *body,
+                                  size_t body_len, int64_t *generation, bool *touched, char *err,
+                                  size_t errlen);
+
+/* What ingest and heartbeats have done since mdevmig_open, for metrics. */
+struct mdevmig_ingest_stats {
+    size_t size;                  /* sizeof(struct mdevmig_ingest_stats) */
+    uint64_t snapshots_written;   /* snapshots that rewrote a host's rows */
+    uint64_t snapshots_unchanged; /* at the generation held: last_seen only */
+    uint64_t snapshots_ignored;   /* older than the generation held */
+    uint64_t snapshots_failed;    /* the registry failed them */
+    uint64_t snapshot_batches;    /* write transactions the snapshots took */
+    uint64_t heartbeats_touched;  /* at the generation held */
+    uint64_t heartbeats_conflict; /* another generation or an unknown host */
+    uint64_t touch_flushes;       /* transactions writing heartbeats' last_seen */
+};
+
+#define MDEVMIG_INGEST_STATS_INIT                                                                  \
+    {                                                                                              \
+        .size = sizeof(struct mdevmig_ingest_stats)                                                \
+    }
+
+/* MDEVMIG_OK, or ERR_INPUT when out->size is not set. */
+MDEVMIG_API int mdevmig_ingest_stats(struct mdevmig *m, struct mdevmig_ingest_stats *out);
 
 #ifdef __cplusplus
 }

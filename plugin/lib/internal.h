@@ -26,6 +26,10 @@ struct mdevmig {
      * mdevmig_health; its own lock, so health never waits on a query. */
     pthread_mutex_t health_lock;
     char registry_error[256];
+    /* Heartbeats' last_seen and each host's generation, in memory
+     * (touches.c), and the group commit of snapshots (ingest.c). */
+    struct touches *touches;
+    struct ingest *ingest;
 };
 
 /* store.c: record how a call that used the registry ended (status an

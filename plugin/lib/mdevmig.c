@@ -6,6 +6,7 @@
  * able to take the VM only after its drivers accepted every mdev's version
  * in this very call.
  */
+#include "ingest.h"
 #include "internal.h"
 
 #include "errname.h"
@@ -155,6 +156,11 @@ struct mdevmig *mdevmig_open(const struct mdevmig_options *given, char *err, siz
         snprintf(err, errlen, "cannot create a lock");
         return NULL;
     }
+    if ((m->touches = touches_new()) == NULL || (m->ingest = ingest_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        mdevmig_close(m);
+        return NULL;
+    }
     if (registry_open(options->registry_path, &m->registry, err, errlen) < 0 ||
         (m->http = http_client_new(&http, err, errlen)) == NULL ||
         mdevmig_open_placement(m, options, err, errlen) < 0) {
@@ -182,6 +188,9 @@ void mdevmig_close(struct mdevmig *m)
 {
     if (m == NULL)
         return;
+    /* Pending heartbeats reach the registry before it closes. */
+    touches_free(m, m->touches);
+    ingest_free(m->ingest);
     registry_close(m->registry);
     http_client_free(m->http);
     placement_free(m->placement);

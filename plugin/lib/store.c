@@ -1,10 +1,11 @@
 /*
- * store — the registry as libmdevmig's callers see it: a collector's
- * snapshot in (ingest), the inventory out as JSON, host counts for
- * metrics, the integrity check a service runs at start, and the health
- * that the latest registry access decides. The library owns the one
- * SQLite connection; a service never opens the file itself.
+ * store — the registry as libmdevmig's callers see it: the inventory out
+ * as JSON, host counts for metrics, the integrity check a service runs at
+ * start, and the health that the latest registry access decides (what
+ * comes in, snapshots and heartbeats, is ingest.c's). The library owns
+ * the one SQLite connection; a service never opens the file itself.
  */
+#include "ingest.h"
 #include "internal.h"
 
 #include "wire.h"
@@ -43,40 +44,6 @@ int mdevmig_health(struct mdevmig *m, char *err, size_t errlen)
     return failing ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK;
 }
 
-int mdevmig_ingest(struct mdevmig *m, const char *host, const char *body, size_t body_len,
-                   int64_t *generation, bool *applied, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (json == NULL) {
-        snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                 jerr.text);
-        return MDEVMIG_ERR_INPUT;
-    }
-    struct inventory inv;
-    int rc = wire_inventory_from_json(json, &inv, err, errlen);
-    json_decref(json);
-    if (rc < 0)
-        return MDEVMIG_ERR_INPUT;
-    int status = MDEVMIG_OK;
-    if (strcmp(inv.host, host) != 0) {
-        snprintf(err, errlen, "the inventory is host %s's, not %s's", inv.host, host);
-        status = MDEVMIG_ERR_FORBIDDEN;
-    } else {
-        pthread_mutex_lock(&m->registry_lock);
-        rc = registry_replace_host(m->registry, &inv, (int64_t)time(NULL), err, errlen);
-        pthread_mutex_unlock(&m->registry_lock);
-        status = rc < 0 ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK;
-        store_outcome(m, status, err);
-        if (generation != NULL)
-            *generation = inv.generation;
-        if (applied != NULL)
-            *applied = rc == 0;
-    }
-    inventory_free(&inv);
-    return status;
-}
-
 /* One host's entry: NULL with err set (rc 1: gone since it was listed). */
 static json_t *store_host_json(struct mdevmig *m, const struct registry_host *h, int64_t now,
                                int *rc, char *err, size_t errlen)
@@ -104,6 +71,12 @@ static json_t *store_host_json(struct mdevmig *m, const struct registry_host *h,
 
 static int store_list(struct mdevmig *m, struct registry_hosts *hosts, char *err, size_t errlen)
 {
+    /* These answers show last_seen and staleness: the heartbeats kept in
+     * memory are written first, so they are exact (touches.c). */
+    if (touches_flush(m, err, errlen) < 0) {
+        store_outcome(m, MDEVMIG_ERR_INTERNAL, err);
+        return MDEVMIG_ERR_INTERNAL;
+    }
     pthread_mutex_lock(&m->registry_lock);
     int rc = registry_list_hosts(m->registry, hosts, err, errlen);
     pthread_mutex_unlock(&m->registry_lock);
@@ -161,15 +134,17 @@ int mdevmig_inventory_json(struct mdevmig *m, const char *host, char **out, char
 
 int mdevmig_host_counts(struct mdevmig *m, size_t *count, size_t *stale, char *err, size_t errlen)
 {
-    struct registry_hosts hosts;
-    int status = store_list(m, &hosts, err, errlen);
-    if (status != MDEVMIG_OK)
-        return status;
+    /* Every scrape asks: a count, never the list of 100,000 names. The
+     * heartbeats kept in memory are written first (touches.c). */
+    if (touches_flush(m, err, errlen) < 0) {
+        store_outcome(m, MDEVMIG_ERR_INTERNAL, err);
+        return MDEVMIG_ERR_INTERNAL;
+    }
     int64_t now = (int64_t)time(NULL);
-    *count = hosts.count;
-    *stale = 0;
-    for (size_t i = 0; i < hosts.count; i++)
-        *stale += now - hosts.items[i].last_seen > m->stale_after_s;
-    registry_hosts_free(&hosts);
-    return MDEVMIG_OK;
+    pthread_mutex_lock(&m->registry_lock);
+    int rc = registry_host_counts(m->registry, now - m->stale_after_s, count, stale, err, errlen);
+    pthread_mutex_unlock(&m->registry_lock);
+    int status = rc < 0 ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK;
+    store_outcome(m, status, err);
+    return status;
 }

@@ -11,6 +11,7 @@
 #include "service.h"
 
 #include "buildinfo.h"
+#include "heartbeat_wire.h"
 #include "log.h"
 #include "metrics_reply.h"
 #include "textbuf.h"
@@ -61,6 +62,49 @@ static void sched_ingest(struct sched *s, const char *host, const struct http_re
     }
     atomic_fetch_add(&s->ingest_rejected, 1);
     http_response_error(resp, rc == MDEVMIG_ERR_FORBIDDEN ? 403 : 400, "%s", err);
+}
+
+/* POST /v1/hosts/{host}/heartbeat {"generation": N}: 200 when the
+ * registry holds exactly N (only last_seen moves), 409 naming what it
+ * holds otherwise, which makes the collector send its inventory. */
+static void sched_heartbeat(struct sched *s, const char *host, const struct http_request *req,
+                            struct http_response *resp)
+{
+    /* The same rule as for snapshots: a host keeps only itself fresh. */
+    if (s->host_identity && !http_request_client_is(req, host)) {
+        atomic_fetch_add(&s->ingest_rejected, 1);
+        log_warn("heartbeat for host %s from %s refused: its client certificate does not name %s",
+                 host, req->peer, host);
+        http_response_error(resp, 403,
+                            "the client certificate does not name host %s: under mutual TLS a "
+                            "collector heartbeats only for its own host",
+                            host);
+        return;
+    }
+    char err[1024];
+    int64_t generation = -1;
+    bool touched = false;
+    int rc = mdevmig_heartbeat(s->lib, host, req->body, req->body_len, &generation, &touched, err,
+                               sizeof err);
+    if (rc == MDEVMIG_OK || rc == MDEVMIG_ERR_CONFLICT) {
+        atomic_fetch_add(rc == MDEVMIG_OK ? &s->heartbeat_touched : &s->heartbeat_conflict, 1);
+        const struct heartbeat_wire_reply reply = {
+            .touched = rc == MDEVMIG_OK,
+            .known = generation >= 0,
+            .generation = generation,
+            .error = rc == MDEVMIG_OK ? NULL : err,
+        };
+        http_response_json(resp, rc == MDEVMIG_OK ? 200 : 409,
+                           heartbeat_wire_reply_to_json(&reply));
+        return;
+    }
+    if (rc == MDEVMIG_ERR_INTERNAL) {
+        log_error("heartbeat from %s (host %s): %s", req->peer, host, err);
+        http_response_error(resp, 500, "%s", err);
+        return;
+    }
+    atomic_fetch_add(&s->ingest_rejected, 1);
+    http_response_error(resp, 400, "%s", err);
 }
 
 /* GET /v1/inventory and GET /v1/hosts/{host}/inventory */
@@ -522,7 +566,8 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
     } else if (strncmp(req->path, SCHED_HOSTS_PREFIX, strlen(SCHED_HOSTS_PREFIX)) == 0) {
         const char *host = req->path + strlen(SCHED_HOSTS_PREFIX);
         const char *slash = strchr(host, '/');
-        if (slash == NULL || strcmp(slash, "/inventory") != 0 || slash == host ||
+        bool heartbeat = slash != NULL && strcmp(slash, "/heartbeat") == 0;
+        if (slash == NULL || (strcmp(slash, "/inventory") != 0 && !heartbeat) || slash == host ||
             slash - host > 255) {
             http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
             return;
@@ -535,7 +580,10 @@ void sched_api_handle(void *ctx, const struct http_request *req, struct http_res
                                 mdevmig_host_name_rule());
             return;
         }
-        if (strcmp(req->method, "POST") == 0)
+        if (heartbeat) {
+            if (http_method_allowed(req, resp, "POST"))
+                sched_heartbeat(s, name, req, resp);
+        } else if (strcmp(req->method, "POST") == 0)
             sched_ingest(s, name, req, resp);
         else if (strcmp(req->method, "GET") == 0)
             sched_inventory(s, name, resp);

@@ -181,10 +181,27 @@ void metrics_reply_sched(struct sched *s, struct http_response *resp)
         {.labels = {{"outcome", "applied"}}, .value = (double)atomic_load(&s->ingest_applied)},
         {.labels = {{"outcome", "ignored"}}, .value = (double)atomic_load(&s->ingest_ignored)},
         {.labels = {{"outcome", "rejected"}}, .value = (double)atomic_load(&s->ingest_rejected)},
+        {.labels = {{"outcome", "heartbeat"}}, .value = (double)atomic_load(&s->heartbeat_touched)},
+        {.labels = {{"outcome", "heartbeat_conflict"}},
+         .value = (double)atomic_load(&s->heartbeat_conflict)},
     };
     metrics_write(&buf, METRICS_COUNTER, "mdevmig_sched_ingest_total",
-                  "Collector snapshots received: applied, ignored (not newer) or rejected.", ingest,
-                  sizeof ingest / sizeof ingest[0]);
+                  "Collector snapshots and heartbeats received: applied, ignored (not newer) or "
+                  "rejected snapshots; heartbeats that only refreshed last_seen, or met another "
+                  "generation (409: the full inventory follows).",
+                  ingest, sizeof ingest / sizeof ingest[0]);
+    /* The library counts the writes: a snapshot at the generation held is
+     * applied but rewrites nothing. */
+    struct mdevmig_ingest_stats stats = MDEVMIG_INGEST_STATS_INIT;
+    if (mdevmig_ingest_stats(s->lib, &stats) != MDEVMIG_OK)
+        stats = (struct mdevmig_ingest_stats)MDEVMIG_INGEST_STATS_INIT;
+    metrics_reply_counter(&buf, "mdevmig_sched_snapshot_writes_total",
+                          "Snapshots that rewrote a host's rows in the registry (heartbeats and "
+                          "unchanged snapshots rewrite none).",
+                          stats.snapshots_written);
+    metrics_reply_counter(&buf, "mdevmig_sched_snapshot_batches_total",
+                          "Write transactions the snapshots took: several at once share one.",
+                          stats.snapshot_batches);
 
     sched_readiness_metrics(s, &buf);
     metrics_write_value(&buf, METRICS_GAUGE, "mdevmig_sched_hosts", "Hosts in the registry.",

@@ -35,6 +35,11 @@ struct sched {
     atomic_ulong ingest_applied;
     atomic_ulong ingest_ignored;
     atomic_ulong ingest_rejected;
+    /* POST /v1/hosts/{host}/heartbeat: touched (only last_seen moved) or
+     * conflict (409: the collector sends its inventory next); refused
+     * ones count as ingest_rejected. */
+    atomic_ulong heartbeat_touched;
+    atomic_ulong heartbeat_conflict;
     atomic_ulong decision_us_total;
     /* Zeroed with the rest; metrics_reply.c gives them their bounds. */
     struct metrics_histogram decision_select;

@@ -5,8 +5,10 @@
  * stub must get the snapshot's exact bytes at /v1/hosts/<host>/inventory
  * (host percent-encoded) with the bearer token; 5xx, transport failures,
  * 401 and 403 are retried with backoff; any other 4xx waits for the next
- * snapshot; a heartbeat sends the same snapshot again, over the kept
- * connection; sqlite targets still work beside http ones.
+ * snapshot; a heartbeat sends {"generation": N} alone to
+ * /v1/hosts/<host>/heartbeat over the kept connection, the whole snapshot
+ * at once when the sched answers 409, and as heartbeats when it answers
+ * 404 (an older sched); sqlite targets still work beside http ones.
  *
  * Usage: test_publish_http
  */
@@ -354,14 +356,13 @@ static void test_publish_retry_after_500(void **state)
     stub_stop(&s);
 }
 
-/* With nothing changing, the same snapshot goes out again each heartbeat;
- * the sched answering "not applied" at the same generation is no error. */
+/* With nothing changing, each heartbeat sends the generation alone. */
 static void test_publish_heartbeat(void **state)
 {
     (void)state;
     static const struct stub_reply script[] = {
         {200, "{\"applied\": true, \"generation\": 5}"},
-        {200, "{\"applied\": false, \"generation\": 5}"},
+        {200, "{\"generation\": 5, \"touched\": true}"},
     };
     struct stub s;
     stub_start(&s, script, 2);
@@ -384,8 +385,79 @@ static void test_publish_heartbeat(void **state)
     size_t connections = s.connections;
     pthread_mutex_unlock(&s.lock);
     assert_int_equal(connections, 1);
+    check_request(&s, 0, "/v1/hosts/gpu-a/inventory", json);
     size_t n = stub_count(&s);
-    for (size_t i = 0; i < n && i < STUB_MAX; i++)
+    for (size_t i = 1; i < n && i < STUB_MAX; i++)
+        check_request(&s, i, "/v1/hosts/gpu-a/heartbeat", "{\"generation\":5}");
+    free(json);
+    stub_stop(&s);
+}
+
+/* A 409 (the sched restarted on an empty registry, or holds another
+ * generation) gets the whole snapshot at once, then heartbeats again. */
+static void test_publish_heartbeat_conflict(void **state)
+{
+    (void)state;
+    static const struct stub_reply script[] = {
+        {200, "{\"applied\": true, \"generation\": 6}"},
+        {409, "{\"error\": \"host gpu-a is not in the registry: send the full inventory\", "
+              "\"generation\": null}"},
+        {200, "{\"applied\": true, \"generation\": 6}"},
+        {200, "{\"generation\": 6, \"touched\": true}"},
+    };
+    struct stub s;
+    stub_start(&s, script, 4);
+    char url[128];
+    stub_url(&s, url, sizeof url, "");
+    char *targets[] = {url};
+    struct publish *p = start(targets, 1, 0.2);
+    char *json = inventory_json("gpu-a", 6);
+    publish_offer(p, json, strlen(json), 6);
+    wait_for(&s, p, 5, 2, 1, 0);
+    struct publish_stats st;
+    publish_get_stats(p, &st);
+    publish_stop(p);
+
+    assert_int_equal(st.published, 2);
+    assert_int_equal(st.failures, 0);
+    check_request(&s, 0, "/v1/hosts/gpu-a/inventory", json);
+    check_request(&s, 1, "/v1/hosts/gpu-a/heartbeat", "{\"generation\":6}");
+    check_request(&s, 2, "/v1/hosts/gpu-a/inventory", json);
+    check_request(&s, 3, "/v1/hosts/gpu-a/heartbeat", "{\"generation\":6}");
+    check_request(&s, 4, "/v1/hosts/gpu-a/heartbeat", "{\"generation\":6}");
+    free(json);
+    stub_stop(&s);
+}
+
+/* A sched without the endpoint (404) gets the whole snapshot, and from
+ * then on every heartbeat is the whole snapshot, as before heartbeats. */
+static void test_publish_heartbeat_old_sched(void **state)
+{
+    (void)state;
+    static const struct stub_reply script[] = {
+        {200, "{\"applied\": true, \"generation\": 7}"},
+        {404, "{\"error\": \"no such endpoint: /v1/hosts/gpu-a/heartbeat\"}"},
+        {200, "{\"applied\": true, \"generation\": 7}"},
+    };
+    struct stub s;
+    stub_start(&s, script, 3);
+    char url[128];
+    stub_url(&s, url, sizeof url, "");
+    char *targets[] = {url};
+    struct publish *p = start(targets, 1, 0.2);
+    char *json = inventory_json("gpu-a", 7);
+    publish_offer(p, json, strlen(json), 7);
+    wait_for(&s, p, 5, 1, 3, 0);
+    struct publish_stats st;
+    publish_get_stats(p, &st);
+    publish_stop(p);
+
+    assert_int_equal(st.published, 1);
+    assert_int_equal(st.failures, 0);
+    check_request(&s, 0, "/v1/hosts/gpu-a/inventory", json);
+    check_request(&s, 1, "/v1/hosts/gpu-a/heartbeat", "{\"generation\":7}");
+    size_t n = stub_count(&s);
+    for (size_t i = 2; i < n && i < STUB_MAX; i++)
         check_request(&s, i, "/v1/hosts/gpu-a/inventory", json);
     free(json);
     stub_stop(&s);
@@ -595,6 +667,8 @@ int main(void)
         cmocka_unit_test(test_publish_applied),
         cmocka_unit_test(test_publish_retry_after_500),
         cmocka_unit_test(test_publish_heartbeat),
+        cmocka_unit_test(test_publish_heartbeat_conflict),
+        cmocka_unit_test(test_publish_heartbeat_old_sched),
         cmocka_unit_test(test_publish_host_in_path),
         cmocka_unit_test(test_publish_denied_retried),
         cmocka_unit_test(test_publish_rejected_waits),

@@ -1,0 +1,284 @@
+/*
+ * ingest — collectors' news into the registry: full snapshots (POST
+ * /v1/hosts/{host}/inventory) and heartbeats (POST .../heartbeat).
+ *
+ * Snapshots are parsed and checked in the caller's thread (the sched
+ * serves each connection in one), then written by group commit: the
+ * first caller to find no write under way becomes the writer and applies
+ * every snapshot queued at that moment in ONE transaction, each with
+ * registry_replace_host()'s rules and in arrival order, so an older
+ * generation still never overwrites a newer one, even of one host twice
+ * in a batch; callers that queued meanwhile wait, and one of them writes
+ * the next batch. A commit costs the same for one snapshot as for many,
+ * so under load the batches grow and the commits stay few. Every caller
+ * gets its own item's outcome.
+ *
+ * Heartbeats go to the heartbeat table (touches.c), which answers from
+ * memory and writes last_seen in batches.
+ */
+#include "ingest.h"
+#include "internal.h"
+
+#include "heartbeat_wire.h"
+#include "wire.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A batch bigger than this leaves the rest to the next writer, so one
+ * transaction (and the registry lock every reader waits on) stays short. */
+#define INGEST_BATCH_MAX 256
+
+/* One caller's snapshot, on its stack until done. */
+struct ingest_item {
+    struct ingest_item *next;
+    struct registry_replace replace;
+    bool done;
+};
+
+struct ingest {
+    pthread_mutex_t lock;
+    pthread_cond_t done; /* an item is done, or the writer left */
+    struct ingest_item *head, **tail;
+    bool writing;
+    atomic_ulong written, unchanged, ignored, failed, batches;
+    atomic_ulong heartbeats_touched, heartbeats_conflict;
+};
+
+struct ingest *ingest_new(void)
+{
+    struct ingest *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    if (pthread_mutex_init(&q->lock, NULL) != 0) {
+        free(q);
+        return NULL;
+    }
+    if (pthread_cond_init(&q->done, NULL) != 0) {
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return NULL;
+    }
+    q->tail = &q->head;
+    return q;
+}
+
+void ingest_free(struct ingest *q)
+{
+    if (q == NULL)
+        return;
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->done);
+    free(q);
+}
+
+/* Writes one batch (taken off the queue, so q->lock is not held) and
+ * tells the heartbeat table what the registry now holds. */
+static void ingest_write(struct mdevmig *m, struct ingest_item *batch)
+{
+    struct ingest *q = m->ingest;
+    size_t n = 0;
+    for (struct ingest_item *it = batch; it != NULL; it = it->next)
+        n++;
+    /* The registry takes the batch as one array; the items stay on their
+     * callers' stacks. */
+    struct registry_replace *items = malloc(n * sizeof *items);
+    if (items == NULL) {
+        for (struct ingest_item *it = batch; it != NULL; it = it->next) {
+            it->replace.outcome = REGISTRY_REPLACE_FAILED;
+            snprintf(it->replace.err, sizeof it->replace.err, "storing a snapshot: out of memory");
+            atomic_fetch_add(&q->failed, 1);
+        }
+        return;
+    }
+    n = 0;
+    for (struct ingest_item *it = batch; it != NULL; it = it->next)
+        items[n++] = it->replace;
+    char err[512] = "";
+    pthread_mutex_lock(&m->registry_lock);
+    int rc = registry_replace_hosts(m->registry, items, n, err, sizeof err);
+    for (size_t i = 0; i < n; i++) {
+        const struct registry_replace *r = &items[i];
+        bool held =
+            r->outcome == REGISTRY_REPLACE_WRITTEN || r->outcome == REGISTRY_REPLACE_TOUCHED;
+        /* An ignored snapshot says only that a newer generation is held:
+         * which one, the next heartbeat asks the registry. */
+        if (r->outcome != REGISTRY_REPLACE_FAILED)
+            touches_learn(m, r->inv->host, held, r->inv->generation, r->now);
+    }
+    pthread_mutex_unlock(&m->registry_lock);
+    store_outcome(m, rc < 0 ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK, err);
+    atomic_fetch_add(&q->batches, 1);
+    size_t i = 0;
+    for (struct ingest_item *it = batch; it != NULL; it = it->next, i++) {
+        it->replace.outcome = items[i].outcome;
+        memcpy(it->replace.err, items[i].err, sizeof it->replace.err);
+        switch (items[i].outcome) {
+        case REGISTRY_REPLACE_WRITTEN:
+            atomic_fetch_add(&q->written, 1);
+            break;
+        case REGISTRY_REPLACE_TOUCHED:
+            atomic_fetch_add(&q->unchanged, 1);
+            break;
+        case REGISTRY_REPLACE_IGNORED:
+            atomic_fetch_add(&q->ignored, 1);
+            break;
+        case REGISTRY_REPLACE_FAILED:
+            atomic_fetch_add(&q->failed, 1);
+            break;
+        }
+    }
+    free(items);
+}
+
+/* Queues item and returns once it is written, by this thread or another. */
+static void ingest_submit(struct mdevmig *m, struct ingest_item *item)
+{
+    struct ingest *q = m->ingest;
+    pthread_mutex_lock(&q->lock);
+    item->next = NULL;
+    *q->tail = item;
+    q->tail = &item->next;
+    while (!item->done) {
+        if (q->writing) {
+            pthread_cond_wait(&q->done, &q->lock);
+            continue;
+        }
+        /* Nobody writes: this thread writes whatever is queued, its own
+         * item first among them or already done by an earlier writer. */
+        q->writing = true;
+        struct ingest_item *batch = q->head, *last = batch;
+        for (size_t n = 1; n < INGEST_BATCH_MAX && last->next != NULL; n++)
+            last = last->next;
+        q->head = last->next;
+        if (q->head == NULL)
+            q->tail = &q->head;
+        last->next = NULL;
+        pthread_mutex_unlock(&q->lock);
+
+        ingest_write(m, batch);
+
+        pthread_mutex_lock(&q->lock);
+        for (struct ingest_item *it = batch; it != NULL;) {
+            struct ingest_item *next = it->next;
+            it->done = true; /* its owner may free it from here on */
+            it = next;
+        }
+        q->writing = false;
+        pthread_cond_broadcast(&q->done);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+int mdevmig_ingest(struct mdevmig *m, const char *host, const char *body, size_t body_len,
+                   int64_t *generation, bool *applied, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (json == NULL) {
+        snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        return MDEVMIG_ERR_INPUT;
+    }
+    struct inventory inv;
+    int rc = wire_inventory_from_json(json, &inv, err, errlen);
+    json_decref(json);
+    if (rc < 0)
+        return MDEVMIG_ERR_INPUT;
+    if (strcmp(inv.host, host) != 0) {
+        snprintf(err, errlen, "the inventory is host %s's, not %s's", inv.host, host);
+        inventory_free(&inv);
+        return MDEVMIG_ERR_FORBIDDEN;
+    }
+    struct ingest_item item = {.replace = {.inv = &inv, .now = (int64_t)time(NULL)}};
+    ingest_submit(m, &item);
+    int status = MDEVMIG_OK;
+    if (item.replace.outcome == REGISTRY_REPLACE_FAILED) {
+        snprintf(err, errlen, "%s", item.replace.err);
+        status = MDEVMIG_ERR_INTERNAL;
+    }
+    if (generation != NULL)
+        *generation = inv.generation;
+    /* As before batches: a snapshot at the generation held counts as
+     * applied (it refreshed last_seen); only an older one does not. */
+    if (applied != NULL)
+        *applied = item.replace.outcome == REGISTRY_REPLACE_WRITTEN ||
+                   item.replace.outcome == REGISTRY_REPLACE_TOUCHED;
+    inventory_free(&inv);
+    return status;
+}
+
+int mdevmig_heartbeat(struct mdevmig *m, const char *host, const char *body, size_t body_len,
+                      int64_t *generation, bool *touched, char *err, size_t errlen)
+{
+    if (touched != NULL)
+        *touched = false;
+    if (generation != NULL)
+        *generation = -1;
+    char why[128];
+    if (host == NULL || !mdevmig_host_name_valid(host, why, sizeof why)) {
+        snprintf(err, errlen, "the host name %s", host == NULL ? "is missing" : why);
+        return MDEVMIG_ERR_INPUT;
+    }
+    json_error_t jerr;
+    json_t *json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (json == NULL) {
+        snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        return MDEVMIG_ERR_INPUT;
+    }
+    int64_t given;
+    int rc = heartbeat_wire_request_from_json(json, &given, err, errlen);
+    json_decref(json);
+    if (rc < 0)
+        return MDEVMIG_ERR_INPUT;
+    int64_t held;
+    rc = touches_heartbeat(m, host, given, (int64_t)time(NULL), &held, err, errlen);
+    if (rc < 0) {
+        store_outcome(m, MDEVMIG_ERR_INTERNAL, err);
+        return MDEVMIG_ERR_INTERNAL;
+    }
+    if (generation != NULL)
+        *generation = rc == 0 ? given : held;
+    if (rc == 0) {
+        atomic_fetch_add(&m->ingest->heartbeats_touched, 1);
+        if (touched != NULL)
+            *touched = true;
+        return MDEVMIG_OK;
+    }
+    atomic_fetch_add(&m->ingest->heartbeats_conflict, 1);
+    if (held < 0)
+        snprintf(err, errlen, "host %s is not in the registry: send the full inventory", host);
+    else
+        snprintf(err, errlen,
+                 "the registry holds generation %lld of host %s, not %lld: send the full inventory",
+                 (long long)held, host, (long long)given);
+    return MDEVMIG_ERR_CONFLICT;
+}
+
+int mdevmig_ingest_stats(struct mdevmig *m, struct mdevmig_ingest_stats *out)
+{
+    if (out == NULL || out->size < sizeof(size_t))
+        return MDEVMIG_ERR_INPUT;
+    struct ingest *q = m->ingest;
+    const struct mdevmig_ingest_stats full = {
+        .size = sizeof full,
+        .snapshots_written = atomic_load(&q->written),
+        .snapshots_unchanged = atomic_load(&q->unchanged),
+        .snapshots_ignored = atomic_load(&q->ignored),
+        .snapshots_failed = atomic_load(&q->failed),
+        .snapshot_batches = atomic_load(&q->batches),
+        .heartbeats_touched = atomic_load(&q->heartbeats_touched),
+        .heartbeats_conflict = atomic_load(&q->heartbeats_conflict),
+        .touch_flushes = touches_flushes(m->touches),
+    };
+    /* Only as much as the caller's version of the struct has. */
+    size_t want = out->size < sizeof full ? out->size : sizeof full;
+    memcpy((char *)out + sizeof full.size, (const char *)&full + sizeof full.size,
+           want - sizeof full.size);
+    return MDEVMIG_OK;
+}
