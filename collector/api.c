@@ -19,9 +19,9 @@
 #include "scan.h"
 #include "textbuf.h"
 #include "version.h"
+#include "versions.h"
 #include "wire.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -32,8 +32,9 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
-#define API_DEVICE_PREFIX "/v1/devices/"
-#define API_DEVICE_SUFFIX "/migration_version"
+#define API_DEVICE_PREFIX  "/v1/devices/"
+#define API_DEVICE_SUFFIX  "/migration_version"
+#define API_VERSIONS_BATCH "/v1/devices/migration_versions"
 
 static void api_health(struct collector *c, struct http_response *resp)
 {
@@ -50,50 +51,6 @@ static void api_inventory(struct collector *c, struct http_response *resp)
     else
         http_response_text(resp, 200, "application/json", c->inventory_json, c->inventory_json_len);
     pthread_rwlock_unlock(&c->lock);
-}
-
-static void api_lower(char *s)
-{
-    for (; *s != '\0'; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
-static void api_device_version(struct collector *c, const char *uuid_text,
-                               struct http_response *resp)
-{
-    if (!wire_uuid_valid(uuid_text)) {
-        http_response_error(resp, 400, "\"%.64s\" is not an mdev UUID (8-4-4-4-12 hex digits)",
-                            uuid_text);
-        return;
-    }
-    char uuid[INV_UUID_LEN];
-    snprintf(uuid, sizeof uuid, "%s", uuid_text);
-    api_lower(uuid);
-    char type[256] = "", parent[256] = "";
-    pthread_rwlock_rdlock(&c->lock);
-    const struct inv_device *dev = inventory_find_device(&c->inv, uuid);
-    if (dev != NULL) {
-        snprintf(type, sizeof type, "%s", dev->type);
-        snprintf(parent, sizeof parent, "%s", dev->parent);
-    }
-    pthread_rwlock_unlock(&c->lock);
-    if (type[0] == '\0') {
-        http_response_error(resp, 404, "no mdev device %s on host %s", uuid, c->cfg->host);
-        return;
-    }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/bus/mdev/devices/%s/migration_version", c->cfg->sysfs_root,
-             uuid);
-    struct inv_migration mig;
-    if (scan_read_migration(path, type, &mig) < 0) {
-        http_response_error(resp, 503, "sysfs on host %s is not connected", c->cfg->host);
-        return;
-    }
-    json_t *json =
-        json_pack("{s:s, s:s, s:s, s:s, s:o}", "host", c->cfg->host, "device", uuid, "type", type,
-                  "parent", parent, "migration", wire_migration_to_json(&mig));
-    inv_migration_clear(&mig);
-    http_response_json(resp, 200, json);
 }
 
 /* Where to write, chosen from the inventory under the read lock. */
@@ -391,6 +348,9 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
     } else if (strcmp(req->path, "/metrics") == 0) {
         if (http_method_allowed(req, resp, "GET"))
             metrics_reply_collector(c, resp);
+    } else if (strcmp(req->path, API_VERSIONS_BATCH) == 0) {
+        if (http_method_allowed(req, resp, "POST"))
+            versions_batch(c, req, resp);
     } else if (strncmp(req->path, API_DEVICE_PREFIX, strlen(API_DEVICE_PREFIX)) == 0) {
         const char *uuid = req->path + strlen(API_DEVICE_PREFIX);
         const char *suffix = strchr(uuid, '/');
@@ -402,7 +362,7 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
         size_t n = (size_t)(suffix - uuid);
         snprintf(uuid_text, sizeof uuid_text, "%.*s", (int)(n < 63 ? n : 63), uuid);
         if (http_method_allowed(req, resp, "GET"))
-            api_device_version(c, n < 63 ? uuid_text : "(too long)", resp);
+            versions_device(c, n < 63 ? uuid_text : "(too long)", resp);
     } else {
         http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
     }

@@ -1,6 +1,7 @@
 /*
- * api — the collector's HTTP API (DESIGN.md §3): health, inventory, a live
- * read of one device's migration_version, write-probes, and metrics.
+ * api — the collector's HTTP API (DESIGN.md §3): health, inventory, live
+ * reads of devices' migration_version (one, or a batch: versions.h),
+ * write-probes, and metrics.
  */
 #ifndef MDEVMIG_COLLECTOR_API_H
 #define MDEVMIG_COLLECTOR_API_H

@@ -15,6 +15,7 @@
 #include "textbuf.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 void metrics_reply_collector_init(struct collector_metrics *m)
@@ -31,6 +32,21 @@ void metrics_reply_collector_write(struct collector *c, long us)
 void metrics_reply_collector_request(struct collector *c, long us)
 {
     metrics_histogram_observe_us(&c->metrics.probe_request, us);
+}
+
+/* Batch reads are counted here rather than in struct collector_metrics
+ * (collector.h), which the rest of the collector shares: a process runs
+ * one collector, so process-wide counters are that collector's. */
+static atomic_ulong metrics_reply_batches_answered;
+static atomic_ulong metrics_reply_batches_refused;
+static atomic_ulong metrics_reply_batch_devices;
+
+void metrics_reply_collector_batch(struct collector *c, bool answered, size_t devices)
+{
+    (void)c;
+    atomic_fetch_add(answered ? &metrics_reply_batches_answered : &metrics_reply_batches_refused,
+                     1);
+    atomic_fetch_add(&metrics_reply_batch_devices, (unsigned long)devices);
 }
 
 static void metrics_reply_counter(struct textbuf *buf, const char *name, const char *help,
@@ -86,6 +102,20 @@ void metrics_reply_collector(struct collector *c, struct http_response *resp)
                           "Write-probes answered 503 because the write never reached the "
                           "driver (a dead sysfs mount, a failed open): no verdict.",
                           atomic_load(&m->probe_errors));
+    const struct metrics_sample batches[] = {
+        {.labels = {{"result", "answered"}},
+         .value = (double)atomic_load(&metrics_reply_batches_answered)},
+        {.labels = {{"result", "refused"}},
+         .value = (double)atomic_load(&metrics_reply_batches_refused)},
+    };
+    metrics_write(&buf, METRICS_COUNTER, "mdevmig_collector_version_batches_total",
+                  "POST /v1/devices/migration_versions requests: answered, or refused (a bad "
+                  "body with 400, no inventory or no sysfs with 503).",
+                  batches, sizeof batches / sizeof batches[0]);
+    metrics_reply_counter(&buf, "mdevmig_collector_version_batch_devices_total",
+                          "Devices whose migration_version a batch read live (found on this "
+                          "host).",
+                          atomic_load(&metrics_reply_batch_devices));
     metrics_reply_counter(&buf, "mdevmig_collector_requests_total",
                           "HTTP requests received, every endpoint.", atomic_load(&m->requests));
     metrics_reply_counter(&buf, "mdevmig_collector_bad_requests_total",

@@ -6,6 +6,9 @@
 #ifndef MDEVMIG_COLLECTOR_METRICS_REPLY_H
 #define MDEVMIG_COLLECTOR_METRICS_REPLY_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct collector;
 struct collector_metrics;
 struct http_response;
@@ -21,5 +24,10 @@ void metrics_reply_collector_write(struct collector *c, long us);
 
 /* One whole POST /v1/probe, whatever its answer, in microseconds. */
 void metrics_reply_collector_request(struct collector *c, long us);
+
+/* One POST /v1/devices/migration_versions: answered (200) or not (a
+ * refused body, no inventory, sysfs gone), and how many of its devices
+ * the host had and read. */
+void metrics_reply_collector_batch(struct collector *c, bool answered, size_t devices);
 
 #endif

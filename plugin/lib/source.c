@@ -3,12 +3,16 @@
  * and which mdevs it holds; the versions are then read live from the
  * source's collector (device node first, type node second, as the kernel
  * proposal orders them), and only when that collector cannot be reached
- * does the registry's copy stand in, marked stale.
+ * does the registry's copy stand in, marked stale. Several devices are
+ * read in one batch request (an evacuation reads a whole host's), so the
+ * cost of reading live stays close to that of the registry's copy.
  */
 #include "internal.h"
 
 #include "errname.h"
+#include "log.h"
 #include "version.h"
+#include "versions_wire.h"
 #include "wire.h"
 
 #include <ctype.h>
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void source_clear(struct source *src)
 {
@@ -93,16 +98,54 @@ static int source_parse_live(const char *body, struct inv_migration *out)
     return rc;
 }
 
-/* Live reads of every device from the source collector. Marks the source
- * stale (and keeps the registry's versions) when the collector does not
- * answer. */
-static int source_read_live(struct mdevmig *m, struct source *src, const bool *present, char *err,
+/* What the live reads leave for the type-node fallback, per mdev of the
+ * source: the registry's parent of each device, and its type node's
+ * version when a batch read it live with the device. */
+struct source_reads {
+    bool *present; /* the registry lists the device on the host */
+    const char **parents;
+    bool *type_read; /* type_live holds the type node, read live */
+    struct inv_migration *type_live;
+};
+
+static int source_reads_init(struct source_reads *r, size_t count)
+{
+    r->present = calloc(count + 1, sizeof *r->present);
+    r->parents = calloc(count + 1, sizeof *r->parents);
+    r->type_read = calloc(count + 1, sizeof *r->type_read);
+    r->type_live = calloc(count + 1, sizeof *r->type_live);
+    return r->present != NULL && r->parents != NULL && r->type_read != NULL && r->type_live != NULL
+               ? 0
+               : -1;
+}
+
+static void source_reads_free(struct source_reads *r, size_t count)
+{
+    for (size_t i = 0; r->type_live != NULL && i < count; i++)
+        inv_migration_clear(&r->type_live[i]);
+    free(r->present);
+    free(r->parents);
+    free(r->type_read);
+    free(r->type_live);
+    memset(r, 0, sizeof *r);
+}
+
+/* One device's live answer (a GET's or a batch entry's) into src. */
+static int source_take_live(struct source *src, size_t i, const struct inv_migration *live)
+{
+    char where[128];
+    snprintf(where, sizeof where, "device %s", src->mdevs[i].uuid);
+    src->no_device_attr[i] = !live->supported;
+    return source_take(&src->mdevs[i], live, where);
+}
+
+/* One GET /v1/devices/{uuid}/migration_version per device still pending
+ * (a single device, or a collector older than the batch endpoint). Marks
+ * the source stale (the registry's versions stay) for each that gets no
+ * usable answer. */
+static int source_read_each(struct mdevmig *m, struct source *src, const bool *pending, char *err,
                             size_t errlen)
 {
-    if (src->url == NULL) {
-        src->stale = true;
-        return 0;
-    }
     struct http_call *calls = calloc(src->mdev_count + 1, sizeof *calls);
     char(*urls)[512] = calloc(src->mdev_count + 1, sizeof *urls);
     if (calls == NULL || urls == NULL) {
@@ -113,7 +156,7 @@ static int source_read_live(struct mdevmig *m, struct source *src, const bool *p
     }
     size_t n = 0;
     for (size_t i = 0; i < src->mdev_count; i++) {
-        if (!present[i])
+        if (!pending[i])
             continue;
         snprintf(urls[n], sizeof urls[n], "%s/v1/devices/%s/migration_version", src->url,
                  src->mdevs[i].uuid);
@@ -122,10 +165,10 @@ static int source_read_live(struct mdevmig *m, struct source *src, const bool *p
         calls[n].method = "GET";
         n++;
     }
-    int rc = http_client_run(m->http, calls, n, err, errlen);
+    int rc = n > 0 ? http_client_run(m->http, calls, n, err, errlen) : 0;
     size_t k = 0;
     for (size_t i = 0; i < src->mdev_count && rc == 0; i++) {
-        if (!present[i])
+        if (!pending[i])
             continue;
         struct http_call *call = &calls[k++];
         struct inv_migration live;
@@ -134,10 +177,7 @@ static int source_read_live(struct mdevmig *m, struct source *src, const bool *p
             src->stale = true;
             continue;
         }
-        char where[128];
-        snprintf(where, sizeof where, "device %s", src->mdevs[i].uuid);
-        src->no_device_attr[i] = !live.supported;
-        if (source_take(&src->mdevs[i], &live, where) < 0)
+        if (source_take_live(src, i, &live) < 0)
             rc = -1;
         inv_migration_clear(&live);
     }
@@ -149,15 +189,214 @@ static int source_read_live(struct mdevmig *m, struct source *src, const bool *p
     return rc;
 }
 
+/* A batch's reply is held to ~3/4 of what a client takes in (1 MiB), by
+ * an estimate from the registry's versions: an entry is ~300 bytes of
+ * JSON besides its names and its two copies of the version (device and
+ * type node). A live version much longer than the registry's can still
+ * overflow a part: that part is then read device by device. */
+#define SOURCE_BATCH_BUDGET (HTTP_CLIENT_MAX_RESPONSE / 4 * 3)
+
+static size_t source_batch_estimate(const struct mdevmig_mdev *mdev)
+{
+    size_t version = mdev->version != NULL ? strlen(mdev->version) : 64;
+    return 384 + strlen(mdev->type) + 2 * version;
+}
+
+/* One part of a batch: the mdevs it asks for (indices into src) and its
+ * request. */
+struct source_part {
+    size_t first, count; /* into the batch's index list */
+    char *body;
+};
+
+/* Take one part's reply into src. 0 when it was taken or the collector
+ * gave no usable answer (stale); 1 when it must be read device by device
+ * (an older collector, a reply too large); -1 out of memory. */
+static int source_batch_take(struct source *src, const size_t *idx, size_t count,
+                             const struct http_call *call, struct source_reads *reads, char *err,
+                             size_t errlen)
+{
+    if (call->status == 404 || call->too_large)
+        return 1;
+    if (call->status != 200) {
+        /* Not answering, or sysfs gone (503): the registry's copies stand
+         * in, as they would for each device's GET. */
+        src->stale = true;
+        return 0;
+    }
+    json_t *json = json_loadb(call->response, call->response_len, 0, NULL);
+    struct versions_wire_reply reply;
+    char why[256];
+    int rc = versions_wire_reply_from_json(json, &reply, why, sizeof why);
+    if (rc == 0 && src->host != NULL && strcmp(reply.host, src->host) != 0) {
+        snprintf(why, sizeof why, "host %s answered", reply.host);
+        rc = -1;
+    }
+    if (rc == 0 && reply.count != count) {
+        snprintf(why, sizeof why, "%zu devices answered, %zu asked", reply.count, count);
+        rc = -1;
+    }
+    for (size_t k = 0; rc == 0 && k < reply.count; k++) {
+        if (strcasecmp(reply.devices[k].uuid, src->mdevs[idx[k]].uuid) != 0) {
+            snprintf(why, sizeof why, "devices[%zu] is %s, not the one asked", k,
+                     reply.devices[k].uuid);
+            rc = -1;
+        }
+    }
+    if (rc < 0) {
+        log_warn("batch read of %s's versions from %s: not a batch reply (%s); the registry's "
+                 "versions stand in",
+                 src->host != NULL ? src->host : "?", src->url, why);
+        src->stale = true;
+        json_decref(json);
+        return 0;
+    }
+    for (size_t k = 0; k < reply.count && rc == 0; k++) {
+        struct versions_wire_device *d = &reply.devices[k];
+        size_t i = idx[k];
+        if (d->error != NULL) {
+            /* As a 404 to its GET: the registry's copy stands in. */
+            src->stale = true;
+            continue;
+        }
+        if (source_take_live(src, i, &d->migration) < 0) {
+            rc = -1;
+            break;
+        }
+        /* The type node's version moves to the fallback's working set. */
+        reads->type_live[i] = d->type_migration;
+        reads->type_read[i] = true;
+        d->type_migration = (struct inv_migration){0};
+    }
+    versions_wire_reply_clear(&reply);
+    json_decref(json);
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+/* The devices' versions in one POST /v1/devices/migration_versions (in
+ * parts when there are many), each device and type node read live by the
+ * collector at that moment. pending[i] is left true for the devices still
+ * to be read one by one. */
+static int source_read_batch(struct mdevmig *m, struct source *src, struct source_reads *reads,
+                             bool *pending, char *err, size_t errlen)
+{
+    size_t *idx = calloc(src->mdev_count + 1, sizeof *idx);
+    const char **uuids = calloc(src->mdev_count + 1, sizeof *uuids);
+    struct source_part *parts = calloc(src->mdev_count + 1, sizeof *parts);
+    struct http_call *calls = calloc(src->mdev_count + 1, sizeof *calls);
+    char url[512];
+    snprintf(url, sizeof url, "%s/v1/devices/migration_versions", src->url);
+    int rc = idx == NULL || uuids == NULL || parts == NULL || calls == NULL ? -1 : 0;
+    size_t n = 0, part_count = 0, budget = 0;
+    for (size_t i = 0; i < src->mdev_count && rc == 0; i++) {
+        if (!pending[i])
+            continue;
+        size_t cost = source_batch_estimate(&src->mdevs[i]);
+        struct source_part *part = part_count > 0 ? &parts[part_count - 1] : NULL;
+        if (part == NULL || part->count == VERSIONS_WIRE_MAX_DEVICES ||
+            budget + cost > SOURCE_BATCH_BUDGET) {
+            part = &parts[part_count++];
+            part->first = n;
+            budget = 0;
+        }
+        idx[n] = i;
+        uuids[n] = src->mdevs[i].uuid;
+        n++;
+        part->count++;
+        budget += cost;
+    }
+    for (size_t p = 0; p < part_count && rc == 0; p++) {
+        json_t *body = versions_wire_request_to_json(uuids + parts[p].first, parts[p].count);
+        parts[p].body = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (parts[p].body == NULL) {
+            rc = -1;
+            break;
+        }
+        calls[p].url = url;
+        calls[p].method = "POST";
+        calls[p].body = parts[p].body;
+        calls[p].body_len = strlen(parts[p].body);
+        calls[p].peer_name = m->verify_host_identity ? src->host : NULL;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = http_client_run(m->http, calls, part_count, err, errlen);
+    for (size_t p = 0; p < part_count && rc == 0; p++) {
+        const struct source_part *part = &parts[p];
+        int taken =
+            source_batch_take(src, idx + part->first, part->count, &calls[p], reads, err, errlen);
+        if (taken < 0)
+            rc = -1;
+        for (size_t k = 0; taken == 0 && k < part->count; k++)
+            pending[idx[part->first + k]] = false;
+    }
+    http_calls_reset(calls, part_count);
+    for (size_t p = 0; parts != NULL && p < part_count; p++)
+        free(parts[p].body);
+    free(calls);
+    free(parts);
+    free(uuids);
+    free(idx);
+    return rc;
+}
+
+/* Live reads of every device from the source collector: one batch when
+ * there are several (a GET each from a collector that predates it), a GET
+ * for one. Marks the source stale (and keeps the registry's versions)
+ * when the collector does not answer. */
+static int source_read_live(struct mdevmig *m, struct source *src, struct source_reads *reads,
+                            char *err, size_t errlen)
+{
+    if (src->url == NULL) {
+        src->stale = true;
+        return 0;
+    }
+    bool *pending = calloc(src->mdev_count + 1, sizeof *pending);
+    if (pending == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < src->mdev_count; i++) {
+        pending[i] = reads->present[i];
+        n += pending[i] ? 1 : 0;
+    }
+    int rc = n > 1 ? source_read_batch(m, src, reads, pending, err, errlen) : 0;
+    if (rc == 0)
+        rc = source_read_each(m, src, pending, err, errlen);
+    free(pending);
+    return rc;
+}
+
 /* A device without its own attribute migrates by its type node's version
- * (the seed's first place), read from the source host's snapshot. */
-static int source_type_fallback(struct mdevmig *m, struct source *src, const char *const *parents,
-                                char *err, size_t errlen)
+ * (the seed's first place): the one a batch read live with the device,
+ * else the source host's snapshot in the registry (then stale). */
+static int source_type_fallback(struct mdevmig *m, struct source *src,
+                                const struct source_reads *reads, char *err, size_t errlen)
 {
     bool needed = false;
-    for (size_t i = 0; i < src->mdev_count; i++)
-        needed = needed ||
-                 (src->mdevs[i].version == NULL && parents[i] != NULL && src->no_device_attr[i]);
+    for (size_t i = 0; i < src->mdev_count; i++) {
+        struct mdevmig_mdev *mdev = &src->mdevs[i];
+        if (mdev->version != NULL || reads->parents[i] == NULL || !src->no_device_attr[i])
+            continue;
+        if (!reads->type_read[i]) {
+            needed = true;
+            continue;
+        }
+        const struct inv_migration *live = &reads->type_live[i];
+        if (!live->supported || live->read_errno != 0)
+            continue; /* keep the device's reason: neither place has a version */
+        char where[320];
+        snprintf(where, sizeof where, "type %s on %s", mdev->type, reads->parents[i]);
+        if (source_take(mdev, live, where) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
     if (!needed || src->host == NULL)
         return 0;
     struct inventory inv;
@@ -168,13 +407,14 @@ static int source_type_fallback(struct mdevmig *m, struct source *src, const cha
         return rc < 0 ? -1 : 0;
     for (size_t i = 0; i < src->mdev_count; i++) {
         struct mdevmig_mdev *mdev = &src->mdevs[i];
-        if (mdev->version != NULL || parents[i] == NULL || !src->no_device_attr[i])
+        if (mdev->version != NULL || reads->parents[i] == NULL || !src->no_device_attr[i] ||
+            reads->type_read[i])
             continue;
-        const struct inv_type *type = inventory_find_type(&inv, parents[i], mdev->type);
+        const struct inv_type *type = inventory_find_type(&inv, reads->parents[i], mdev->type);
         if (type == NULL || !type->migration.supported || type->migration.read_errno != 0)
             continue; /* keep the device's reason: neither place has a version */
         char where[320];
-        snprintf(where, sizeof where, "type %s on %s", mdev->type, parents[i]);
+        snprintf(where, sizeof where, "type %s on %s", mdev->type, reads->parents[i]);
         /* The type node is read from the registry, not live: say so. */
         src->stale = true;
         if (source_take(mdev, &type->migration, where) < 0) {
@@ -204,10 +444,9 @@ static int source_from_instance(struct mdevmig *m, const char *uuid, struct sour
     src->url = pl->collector_url != NULL ? strdup(pl->collector_url) : NULL;
     src->mdevs = calloc(pl->mdev_count + 1, sizeof *src->mdevs);
     src->no_device_attr = calloc(pl->mdev_count + 1, sizeof *src->no_device_attr);
-    bool *present = calloc(pl->mdev_count + 1, sizeof *present);
-    const char **parents = calloc(pl->mdev_count + 1, sizeof *parents);
+    struct source_reads reads = {0};
     rc = src->host == NULL || src->mdevs == NULL || src->no_device_attr == NULL ||
-                 present == NULL || parents == NULL
+                 source_reads_init(&reads, pl->mdev_count) < 0
              ? -1
              : 0;
     for (size_t i = 0; i < pl->mdev_count && rc == 0; i++) {
@@ -215,8 +454,8 @@ static int source_from_instance(struct mdevmig *m, const char *uuid, struct sour
         struct mdevmig_mdev *mdev = &src->mdevs[i];
         src->mdev_count = i + 1;
         memcpy(mdev->uuid, rm->uuid, sizeof mdev->uuid);
-        present[i] = rm->present;
-        parents[i] = rm->parent;
+        reads.present[i] = rm->present;
+        reads.parents[i] = rm->parent;
         if (!rm->present) {
             mdev->type = strdup("");
             mdev->reason =
@@ -234,11 +473,10 @@ static int source_from_instance(struct mdevmig *m, const char *uuid, struct sour
     if (rc < 0)
         snprintf(err, errlen, "out of memory");
     if (rc == 0)
-        rc = source_read_live(m, src, present, err, errlen);
+        rc = source_read_live(m, src, &reads, err, errlen);
     if (rc == 0)
-        rc = source_type_fallback(m, src, parents, err, errlen);
-    free(present);
-    free(parents);
+        rc = source_type_fallback(m, src, &reads, err, errlen);
+    source_reads_free(&reads, src->mdev_count);
     registry_instance_free(&inst);
     return rc;
 }
@@ -261,10 +499,9 @@ static int source_from_devices(struct mdevmig *m, const struct mdevmig_request *
     src->url = inv.collector_url != NULL ? strdup(inv.collector_url) : NULL;
     src->mdevs = calloc(req->device_count + 1, sizeof *src->mdevs);
     src->no_device_attr = calloc(req->device_count + 1, sizeof *src->no_device_attr);
-    bool *present = calloc(req->device_count + 1, sizeof *present);
-    const char **parents = calloc(req->device_count + 1, sizeof *parents);
+    struct source_reads reads = {0};
     rc = src->host == NULL || src->mdevs == NULL || src->no_device_attr == NULL ||
-                 present == NULL || parents == NULL
+                 source_reads_init(&reads, req->device_count) < 0
              ? -1
              : 0;
     if (rc < 0)
@@ -280,8 +517,8 @@ static int source_from_devices(struct mdevmig *m, const struct mdevmig_request *
             rc = MDEVMIG_ERR_NOT_FOUND;
             break;
         }
-        present[i] = true;
-        parents[i] = dev->parent;
+        reads.present[i] = true;
+        reads.parents[i] = dev->parent;
         char where[128];
         snprintf(where, sizeof where, "device %s", dev->uuid);
         src->no_device_attr[i] = !dev->migration.supported;
@@ -292,11 +529,10 @@ static int source_from_devices(struct mdevmig *m, const struct mdevmig_request *
         }
     }
     if (rc == 0)
-        rc = source_read_live(m, src, present, err, errlen);
+        rc = source_read_live(m, src, &reads, err, errlen);
     if (rc == 0)
-        rc = source_type_fallback(m, src, parents, err, errlen);
-    free(present);
-    free(parents);
+        rc = source_type_fallback(m, src, &reads, err, errlen);
+    source_reads_free(&reads, src->mdev_count);
     inventory_free(&inv);
     return rc;
 }

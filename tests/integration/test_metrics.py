@@ -57,6 +57,8 @@ COLLECTOR_FAMILIES = {
     "mdevmig_collector_probes_total": "counter",
     "mdevmig_collector_probe_duration_seconds": "histogram",
     "mdevmig_collector_probe_errors_total": "counter",
+    "mdevmig_collector_version_batches_total": "counter",
+    "mdevmig_collector_version_batch_devices_total": "counter",
     "mdevmig_collector_requests_total": "counter",
     "mdevmig_collector_bad_requests_total": "counter",
     "mdevmig_collector_unauthorized_total": "counter",
@@ -87,6 +89,8 @@ SCHED_FAMILIES = {
     "mdevmig_sched_probes_sent_total": "counter",
     "mdevmig_sched_probe_duration_seconds": "histogram",
     "mdevmig_sched_ingest_total": "counter",
+    "mdevmig_sched_snapshot_writes_total": "counter",
+    "mdevmig_sched_snapshot_batches_total": "counter",
     "mdevmig_sched_hosts": "gauge",
     "mdevmig_sched_hosts_stale": "gauge",
     "mdevmig_sched_probes_total": "counter",
@@ -341,6 +345,15 @@ def check_sched(checks, sched, sent):
                 (exp.value("mdevmig_sched_unauthorized_total") or 0) >= 1)
     checks.true("sched: ingests applied",
                 (exp.value("mdevmig_sched_ingest_total", outcome="applied") or 0) >= len(NAMES))
+    # Collectors heartbeat every second with {"generation"} only.
+    checks.true("sched: heartbeats touched",
+                (exp.value("mdevmig_sched_ingest_total", outcome="heartbeat") or 0) >= 1)
+    checks.true("sched: every snapshot written counted",
+                (exp.value("mdevmig_sched_snapshot_writes_total") or 0) >= len(NAMES))
+    checks.true("sched: the writes took no more transactions than snapshots",
+                0 < (exp.value("mdevmig_sched_snapshot_batches_total") or 0)
+                <= (exp.value("mdevmig_sched_ingest_total", outcome="applied") or 0)
+                + (exp.value("mdevmig_sched_ingest_total", outcome="ignored") or 0))
     checks.eq("sched: every host in the registry", len(NAMES), exp.value("mdevmig_sched_hosts"))
     return build_info(checks, "sched", exp, sched.binary)
 

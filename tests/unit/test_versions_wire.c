@@ -1,0 +1,232 @@
+/*
+ * test_versions_wire — schema/versions_wire, the codec of POST
+ * /v1/devices/migration_versions, from data files, one case per file:
+ *   DIR/{request,reply}/valid/NAME.json    {"input": ..., "output"?: ...}:
+ *       decodes, and encodes back to exactly "output" (the input when
+ *       there is none: the encoding is canonical);
+ *   DIR/{request,reply}/invalid/NAME.json  {"input": ..., "error": "..."}:
+ *       refused with a message containing the error text.
+ * The list maximum is checked in code: a case file of 1025 UUIDs would be
+ * 40 KiB of the same line.
+ *
+ * Usage: test_versions_wire DATA_DIR
+ */
+#include "versions_wire.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *data_dir;
+
+/* Run check on every case of DIR/KIND/WHICH/. */
+static void each_case(const char *kind, const char *which,
+                      void (*check)(const char *name, const json_t *input, const json_t *output,
+                                    const char *error))
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/%s/%s", data_dir, kind, which);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        fail_msg("%s: %s", dir, strerror(errno));
+    size_t cases = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        json_error_t jerr;
+        json_t *c = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        if (c == NULL)
+            fail_msg("%s: %s", path, jerr.text);
+        const json_t *input = json_object_get(c, "input");
+        if (input == NULL)
+            fail_msg("%s: a case is {\"input\": ...}", path);
+        const json_t *output = json_object_get(c, "output");
+        check(e->d_name, input, output != NULL ? output : input,
+              json_string_value(json_object_get(c, "error")));
+        json_decref(c);
+        cases++;
+    }
+    closedir(d);
+    if (cases == 0)
+        fail_msg("%s: no cases", dir);
+}
+
+static void expect_same(const char *name, const json_t *want, json_t *encoded)
+{
+    if (encoded == NULL)
+        fail_msg("%s: did not encode", name);
+    if (!json_equal((json_t *)want, encoded)) {
+        char *a = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
+        char *b = json_dumps(encoded, JSON_SORT_KEYS | JSON_COMPACT);
+        print_error("%s:\n  expected %s\n  encoded  %s\n", name, a, b);
+        free(a);
+        free(b);
+        fail_msg("%s: encoding differs", name);
+    }
+    json_decref(encoded);
+}
+
+static void expect_refused(const char *name, int rc, const char *err, const char *expected)
+{
+    if (expected == NULL || expected[0] == '\0')
+        fail_msg("%s: an invalid case needs \"error\"", name);
+    if (rc == 0)
+        fail_msg("%s: accepted; expected an error containing \"%s\"", name, expected);
+    if (strstr(err, expected) == NULL)
+        fail_msg("%s: error \"%s\" does not contain \"%s\"", name, err, expected);
+}
+
+static void request_valid(const char *name, const json_t *input, const json_t *output,
+                          const char *error)
+{
+    (void)error;
+    struct versions_wire_request r;
+    char err[512];
+    if (versions_wire_request_from_json(input, &r, err, sizeof err) < 0)
+        fail_msg("%s: refused: %s", name, err);
+    const char **uuids = calloc(r.count + 1, sizeof *uuids);
+    assert_non_null(uuids);
+    for (size_t i = 0; i < r.count; i++)
+        uuids[i] = r.devices[i];
+    expect_same(name, output, versions_wire_request_to_json(uuids, r.count));
+    free(uuids);
+    versions_wire_request_clear(&r);
+}
+
+static void request_invalid(const char *name, const json_t *input, const json_t *output,
+                            const char *error)
+{
+    (void)output;
+    struct versions_wire_request r;
+    char err[512] = "";
+    expect_refused(name, versions_wire_request_from_json(input, &r, err, sizeof err), err, error);
+    assert_null(r.devices);
+}
+
+static void reply_valid(const char *name, const json_t *input, const json_t *output,
+                        const char *error)
+{
+    (void)error;
+    struct versions_wire_reply r;
+    char err[512];
+    if (versions_wire_reply_from_json(input, &r, err, sizeof err) < 0)
+        fail_msg("%s: refused: %s", name, err);
+    expect_same(name, output, versions_wire_reply_to_json(&r));
+    versions_wire_reply_clear(&r);
+}
+
+static void reply_invalid(const char *name, const json_t *input, const json_t *output,
+                          const char *error)
+{
+    (void)output;
+    struct versions_wire_reply r;
+    char err[512] = "";
+    expect_refused(name, versions_wire_reply_from_json(input, &r, err, sizeof err), err, error);
+    assert_null(r.devices);
+}
+
+static void test_request_valid(void **state)
+{
+    (void)state;
+    each_case("request", "valid", request_valid);
+}
+
+static void test_request_invalid(void **state)
+{
+    (void)state;
+    each_case("request", "invalid", request_invalid);
+}
+
+static void test_reply_valid(void **state)
+{
+    (void)state;
+    each_case("reply", "valid", reply_valid);
+}
+
+static void test_reply_invalid(void **state)
+{
+    (void)state;
+    each_case("reply", "invalid", reply_invalid);
+}
+
+/* n distinct UUIDs as a request's "devices". */
+static json_t *many_uuids(size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char uuid[40];
+        snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012zx", i);
+        json_array_append_new(list, json_string(uuid));
+    }
+    return list;
+}
+
+/* The maximum is accepted, one more refused with the maximum named. */
+static void test_request_maximum(void **state)
+{
+    (void)state;
+    struct versions_wire_request r;
+    char err[512] = "";
+    json_t *at = json_pack("{s:o}", "devices", many_uuids(VERSIONS_WIRE_MAX_DEVICES));
+    if (versions_wire_request_from_json(at, &r, err, sizeof err) < 0)
+        fail_msg("%d UUIDs refused: %s", VERSIONS_WIRE_MAX_DEVICES, err);
+    assert_int_equal(r.count, VERSIONS_WIRE_MAX_DEVICES);
+    versions_wire_request_clear(&r);
+    json_decref(at);
+
+    json_t *over = json_pack("{s:o}", "devices", many_uuids(VERSIONS_WIRE_MAX_DEVICES + 1));
+    char want[128];
+    snprintf(want, sizeof want, "\"devices\" lists %d UUIDs: at most %d per request",
+             VERSIONS_WIRE_MAX_DEVICES + 1, VERSIONS_WIRE_MAX_DEVICES);
+    expect_refused("maximum + 1", versions_wire_request_from_json(over, &r, err, sizeof err), err,
+                   want);
+    json_decref(over);
+}
+
+/* A reply never carries more entries than a request may ask for. */
+static void test_reply_maximum(void **state)
+{
+    (void)state;
+    json_t *entries = json_array();
+    json_t *uuids = many_uuids(VERSIONS_WIRE_MAX_DEVICES + 1);
+    size_t i;
+    json_t *uuid;
+    json_array_foreach(uuids, i, uuid)
+        json_array_append_new(entries, json_pack("{s:O, s:s}", "uuid", uuid, "error", "not found"));
+    json_decref(uuids);
+    json_t *reply =
+        json_pack("{s:s, s:o, s:i}", "host", "gpu-a", "devices", entries, "elapsed_us", 1);
+    struct versions_wire_reply r;
+    char err[512] = "";
+    expect_refused("reply maximum + 1", versions_wire_reply_from_json(reply, &r, err, sizeof err),
+                   err, "entries: a request names at most");
+    json_decref(reply);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_versions_wire DATA_DIR\n");
+        return 2;
+    }
+    data_dir = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_valid),   cmocka_unit_test(test_request_invalid),
+        cmocka_unit_test(test_reply_valid),     cmocka_unit_test(test_reply_invalid),
+        cmocka_unit_test(test_request_maximum), cmocka_unit_test(test_reply_maximum),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
