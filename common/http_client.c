@@ -705,6 +705,36 @@ static bool http_route_prepare(struct http_route *r, struct http_call *call)
     return ok;
 }
 
+/* A copy of src's route for a call that routes the same way (same URL,
+ * peer name and method): a fan-out sends many calls to each collector's
+ * one URL, and parsing it once per batch instead of once per call saves
+ * the caller a URL parse and its allocations per probe. False when out of
+ * memory (dst is then freed by the caller as usual). */
+static bool http_route_copy(struct http_route *dst, const struct http_route *src)
+{
+    dst->hostport = "?";
+    if ((dst->key = strdup(src->key)) == NULL)
+        return false;
+    if (src->label != NULL) {
+        if ((dst->label = strdup(src->label)) == NULL)
+            return false;
+        dst->hostport = dst->label;
+    } else {
+        dst->hostport = dst->key + (src->hostport - src->key);
+    }
+    if (src->url != NULL && (dst->url = strdup(src->url)) == NULL)
+        return false;
+    if (src->connect_to != NULL &&
+        (dst->connect_to = curl_slist_append(NULL, src->connect_to->data)) == NULL)
+        return false;
+    return true;
+}
+
+static bool http_same_text(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 /* --- hosts ------------------------------------------------------------- */
 
 static uint64_t http_hash(const char *s)
@@ -1341,12 +1371,22 @@ void http_client_free(struct http_client *c)
     http_client_destroy(c);
 }
 
-/* In the caller's thread, so the I/O thread only schedules. False (with
- * the call failed) when it cannot run. */
-static bool http_slot_prepare(struct http_slot *s, int64_t now)
+/* In the caller's thread, so the I/O thread only schedules. prev is the
+ * batch's previous slot when it was prepared, else NULL: a call routed as
+ * prev's takes a copy of its route. False (with the call failed) when it
+ * cannot run. */
+static bool http_slot_prepare(struct http_slot *s, const struct http_slot *prev, int64_t now)
 {
-    if (http_route_prepare(&s->route, s->call))
+    const struct http_call *call = s->call;
+    if (prev != NULL && http_same_text(call->url, prev->call->url) &&
+        http_same_text(call->peer_name, prev->call->peer_name) &&
+        http_same_text(call->method, prev->call->method)) {
+        if (http_route_copy(&s->route, &prev->route))
+            return true;
+        http_call_error(s->call, "out of memory");
+    } else if (http_route_prepare(&s->route, s->call)) {
         return true;
+    }
     s->call->elapsed_us = (long)(now - s->batch->start_us);
     return false;
 }
@@ -1379,7 +1419,9 @@ int http_client_run(struct http_client *c, struct http_call *calls, size_t count
         s->batch = &batch;
         s->xfer = (struct http_xfer){.call = &calls[i], .max = HTTP_CLIENT_MAX_RESPONSE};
         http_call_clear(&calls[i]);
-        if (http_slot_prepare(s, batch.start_us)) {
+        const struct http_slot *prev =
+            i > 0 && batch.slots[i - 1].state != HTTP_SLOT_DONE ? &batch.slots[i - 1] : NULL;
+        if (http_slot_prepare(s, prev, batch.start_us)) {
             batch.queued++;
         } else {
             s->state = HTTP_SLOT_DONE;

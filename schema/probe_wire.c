@@ -168,6 +168,91 @@ json_t *probe_wire_request_to_json(const char *type, const char *version, const 
     return json;
 }
 
+/* Appends to a text of at most outlen bytes (NUL included), counting what
+ * would not fit, so one pass both sizes and writes. */
+struct probe_wire_text {
+    char *out;
+    size_t outlen, len;
+};
+
+static void probe_wire_put(struct probe_wire_text *t, const char *s, size_t n)
+{
+    if (t->len < t->outlen) {
+        size_t room = t->outlen - 1 - t->len;
+        memcpy(t->out + t->len, s, n < room ? n : room);
+    }
+    t->len += n;
+}
+
+/* A JSON string as jansson's dump writes it without flags: '"', '\' and
+ * control bytes escaped (the short forms where JSON has one, else \u00XX
+ * in upper case), every other byte as it is. A version may hold any
+ * ASCII byte but NUL (DESIGN.md §1), so this is not optional. */
+static void probe_wire_put_string(struct probe_wire_text *t, const char *s)
+{
+    probe_wire_put(t, "\"", 1);
+    const char *run = s;
+    for (const char *p = s; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        probe_wire_put(t, run, (size_t)(p - run));
+        run = p + 1;
+        char seq[8];
+        switch (c) {
+        case '"':
+            probe_wire_put(t, "\\\"", 2);
+            break;
+        case '\\':
+            probe_wire_put(t, "\\\\", 2);
+            break;
+        case '\b':
+            probe_wire_put(t, "\\b", 2);
+            break;
+        case '\f':
+            probe_wire_put(t, "\\f", 2);
+            break;
+        case '\n':
+            probe_wire_put(t, "\\n", 2);
+            break;
+        case '\r':
+            probe_wire_put(t, "\\r", 2);
+            break;
+        case '\t':
+            probe_wire_put(t, "\\t", 2);
+            break;
+        default:
+            snprintf(seq, sizeof seq, "\\u%04X", c);
+            probe_wire_put(t, seq, 6);
+            break;
+        }
+    }
+    probe_wire_put(t, run, strlen(run));
+    probe_wire_put(t, "\"", 1);
+}
+
+size_t probe_wire_request_text(const char *type, const char *version, const char *device,
+                               const char *parent, char *out, size_t outlen)
+{
+    struct probe_wire_text t = {.out = out, .outlen = outlen};
+    /* The order of probe_wire_request_to_json's keys (jansson keeps it). */
+    probe_wire_put(&t, "{\"type\":", 8);
+    probe_wire_put_string(&t, type);
+    probe_wire_put(&t, ",\"version\":", 11);
+    probe_wire_put_string(&t, version);
+    if (device != NULL && device[0] != '\0') {
+        probe_wire_put(&t, ",\"device\":", 10);
+        probe_wire_put_string(&t, device);
+    } else if (parent != NULL && parent[0] != '\0') {
+        probe_wire_put(&t, ",\"parent\":", 10);
+        probe_wire_put_string(&t, parent);
+    }
+    probe_wire_put(&t, "}", 1);
+    if (outlen > 0)
+        out[t.len < outlen ? t.len : outlen - 1] = '\0';
+    return t.len;
+}
+
 static json_t *probe_wire_str(const char *s)
 {
     return s != NULL ? json_string(s) : json_null();

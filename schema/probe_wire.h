@@ -44,6 +44,15 @@ int probe_wire_request_from_json(const json_t *json, struct probe_wire_request *
 json_t *probe_wire_request_to_json(const char *type, const char *version, const char *device,
                                    const char *parent);
 
+/* The same request as compact JSON text, byte for byte what
+ * json_dumps(probe_wire_request_to_json(...), JSON_COMPACT) writes, without
+ * building a tree: the sched sends one per probe. Like snprintf: writes at
+ * most outlen bytes, NUL included (out may be NULL when outlen is 0), and
+ * returns the length of the whole text without the NUL. The strings must
+ * be valid UTF-8 without NUL (a version is ASCII: version_validate). */
+size_t probe_wire_request_text(const char *type, const char *version, const char *device,
+                               const char *parent, char *out, size_t outlen);
+
 /* A reply; strings point into the JSON it was read from (or are the
  * caller's, to encode). */
 struct probe_wire_reply {

@@ -215,13 +215,64 @@ static int confirm_settle(struct candidate *cand, size_t mdevs, const bool *acce
     return 0;
 }
 
-static char *confirm_body(const struct confirm_job *job)
+/* Every probe's URL and body in one allocation: a job's URL is its host's
+ * collector, the same pointer for all of a host's jobs, so a run of jobs
+ * to one host shares one URL string; bodies come from probe_wire's text
+ * codec (the bytes jansson would write, without a tree per probe). The
+ * first pass sizes, the second writes. */
+struct confirm_texts {
+    char *arena;
+    size_t size, used;
+};
+
+static const char *confirm_url(const struct confirm_job *job, const struct confirm_job *prev)
 {
-    json_t *json =
-        probe_wire_request_to_json(job->mdev->type, job->mdev->version, job->device, job->parent);
-    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    return text;
+    return prev != NULL && prev->url == job->url ? NULL : job->url;
+}
+
+static size_t confirm_url_size(const char *base)
+{
+    return strlen(base) + sizeof "/v1/probe";
+}
+
+static const char *confirm_put_url(struct confirm_texts *t, const char *base)
+{
+    char *out = t->arena + t->used;
+    size_t n = strlen(base);
+    memcpy(out, base, n);
+    memcpy(out + n, "/v1/probe", sizeof "/v1/probe");
+    t->used += n + sizeof "/v1/probe";
+    return out;
+}
+
+static size_t confirm_body_size(const struct confirm_job *job)
+{
+    return probe_wire_request_text(job->mdev->type, job->mdev->version, job->device, job->parent,
+                                   NULL, 0) +
+           1;
+}
+
+static const char *confirm_put_body(struct confirm_texts *t, const struct confirm_job *job,
+                                    size_t *len)
+{
+    char *out = t->arena + t->used;
+    *len = probe_wire_request_text(job->mdev->type, job->mdev->version, job->device, job->parent,
+                                   out, t->size - t->used);
+    t->used += *len + 1;
+    return out;
+}
+
+/* strdup of a "/"-joined pair without a format string (one per probe). */
+static char *confirm_join(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *out = malloc(na + nb + 2);
+    if (out != NULL) {
+        memcpy(out, a, na);
+        out[na] = '/';
+        memcpy(out + na + 1, b, nb + 1);
+    }
+    return out;
 }
 
 void confirm_probe_clear(struct mdevmig_probe *probe)
@@ -236,25 +287,37 @@ long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char
                  size_t errlen)
 {
     struct http_call *calls = calloc(count + 1, sizeof *calls);
-    size_t *job_of = calloc(count + 1, sizeof *job_of);
-    char **bodies = calloc(count + 1, sizeof *bodies);
-    char(*urls)[2200] = calloc(count + 1, sizeof *urls);
-    int rc = calls != NULL && job_of != NULL && bodies != NULL && urls != NULL ? 0 : -1;
-    /* Every probe starts empty, so a failure half way frees only what was made. */
-    for (size_t k = 0; k < count; k++)
+    size_t *job_of = malloc((count + 1) * sizeof *job_of);
+    struct confirm_texts texts = {0};
+    const struct confirm_job *prev = NULL;
+    bool unwritable = false;
+    for (size_t k = 0; k < count; k++) {
+        /* Every probe starts empty, so a failure half way frees only what was made. */
         memset(&jobs[k].probe, 0, sizeof jobs[k].probe);
+        if (jobs[k].url == NULL)
+            continue;
+        /* No request can be written without them (the caller's bug). */
+        if (jobs[k].mdev->type == NULL || jobs[k].mdev->version == NULL) {
+            unwritable = true;
+            continue;
+        }
+        const char *base = confirm_url(&jobs[k], prev);
+        texts.size += (base != NULL ? confirm_url_size(base) : 0) + confirm_body_size(&jobs[k]);
+        prev = &jobs[k];
+    }
+    texts.arena = unwritable ? NULL : malloc(texts.size + 1);
+    int rc = calls != NULL && job_of != NULL && texts.arena != NULL ? 0 : -1;
     size_t n = 0;
+    const char *url = NULL;
+    prev = NULL;
     for (size_t k = 0; k < count && rc == 0; k++) {
         struct confirm_job *job = &jobs[k];
         struct mdevmig_probe *probe = &job->probe;
         bool device = job->device != NULL && job->device[0] != '\0';
-        char target[400];
-        if (device)
-            snprintf(target, sizeof target, "%s", job->device);
-        else
-            snprintf(target, sizeof target, "%s/%s", job->parent, job->mdev->type);
         probe->level = strdup(device ? "device" : "type");
-        probe->target = strdup(target);
+        probe->target = device ? strdup(job->device)
+                               : confirm_join(job->parent != NULL ? job->parent : "",
+                                              job->mdev->type != NULL ? job->mdev->type : "");
         if (probe->level == NULL || probe->target == NULL) {
             rc = -1;
             break;
@@ -265,21 +328,19 @@ long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char
                 rc = -1;
             continue;
         }
-        snprintf(urls[n], sizeof urls[n], "%s/v1/probe", job->url);
-        if ((bodies[n] = confirm_body(job)) == NULL) {
-            rc = -1;
-            break;
-        }
+        const char *base = confirm_url(job, prev);
+        if (base != NULL)
+            url = confirm_put_url(&texts, base);
+        prev = job;
         job_of[n] = k;
-        calls[n].url = urls[n];
+        calls[n].url = url;
         calls[n].peer_name = m->verify_host_identity ? job->host : NULL;
         calls[n].method = "POST";
-        calls[n].body = bodies[n];
-        calls[n].body_len = strlen(bodies[n]);
+        calls[n].body = confirm_put_body(&texts, job, &calls[n].body_len);
         n++;
     }
     if (rc < 0)
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, unwritable ? "a probe without a type or version" : "out of memory");
     if (rc == 0 && n > 0)
         rc = http_client_run(m->http, calls, n, err, errlen);
 
@@ -325,10 +386,7 @@ long confirm_run(struct mdevmig *m, struct confirm_job *jobs, size_t count, char
     free(cache);
     if (calls != NULL)
         http_calls_reset(calls, n);
-    for (size_t i = 0; bodies != NULL && i < n; i++)
-        free(bodies[i]);
-    free(bodies);
-    free(urls);
+    free(texts.arena);
     free(job_of);
     free(calls);
     if (rc < 0) {
