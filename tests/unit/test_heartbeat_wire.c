@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "wire_cases.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -25,121 +27,62 @@
 
 static const char *data_dir;
 
-/* Run check on every case of DIR/KIND/WHICH/. */
-static void each_case(const char *kind, const char *which,
-                      void (*check)(const char *name, const json_t *input, const char *error))
+static void request_valid(const struct wire_case *c)
 {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/%s/%s", data_dir, kind, which);
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        fail_msg("%s: %s", dir, strerror(errno));
-    size_t cases = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        json_error_t jerr;
-        json_t *c = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-        if (c == NULL)
-            fail_msg("%s: %s", path, jerr.text);
-        const json_t *input = json_object_get(c, "input");
-        if (input == NULL)
-            fail_msg("%s: a case is {\"input\": ...}", path);
-        check(e->d_name, input, json_string_value(json_object_get(c, "error")));
-        json_decref(c);
-        cases++;
-    }
-    closedir(d);
-    if (cases == 0)
-        fail_msg("%s: no cases", dir);
-}
-
-static void expect_same(const char *name, const json_t *input, json_t *encoded)
-{
-    if (encoded == NULL)
-        fail_msg("%s: did not encode", name);
-    if (!json_equal((json_t *)input, encoded)) {
-        char *a = json_dumps(input, JSON_SORT_KEYS | JSON_COMPACT);
-        char *b = json_dumps(encoded, JSON_SORT_KEYS | JSON_COMPACT);
-        print_error("%s:\n  input   %s\n  encoded %s\n", name, a, b);
-        free(a);
-        free(b);
-        fail_msg("%s: encoding differs from the input", name);
-    }
-    json_decref(encoded);
-}
-
-static void expect_refused(const char *name, int rc, const char *err, const char *expected)
-{
-    if (expected == NULL || expected[0] == '\0')
-        fail_msg("%s: an invalid case needs \"error\"", name);
-    if (rc == 0)
-        fail_msg("%s: accepted; expected an error containing \"%s\"", name, expected);
-    if (strstr(err, expected) == NULL)
-        fail_msg("%s: error \"%s\" does not contain \"%s\"", name, err, expected);
-}
-
-static void request_valid(const char *name, const json_t *input, const char *error)
-{
-    (void)error;
     int64_t generation;
     char err[512];
-    if (heartbeat_wire_request_from_json(input, &generation, err, sizeof err) < 0)
-        fail_msg("%s: refused: %s", name, err);
-    expect_same(name, input, heartbeat_wire_request_to_json(generation));
+    if (heartbeat_wire_request_from_json(c->input, &generation, err, sizeof err) < 0)
+        fail_msg("%s: refused: %s", c->name, err);
+    wire_cases_expect_same(c, heartbeat_wire_request_to_json(generation));
 }
 
-static void request_invalid(const char *name, const json_t *input, const char *error)
+static void request_invalid(const struct wire_case *c)
 {
     int64_t generation;
     char err[512] = "";
-    expect_refused(name, heartbeat_wire_request_from_json(input, &generation, err, sizeof err), err,
-                   error);
+    wire_cases_expect_refused(
+        c, heartbeat_wire_request_from_json(c->input, &generation, err, sizeof err), err);
 }
 
-static void reply_valid(const char *name, const json_t *input, const char *error)
+static void reply_valid(const struct wire_case *c)
 {
-    (void)error;
     struct heartbeat_wire_reply r;
     char err[512];
-    if (heartbeat_wire_reply_from_json(input, &r, err, sizeof err) < 0)
-        fail_msg("%s: refused: %s", name, err);
-    expect_same(name, input, heartbeat_wire_reply_to_json(&r));
+    if (heartbeat_wire_reply_from_json(c->input, &r, err, sizeof err) < 0)
+        fail_msg("%s: refused: %s", c->name, err);
+    wire_cases_expect_same(c, heartbeat_wire_reply_to_json(&r));
 }
 
-static void reply_invalid(const char *name, const json_t *input, const char *error)
+static void reply_invalid(const struct wire_case *c)
 {
     struct heartbeat_wire_reply r;
     char err[512] = "";
-    expect_refused(name, heartbeat_wire_reply_from_json(input, &r, err, sizeof err), err, error);
+    wire_cases_expect_refused(c, heartbeat_wire_reply_from_json(c->input, &r, err, sizeof err),
+                              err);
 }
 
 static void test_request_valid(void **state)
 {
     (void)state;
-    each_case("request", "valid", request_valid);
+    wire_cases_each(data_dir, "request", "valid", request_valid);
 }
 
 static void test_request_invalid(void **state)
 {
     (void)state;
-    each_case("request", "invalid", request_invalid);
+    wire_cases_each(data_dir, "request", "invalid", request_invalid);
 }
 
 static void test_reply_valid(void **state)
 {
     (void)state;
-    each_case("reply", "valid", reply_valid);
+    wire_cases_each(data_dir, "reply", "valid", reply_valid);
 }
 
 static void test_reply_invalid(void **state)
 {
     (void)state;
-    each_case("reply", "invalid", reply_invalid);
+    wire_cases_each(data_dir, "reply", "invalid", reply_invalid);
 }
 
 int main(int argc, char **argv)

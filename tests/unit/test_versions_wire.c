@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "wire_cases.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -28,138 +30,70 @@
 
 static const char *data_dir;
 
-/* Run check on every case of DIR/KIND/WHICH/. */
-static void each_case(const char *kind, const char *which,
-                      void (*check)(const char *name, const json_t *input, const json_t *output,
-                                    const char *error))
+static void request_valid(const struct wire_case *c)
 {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/%s/%s", data_dir, kind, which);
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        fail_msg("%s: %s", dir, strerror(errno));
-    size_t cases = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        json_error_t jerr;
-        json_t *c = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-        if (c == NULL)
-            fail_msg("%s: %s", path, jerr.text);
-        const json_t *input = json_object_get(c, "input");
-        if (input == NULL)
-            fail_msg("%s: a case is {\"input\": ...}", path);
-        const json_t *output = json_object_get(c, "output");
-        check(e->d_name, input, output != NULL ? output : input,
-              json_string_value(json_object_get(c, "error")));
-        json_decref(c);
-        cases++;
-    }
-    closedir(d);
-    if (cases == 0)
-        fail_msg("%s: no cases", dir);
-}
-
-static void expect_same(const char *name, const json_t *want, json_t *encoded)
-{
-    if (encoded == NULL)
-        fail_msg("%s: did not encode", name);
-    if (!json_equal((json_t *)want, encoded)) {
-        char *a = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
-        char *b = json_dumps(encoded, JSON_SORT_KEYS | JSON_COMPACT);
-        print_error("%s:\n  expected %s\n  encoded  %s\n", name, a, b);
-        free(a);
-        free(b);
-        fail_msg("%s: encoding differs", name);
-    }
-    json_decref(encoded);
-}
-
-static void expect_refused(const char *name, int rc, const char *err, const char *expected)
-{
-    if (expected == NULL || expected[0] == '\0')
-        fail_msg("%s: an invalid case needs \"error\"", name);
-    if (rc == 0)
-        fail_msg("%s: accepted; expected an error containing \"%s\"", name, expected);
-    if (strstr(err, expected) == NULL)
-        fail_msg("%s: error \"%s\" does not contain \"%s\"", name, err, expected);
-}
-
-static void request_valid(const char *name, const json_t *input, const json_t *output,
-                          const char *error)
-{
-    (void)error;
     struct versions_wire_request r;
     char err[512];
-    if (versions_wire_request_from_json(input, &r, err, sizeof err) < 0)
-        fail_msg("%s: refused: %s", name, err);
+    if (versions_wire_request_from_json(c->input, &r, err, sizeof err) < 0)
+        fail_msg("%s: refused: %s", c->name, err);
     const char **uuids = calloc(r.count + 1, sizeof *uuids);
     assert_non_null(uuids);
     for (size_t i = 0; i < r.count; i++)
         uuids[i] = r.devices[i];
-    expect_same(name, output, versions_wire_request_to_json(uuids, r.count));
+    wire_cases_expect_same(c, versions_wire_request_to_json(uuids, r.count));
     free(uuids);
     versions_wire_request_clear(&r);
 }
 
-static void request_invalid(const char *name, const json_t *input, const json_t *output,
-                            const char *error)
+static void request_invalid(const struct wire_case *c)
 {
-    (void)output;
     struct versions_wire_request r;
     char err[512] = "";
-    expect_refused(name, versions_wire_request_from_json(input, &r, err, sizeof err), err, error);
+    wire_cases_expect_refused(c, versions_wire_request_from_json(c->input, &r, err, sizeof err),
+                              err);
     assert_null(r.devices);
 }
 
-static void reply_valid(const char *name, const json_t *input, const json_t *output,
-                        const char *error)
+static void reply_valid(const struct wire_case *c)
 {
-    (void)error;
     struct versions_wire_reply r;
     char err[512];
-    if (versions_wire_reply_from_json(input, &r, err, sizeof err) < 0)
-        fail_msg("%s: refused: %s", name, err);
-    expect_same(name, output, versions_wire_reply_to_json(&r));
+    if (versions_wire_reply_from_json(c->input, &r, err, sizeof err) < 0)
+        fail_msg("%s: refused: %s", c->name, err);
+    wire_cases_expect_same(c, versions_wire_reply_to_json(&r));
     versions_wire_reply_clear(&r);
 }
 
-static void reply_invalid(const char *name, const json_t *input, const json_t *output,
-                          const char *error)
+static void reply_invalid(const struct wire_case *c)
 {
-    (void)output;
     struct versions_wire_reply r;
     char err[512] = "";
-    expect_refused(name, versions_wire_reply_from_json(input, &r, err, sizeof err), err, error);
+    wire_cases_expect_refused(c, versions_wire_reply_from_json(c->input, &r, err, sizeof err), err);
     assert_null(r.devices);
 }
 
 static void test_request_valid(void **state)
 {
     (void)state;
-    each_case("request", "valid", request_valid);
+    wire_cases_each(data_dir, "request", "valid", request_valid);
 }
 
 static void test_request_invalid(void **state)
 {
     (void)state;
-    each_case("request", "invalid", request_invalid);
+    wire_cases_each(data_dir, "request", "invalid", request_invalid);
 }
 
 static void test_reply_valid(void **state)
 {
     (void)state;
-    each_case("reply", "valid", reply_valid);
+    wire_cases_each(data_dir, "reply", "valid", reply_valid);
 }
 
 static void test_reply_invalid(void **state)
 {
     (void)state;
-    each_case("reply", "invalid", reply_invalid);
+    wire_cases_each(data_dir, "reply", "invalid", reply_invalid);
 }
 
 /* n distinct UUIDs as a request's "devices". */
@@ -191,8 +125,8 @@ static void test_request_maximum(void **state)
     char want[128];
     snprintf(want, sizeof want, "\"devices\" lists %d UUIDs: at most %d per request",
              VERSIONS_WIRE_MAX_DEVICES + 1, VERSIONS_WIRE_MAX_DEVICES);
-    expect_refused("maximum + 1", versions_wire_request_from_json(over, &r, err, sizeof err), err,
-                   want);
+    const struct wire_case c = {.name = "maximum + 1", .error = want};
+    wire_cases_expect_refused(&c, versions_wire_request_from_json(over, &r, err, sizeof err), err);
     json_decref(over);
 }
 
@@ -211,8 +145,9 @@ static void test_reply_maximum(void **state)
         json_pack("{s:s, s:o, s:i}", "host", "gpu-a", "devices", entries, "elapsed_us", 1);
     struct versions_wire_reply r;
     char err[512] = "";
-    expect_refused("reply maximum + 1", versions_wire_reply_from_json(reply, &r, err, sizeof err),
-                   err, "entries: a request names at most");
+    const struct wire_case c = {.name = "reply maximum + 1",
+                                .error = "entries: a request names at most"};
+    wire_cases_expect_refused(&c, versions_wire_reply_from_json(reply, &r, err, sizeof err), err);
     json_decref(reply);
 }
 
