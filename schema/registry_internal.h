@@ -59,6 +59,11 @@ enum registry_stmt_id {
     ST_SNAPSHOT_SAVEPOINT,
     ST_SNAPSHOT_RELEASE,
     ST_SNAPSHOT_ROLLBACK_TO,
+    ST_SHAPE_TYPES,
+    ST_SHAPE_DEVICES,
+    ST_TYPE_SET_ROOM,
+    ST_TYPE_SET_REST,
+    ST_DEVICE_UPDATE,
     ST_COUNT
 };
 
@@ -92,6 +97,12 @@ int registry_bind_text_or_null(sqlite3_stmt *stmt, int index, const char *s);
 /* -1 and 0 mean "none" for counts and errnos respectively. */
 int registry_bind_int_or_null(sqlite3_stmt *stmt, int index, long long value, long long none);
 
+/* supported, version, digest, read_errno as parameters first .. first+3. */
+int registry_bind_migration(sqlite3_stmt *stmt, int first, const struct inv_migration *mig);
+/* A type row's key as parameters 1 .. 3. */
+int registry_bind_type_key(sqlite3_stmt *stmt, const char *host, const char *parent,
+                           const char *type_id);
+
 /* Runs a statement that returns no rows (its parameters already bound):
  * 0, or -1 with the reason in SQLite's errmsg. */
 int registry_run(sqlite3_stmt *stmt);
@@ -101,6 +112,19 @@ int registry_run(sqlite3_stmt *stmt);
 int registry_begin(struct registry *reg, enum registry_stmt_id which, char *err, size_t errlen);
 int registry_commit(struct registry *reg, char *err, size_t errlen);
 void registry_rollback(struct registry *reg);
+
+/* ---- snapshot rows (registry_snapshot.c, registry_inplace.c) ---------- */
+
+/* A device row as parameters 1 .. 10, in the columns' order: the insert
+ * and the in-place update take the same. */
+int registry_bind_device_row(sqlite3_stmt *stmt, const char *host, const struct inv_device *dev);
+
+/* Writes inv over the host's rows when they have its parents, types and
+ * devices, keyed and ordered as inv has them: 1 when done so (instances
+ * are the caller's), 0 when the shape differs and nothing was written,
+ * -1 on error. */
+int registry_inplace_write(struct registry *reg, const struct inventory *inv, char *err,
+                           size_t errlen);
 
 /* ---- column readers (registry_stmt.c) ----------------------------------- */
 

@@ -21,18 +21,12 @@ static int registry_insert_type(struct registry *reg, const char *host, const ch
                                 const struct inv_type *type, char *err, size_t errlen)
 {
     sqlite3_stmt *s = reg->stmt[ST_TYPE_INSERT];
-    const struct inv_migration *mig = &type->migration;
-    if (registry_bind_text(s, 1, host) != SQLITE_OK ||
-        registry_bind_text(s, 2, parent) != SQLITE_OK ||
-        registry_bind_text(s, 3, type->id) != SQLITE_OK ||
+    if (registry_bind_type_key(s, host, parent, type->id) != SQLITE_OK ||
         registry_bind_text(s, 4, type->name != NULL ? type->name : "") != SQLITE_OK ||
         registry_bind_text(s, 5, type->description != NULL ? type->description : "") != SQLITE_OK ||
         registry_bind_text(s, 6, type->device_api != NULL ? type->device_api : "") != SQLITE_OK ||
         registry_bind_int_or_null(s, 7, type->available_instances, -1) != SQLITE_OK ||
-        sqlite3_bind_int(s, 8, mig->supported) != SQLITE_OK ||
-        registry_bind_text(s, 9, mig->version) != SQLITE_OK ||
-        registry_bind_text_or_null(s, 10, mig->version != NULL ? mig->digest : NULL) != SQLITE_OK ||
-        registry_bind_int_or_null(s, 11, mig->read_errno, 0) != SQLITE_OK || registry_run(s) < 0) {
+        registry_bind_migration(s, 8, &type->migration) != SQLITE_OK || registry_run(s) < 0) {
         registry_done(s);
         return registry_fail(reg, err, errlen, "storing type %s on parent %s of host %s",
                              registry_name(type->id), registry_name(parent), host);
@@ -40,21 +34,24 @@ static int registry_insert_type(struct registry *reg, const char *host, const ch
     return 0;
 }
 
+int registry_bind_device_row(sqlite3_stmt *s, const char *host, const struct inv_device *dev)
+{
+    int rc;
+    if ((rc = registry_bind_text(s, 1, host)) != SQLITE_OK ||
+        (rc = registry_bind_text(s, 2, dev->uuid)) != SQLITE_OK ||
+        (rc = registry_bind_text(s, 3, dev->parent)) != SQLITE_OK ||
+        (rc = registry_bind_text(s, 4, dev->type)) != SQLITE_OK ||
+        (rc = registry_bind_int_or_null(s, 5, dev->iommu_group, -1)) != SQLITE_OK ||
+        (rc = registry_bind_migration(s, 6, &dev->migration)) != SQLITE_OK)
+        return rc;
+    return registry_bind_text_or_null(s, 10, dev->instance);
+}
+
 static int registry_insert_device(struct registry *reg, const char *host,
                                   const struct inv_device *dev, char *err, size_t errlen)
 {
     sqlite3_stmt *s = reg->stmt[ST_DEVICE_INSERT];
-    const struct inv_migration *mig = &dev->migration;
-    if (registry_bind_text(s, 1, host) != SQLITE_OK ||
-        registry_bind_text(s, 2, dev->uuid) != SQLITE_OK ||
-        registry_bind_text(s, 3, dev->parent) != SQLITE_OK ||
-        registry_bind_text(s, 4, dev->type) != SQLITE_OK ||
-        registry_bind_int_or_null(s, 5, dev->iommu_group, -1) != SQLITE_OK ||
-        sqlite3_bind_int(s, 6, mig->supported) != SQLITE_OK ||
-        registry_bind_text(s, 7, mig->version) != SQLITE_OK ||
-        registry_bind_text_or_null(s, 8, mig->version != NULL ? mig->digest : NULL) != SQLITE_OK ||
-        registry_bind_int_or_null(s, 9, mig->read_errno, 0) != SQLITE_OK ||
-        registry_bind_text_or_null(s, 10, dev->instance) != SQLITE_OK || registry_run(s) < 0) {
+    if (registry_bind_device_row(s, host, dev) != SQLITE_OK || registry_run(s) < 0) {
         registry_done(s);
         /* A device naming a parent/type the snapshot lacks breaks the
          * foreign key, whose message does not say which. */
@@ -128,10 +125,16 @@ static int registry_replace_locked(struct registry *reg, const struct inventory 
         registry_done(s);
         return registry_fail(reg, err, errlen, "storing host %s", host);
     }
+    /* A changed snapshot of the same devices (a driver update, room taken
+     * or freed) is written over the rows it changes: far fewer index pages
+     * than deleting and re-inserting every row of the host. */
+    rc = registry_inplace_write(reg, inv, err, errlen);
+    if (rc < 0)
+        return -1;
     /* The host row stays (an UPDATE, not a DELETE): deleting it would
      * cascade to the probe cache, whose verdicts outlive snapshots. */
     static const enum registry_stmt_id clear[] = {ST_HOST_CLEAR_PARENTS, ST_HOST_CLEAR_INSTANCES};
-    for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++) {
+    for (size_t i = rc == 1 ? 1 : 0; i < sizeof clear / sizeof clear[0]; i++) {
         s = reg->stmt[clear[i]];
         if (registry_bind_text(s, 1, host) != SQLITE_OK || registry_run(s) < 0) {
             registry_done(s);
@@ -140,7 +143,7 @@ static int registry_replace_locked(struct registry *reg, const struct inventory 
         }
     }
 
-    for (size_t p = 0; p < inv->parent_count; p++) {
+    for (size_t p = 0; p < inv->parent_count && rc == 0; p++) {
         const struct inv_parent *parent = &inv->parents[p];
         s = reg->stmt[ST_PARENT_INSERT];
         if (registry_bind_text(s, 1, host) != SQLITE_OK ||
@@ -154,7 +157,7 @@ static int registry_replace_locked(struct registry *reg, const struct inventory 
                 return -1;
         }
     }
-    for (size_t d = 0; d < inv->device_count; d++) {
+    for (size_t d = 0; d < inv->device_count && rc == 0; d++) {
         if (registry_insert_device(reg, host, &inv->devices[d], err, errlen) < 0)
             return -1;
     }

@@ -81,6 +81,27 @@ int registry_bind_int_or_null(sqlite3_stmt *stmt, int index, long long value, lo
 }
 
 /* Runs a statement that returns no rows (its parameters already bound). */
+int registry_bind_migration(sqlite3_stmt *stmt, int first, const struct inv_migration *mig)
+{
+    int rc;
+    if ((rc = sqlite3_bind_int(stmt, first, mig->supported)) != SQLITE_OK ||
+        (rc = registry_bind_text(stmt, first + 1, mig->version)) != SQLITE_OK ||
+        (rc = registry_bind_text_or_null(stmt, first + 2,
+                                         mig->version != NULL ? mig->digest : NULL)) != SQLITE_OK)
+        return rc;
+    return registry_bind_int_or_null(stmt, first + 3, mig->read_errno, 0);
+}
+
+int registry_bind_type_key(sqlite3_stmt *stmt, const char *host, const char *parent,
+                           const char *type_id)
+{
+    int rc;
+    if ((rc = registry_bind_text(stmt, 1, host)) != SQLITE_OK ||
+        (rc = registry_bind_text(stmt, 2, parent)) != SQLITE_OK)
+        return rc;
+    return registry_bind_text(stmt, 3, type_id);
+}
+
 int registry_run(sqlite3_stmt *stmt)
 {
     int rc = sqlite3_step(stmt);

@@ -6,7 +6,10 @@
  *
  * gen_registry --out FILE --hosts N [--types T] [--prefix P] [--release R]
  *              [--dead-url URL] [--free N] [--vms N] [--generation G]
- *              [--batch N]
+ *              [--batch N] [--over]
+ *
+ * --over writes into an existing file instead (give a later --generation):
+ * the registry writer's own cost for changed snapshots, without HTTP.
  *
  * --batch N (default 1000) writes N hosts per transaction with
  * registry_replace_hosts(), the sched's own group commit; --batch 0 one
@@ -22,6 +25,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +34,8 @@
 
 static const char gen_usage[] =
     "usage: gen_registry --out FILE --hosts N [--types T] [--prefix P] [--release R]\n"
-    "                    [--dead-url URL] [--free N] [--vms N] [--generation G] [--batch N]\n";
+    "                    [--dead-url URL] [--free N] [--vms N] [--generation G] [--batch N]\n"
+    "                    [--over]\n";
 
 static double gen_now(void)
 {
@@ -117,6 +122,7 @@ int main(int argc, char **argv)
     const char *out = NULL;
     long long generation = 1;
     size_t batch = 1000;
+    bool over = false;
     static const struct option options[] = {
         {"out", required_argument, NULL, 'o'},
         {"hosts", required_argument, NULL, 'n'},
@@ -128,6 +134,7 @@ int main(int argc, char **argv)
         {"vms", required_argument, NULL, 'v'},
         {"generation", required_argument, NULL, 'g'},
         {"batch", required_argument, NULL, 'b'},
+        {"over", no_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -145,6 +152,9 @@ int main(int argc, char **argv)
             break;
         case 'u':
             shape.collector_url = optarg;
+            break;
+        case 'O':
+            over = true;
             break;
         case 'n':
         case 't':
@@ -181,8 +191,11 @@ int main(int argc, char **argv)
     }
     /* A fresh file only: adding to a registry another run left would mix
      * two shapes into the figures. */
-    if (access(out, F_OK) == 0) {
-        fprintf(stderr, "gen_registry: %s exists; give a new file\n", out);
+    if ((access(out, F_OK) == 0) != over) {
+        fprintf(stderr,
+                over ? "gen_registry: %s does not exist; --over writes into one\n"
+                     : "gen_registry: %s exists; give a new file\n",
+                out);
         return 2;
     }
     struct registry *reg;
