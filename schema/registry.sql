@@ -1,5 +1,5 @@
--- registry.sql — the registry's schema as it stands: version 2
--- (PRAGMA user_version = 2). This is the file to read; the database is built
+-- registry.sql — the registry's schema as it stands: version 3
+-- (PRAGMA user_version = 3). This is the file to read; the database is built
 -- from the numbered files in migrations/, which schema/migrate.c applies on
 -- open. test_registry checks that the two agree, so a new migration comes
 -- with its change here too. Do not create a registry from this file: the
@@ -109,7 +109,10 @@ CREATE TABLE probe_cache (
     level         TEXT    NOT NULL CHECK (level IN ('type', 'device')),
     target        TEXT    NOT NULL,          -- type id, or device UUID
     target_digest TEXT    NOT NULL,          -- '' when the target had no version
-    verdict       TEXT    NOT NULL CHECK (verdict IN ('compatible', 'incompatible', 'unsupported')),
+    -- Comparisons, not IN (...): SQLite checks a three-value IN list with a
+    -- temporary b-tree per row (migration 0003).
+    verdict       TEXT    NOT NULL CHECK (verdict = 'compatible' OR verdict = 'incompatible'
+                                          OR verdict = 'unsupported'),
     errno         INTEGER CHECK (errno > 0), -- of the refused write; NULL otherwise
     checked_at    INTEGER NOT NULL,          -- unix s
     PRIMARY KEY (source_digest, target_host, level, target)

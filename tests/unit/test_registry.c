@@ -632,6 +632,49 @@ static void test_fresh_file_and_reopen(void **state)
     db_remove(path);
 }
 
+/* A version-2 file (the probe cache's verdict CHECK an IN list) opens as
+ * the current version with its hosts and cached verdicts, and the
+ * rebuilt table still refuses a verdict that is none of the three. */
+static void test_upgrade_keeps_verdicts(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], err[1024];
+    db_path("upgrade", path, sizeof path);
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, "PRAGMA foreign_keys = ON");
+    if (migrate_apply(db, "t", migrate_embedded, 2, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    raw_exec(db, "INSERT INTO hosts VALUES ('compute-9', NULL, 1, 1000, 1000)");
+    raw_exec(db, "INSERT INTO probe_cache VALUES ('d1', 'compute-9', 'type', 'nvidia-222', 'd2', "
+                 "'incompatible', 22, 1000)");
+    sqlite3_close(db);
+
+    struct registry *reg = NULL;
+    if (registry_open(path, &reg, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    struct registry_probe probe = {.source_digest = "d1",
+                                   .target_host = "compute-9",
+                                   .level = REGISTRY_LEVEL_TYPE,
+                                   .target = "nvidia-222",
+                                   .target_digest = "d2"};
+    assert_int_equal(registry_probe_get(reg, &probe, err, sizeof err), 1);
+    assert_int_equal(probe.verdict, REGISTRY_VERDICT_INCOMPATIBLE);
+    assert_int_equal(probe.err_no, 22);
+    assert_int_equal(probe.checked_at, 1000);
+    registry_close(reg);
+
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), (long long)migrate_embedded_count);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO probe_cache VALUES ('d3', 'compute-9', 'type', "
+                                  "'nvidia-222', 'd2', 'maybe', NULL, 1000)",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM probe_cache"), 1);
+    sqlite3_close(db);
+    db_remove(path);
+}
+
 static void test_newer_file_refused(void **state)
 {
     (void)state;
@@ -1042,6 +1085,7 @@ int main(int argc, char **argv)
         tests[t++] = (struct CMUnitTest){names[i], test_case, NULL, NULL, names[i]};
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_fresh_file_and_reopen);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_newer_file_refused);
+    tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_upgrade_keeps_verdicts);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_file_refused);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_migration_mechanism);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_registry_sql_matches_migrations);
