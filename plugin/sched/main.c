@@ -8,6 +8,7 @@
 #include "config.h"
 #include "http_server.h"
 #include "log.h"
+#include "memory.h"
 #include "metrics_reply.h"
 #include "readiness_run.h"
 #include "reload.h"
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(cfg.log_level, &level);
     log_init("mdevmig-sched", level);
+    sched_memory_setup();
 
     /* Only the main thread takes the signals (sched_wait below): stop and
      * reload. Blocked before any thread starts, so none inherits them. */

@@ -7,6 +7,7 @@
 #include "readiness_run.h"
 
 #include "log.h"
+#include "memory.h"
 #include "metrics.h"
 #include "service.h"
 #include "textbuf.h"
@@ -46,6 +47,8 @@ static void sched_readiness_once(struct sched_readiness *r)
     if (rc == MDEVMIG_OK)
         mdevmig_readiness_info(answer, &info);
     mdevmig_readiness_free(answer);
+    /* A whole fleet's answer was just freed in this thread's arena. */
+    sched_memory_trim();
     pthread_mutex_lock(&r->lock);
     if (rc == MDEVMIG_OK) {
         r->last.stranded = info.stranded;
