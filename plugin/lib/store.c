@@ -85,49 +85,72 @@ static int store_list(struct mdevmig *m, struct registry_hosts *hosts, char *err
     return status;
 }
 
-int mdevmig_inventory_json(struct mdevmig *m, const char *host, char **out, char *err,
-                           size_t errlen)
+/* One host's entry, its row read alone: at 100,000 hosts, listing every
+ * host to find one cost ~10 MiB and most of the time. */
+static int store_one_json(struct mdevmig *m, const char *host, int64_t now, json_t **answer,
+                          char *err, size_t errlen)
 {
-    *out = NULL;
+    if (touches_flush(m, err, errlen) < 0) {
+        store_outcome(m, MDEVMIG_ERR_INTERNAL, err);
+        return MDEVMIG_ERR_INTERNAL;
+    }
+    struct registry_host row;
+    pthread_mutex_lock(&m->registry_lock);
+    int rc = registry_host_get(m->registry, host, &row, err, errlen);
+    pthread_mutex_unlock(&m->registry_lock);
+    store_outcome(m, rc < 0 ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK, err);
+    if (rc < 0)
+        return MDEVMIG_ERR_INTERNAL;
+    if (rc == 0)
+        *answer = store_host_json(m, &row, now, &rc, err, errlen);
+    registry_host_clear(&row);
+    if (rc == 1) {
+        snprintf(err, errlen, "host %.200s is not in the registry", host);
+        return MDEVMIG_ERR_NOT_FOUND;
+    }
+    return *answer != NULL ? MDEVMIG_OK : MDEVMIG_ERR_INTERNAL;
+}
+
+/* Every host's entry. */
+static int store_all_json(struct mdevmig *m, int64_t now, json_t **answer, char *err, size_t errlen)
+{
     struct registry_hosts hosts;
     int status = store_list(m, &hosts, err, errlen);
     if (status != MDEVMIG_OK)
         return status;
-    int64_t now = (int64_t)time(NULL);
-    json_t *answer = NULL;
-    json_t *list = host == NULL ? json_array() : NULL;
-    if (host == NULL && list == NULL)
+    json_t *list = json_array();
+    if (list == NULL)
         status = MDEVMIG_ERR_INTERNAL;
     for (size_t i = 0; i < hosts.count && status == MDEVMIG_OK; i++) {
-        if (host != NULL && strcmp(hosts.items[i].name, host) != 0)
-            continue;
         int rc;
         json_t *entry = store_host_json(m, &hosts.items[i], now, &rc, err, errlen);
-        if (entry == NULL) {
-            /* A host removed between the listing and its read is gone. */
-            if (rc == 1 && host == NULL)
-                continue;
-            status = rc == 1 ? MDEVMIG_ERR_NOT_FOUND : MDEVMIG_ERR_INTERNAL;
-        } else if (host != NULL) {
-            answer = entry;
-            break;
-        } else if (json_array_append_new(list, entry) < 0) {
+        /* A host removed between the listing and its read is gone. */
+        if (entry == NULL && rc != 1)
             status = MDEVMIG_ERR_INTERNAL;
-        }
+        else if (entry != NULL && json_array_append_new(list, entry) < 0)
+            status = MDEVMIG_ERR_INTERNAL;
     }
     registry_hosts_free(&hosts);
-    if (status == MDEVMIG_OK && host == NULL)
-        answer = json_pack("{s:O}", "hosts", list);
-    json_decref(list);
-    if (status == MDEVMIG_OK && answer == NULL && host != NULL) {
-        snprintf(err, errlen, "host %.200s is not in the registry", host);
-        return MDEVMIG_ERR_NOT_FOUND;
-    }
-    if (status == MDEVMIG_OK &&
-        (answer == NULL || (*out = json_dumps(answer, JSON_COMPACT)) == NULL)) {
-        snprintf(err, errlen, "out of memory");
+    if (status == MDEVMIG_OK && (*answer = json_pack("{s:O}", "hosts", list)) == NULL)
         status = MDEVMIG_ERR_INTERNAL;
-    }
+    json_decref(list);
+    return status;
+}
+
+int mdevmig_inventory_json(struct mdevmig *m, const char *host, char **out, char *err,
+                           size_t errlen)
+{
+    *out = NULL;
+    if (errlen > 0)
+        err[0] = '\0';
+    int64_t now = (int64_t)time(NULL);
+    json_t *answer = NULL;
+    int status = host != NULL ? store_one_json(m, host, now, &answer, err, errlen)
+                              : store_all_json(m, now, &answer, err, errlen);
+    if (status == MDEVMIG_OK && (*out = json_dumps(answer, JSON_COMPACT)) == NULL)
+        status = MDEVMIG_ERR_INTERNAL;
+    if (status == MDEVMIG_ERR_INTERNAL && errlen > 0 && err[0] == '\0')
+        snprintf(err, errlen, "out of memory");
     json_decref(answer);
     return status;
 }
