@@ -137,12 +137,19 @@ static int placement_auth_header(struct placement *pl, const char *stale, char *
     return 0;
 }
 
+/* Reads a 2xx reply's body as it came (a listing, read a provider at a
+ * time): 0, or -1 with perr filled. */
+typedef int (*placement_reader)(const char *body, size_t len, void *ctx, const char *what,
+                                struct placement_error *perr);
+
 /* One request. body: JSON to send (PUT/POST) or NULL. On a 2xx returns 0
- * with the parsed body in *reply (NULL for an empty body; reply may be
- * NULL when unwanted); otherwise -1 with perr filled. what names the call
- * in messages. Caller holds pl->lock. */
-static int placement_call(struct placement *pl, const char *method, const char *path, json_t *body,
-                          json_t **reply, const char *what, struct placement_error *perr)
+ * with the body handed to reader when one is given, else parsed into
+ * *reply (NULL for an empty body; reply may be NULL when unwanted);
+ * otherwise -1 with perr filled. what names the call in messages. Caller
+ * holds pl->lock. */
+static int placement_request(struct placement *pl, const char *method, const char *path,
+                             json_t *body, json_t **reply, placement_reader reader, void *ctx,
+                             const char *what, struct placement_error *perr)
 {
     if (reply != NULL)
         *reply = NULL;
@@ -188,6 +195,10 @@ static int placement_call(struct placement *pl, const char *method, const char *
             /* the loop goes round */
         } else if (call.status < 200 || call.status > 299) {
             placement_http_error(&call, what, perr);
+        } else if (reader != NULL) {
+            rc = reader(call.response, call.response_len, ctx, what, perr);
+            if (rc == 0)
+                placement_ok(perr);
         } else if (reply != NULL && call.response_len > 0 &&
                    (*reply = json_loadb(call.response, call.response_len, 0, &jerr)) == NULL) {
             placement_fail(perr, call.status, NULL, "Placement %s: reply is not JSON: %s", what,
@@ -204,6 +215,12 @@ static int placement_call(struct placement *pl, const char *method, const char *
     free(url);
     free(text);
     return rc;
+}
+
+static int placement_call(struct placement *pl, const char *method, const char *path, json_t *body,
+                          json_t **reply, const char *what, struct placement_error *perr)
+{
+    return placement_request(pl, method, path, body, reply, NULL, NULL, what, perr);
 }
 
 static int placement_copy_field(json_t *obj, const char *key, char *out, size_t outlen,
@@ -264,6 +281,131 @@ static int placement_parse_providers(json_t *reply, struct placement_provider_li
         out->count = i + 1;
     }
     return 0;
+}
+
+/*
+ * A listing read a provider at a time. jansson has no streaming parser,
+ * and a tree of a whole listing is what a large reply cost most: at 10,000
+ * providers (about 8 MB) building and freeing it was two thirds of a
+ * select's CPU. Here only the framing, {"resource_providers": [ ... ]}, is
+ * walked by hand; each provider, and any other member, is one json_loadb
+ * of its own bytes (JSON_DISABLE_EOF_CHECK stops it at the value's end and
+ * says where that is), handed on and freed before the next is read.
+ */
+struct placement_scan {
+    const char *at, *end;
+};
+
+static void placement_scan_space(struct placement_scan *s)
+{
+    while (s->at < s->end && (*s->at == ' ' || *s->at == '\t' || *s->at == '\n' || *s->at == '\r'))
+        s->at++;
+}
+
+/* Consumes c (after white space) when it is next. */
+static bool placement_scan_take(struct placement_scan *s, char c)
+{
+    placement_scan_space(s);
+    if (s->at < s->end && *s->at == c) {
+        s->at++;
+        return true;
+    }
+    return false;
+}
+
+/* The next JSON value, decoded by jansson, and s moved past it; NULL
+ * when there is none well-formed. */
+static json_t *placement_scan_value(struct placement_scan *s)
+{
+    placement_scan_space(s);
+    if (s->at >= s->end)
+        return NULL;
+    json_error_t jerr;
+    json_t *v = json_loadb(s->at, (size_t)(s->end - s->at),
+                           JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+    if (v != NULL && (jerr.position <= 0 || (size_t)jerr.position > (size_t)(s->end - s->at))) {
+        json_decref(v);
+        return NULL;
+    }
+    if (v != NULL)
+        s->at += jerr.position;
+    return v;
+}
+
+/* Each provider of a listing, in order, as it is read. each returns 0, or
+ * -1 with perr filled to stop the reading. */
+typedef int (*placement_each)(const struct placement_provider *p, void *ctx, const char *what,
+                              struct placement_error *perr);
+
+static int placement_read_providers(const char *body, size_t len, placement_each each, void *ctx,
+                                    const char *what, struct placement_error *perr)
+{
+    struct placement_scan s = {body, body + len};
+    bool listed = false;
+    size_t index = 0;
+    if (!placement_scan_take(&s, '{'))
+        goto malformed;
+    if (!placement_scan_take(&s, '}')) {
+        do {
+            json_t *key = placement_scan_value(&s);
+            bool named = json_is_string(key);
+            bool ours = named && strcmp(json_string_value(key), "resource_providers") == 0;
+            json_decref(key);
+            if (!named || !placement_scan_take(&s, ':') || (ours && listed))
+                goto malformed;
+            if (!ours) {
+                json_t *skipped = placement_scan_value(&s);
+                if (skipped == NULL)
+                    goto malformed;
+                json_decref(skipped);
+                continue;
+            }
+            if (!placement_scan_take(&s, '['))
+                break; /* not a list: said below */
+            listed = true;
+            if (placement_scan_take(&s, ']'))
+                continue;
+            do {
+                json_t *item = placement_scan_value(&s);
+                if (item == NULL)
+                    goto malformed;
+                struct placement_provider p;
+                int parsed = placement_parse_provider(item, &p);
+                json_decref(item);
+                if (parsed < 0) {
+                    placement_fail(perr, 200, NULL,
+                                   "Placement %s: provider %zu in the reply is malformed", what,
+                                   index);
+                    return -1;
+                }
+                if (each(&p, ctx, what, perr) < 0)
+                    return -1;
+                index++;
+            } while (placement_scan_take(&s, ','));
+            if (!placement_scan_take(&s, ']'))
+                goto malformed;
+        } while (placement_scan_take(&s, ','));
+        if (!listed) {
+            placement_fail(perr, 200, NULL, "Placement %s: reply has no resource_providers list",
+                           what);
+            return -1;
+        }
+        if (!placement_scan_take(&s, '}'))
+            goto malformed;
+    }
+    placement_scan_space(&s);
+    if (s.at != s.end)
+        goto malformed;
+    if (!listed) {
+        placement_fail(perr, 200, NULL, "Placement %s: reply has no resource_providers list", what);
+        return -1;
+    }
+    return 0;
+malformed:
+    placement_fail(perr, 200, NULL,
+                   "Placement %s: reply is not JSON (or not a listing) near byte %zu", what,
+                   (size_t)(s.at - body));
+    return -1;
 }
 
 /* A query value or path segment, percent-encoded; free() it. */
@@ -665,54 +807,170 @@ static int placement_root_lookup(struct placement *pl, const char *uuid, const c
  * provider names them all, instead of a GET each. */
 #define PLACEMENT_ROOT_GETS_MAX 16
 
-static int placement_str_cmp(const void *a, const void *b)
+/* A listing read through placement_read_providers. */
+struct placement_listing {
+    placement_each each;
+    void *ctx;
+};
+
+static int placement_listing_read(const char *body, size_t len, void *ctx, const char *what,
+                                  struct placement_error *perr)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const struct placement_listing *listing = ctx;
+    return placement_read_providers(body, len, listing->each, listing->ctx, what, perr);
 }
 
-/* How many distinct roots of list's providers have no known name; -1 when
- * out of memory. */
-static long placement_roots_missing(const struct placement *pl,
-                                    const struct placement_provider_list *list)
+/* GET path, a listing, each provider handed to each as it is read.
+ * Caller holds pl->lock. */
+static int placement_list(struct placement *pl, const char *path, placement_each each, void *ctx,
+                          const char *what, struct placement_error *perr)
 {
-    const char **miss = malloc((list->count + 1) * sizeof *miss);
-    if (miss == NULL)
+    struct placement_listing listing = {each, ctx};
+    return placement_request(pl, "GET", path, NULL, NULL, placement_listing_read, &listing, what,
+                             perr);
+}
+
+/* A root names its tree for free: remember it. */
+static int placement_note_root(struct placement *pl, const struct placement_provider *p,
+                               const char *what, struct placement_error *perr)
+{
+    if (strcmp(p->uuid, p->root_uuid) == 0 && placement_roots_put(pl, p->uuid, p->name) < 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         return -1;
-    size_t n = 0;
-    for (size_t i = 0; i < list->count; i++) {
-        if (placement_roots_get(pl, list->items[i].root_uuid) == NULL)
-            miss[n++] = list->items[i].root_uuid;
     }
-    qsort(miss, n, sizeof *miss, placement_str_cmp);
-    long distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        distinct += i == 0 || strcmp(miss[i], miss[i - 1]) != 0;
-    free(miss);
-    return distinct;
+    return 0;
 }
 
-/* Learn every root provider's name: GET /resource_providers. */
+static int placement_learn_root(const struct placement_provider *p, void *ctx, const char *what,
+                                struct placement_error *perr)
+{
+    return placement_note_root(ctx, p, what, perr);
+}
+
+/* Learn every root provider's name: GET /resource_providers, of which
+ * only the roots' names are kept. */
 static int placement_roots_learn_all(struct placement *pl, struct placement_error *perr)
 {
-    const char *what = "listing every provider for the names of their roots";
-    json_t *reply = NULL;
-    struct placement_provider_list all = {0};
-    int rc = -1;
-    if (placement_call(pl, "GET", "/resource_providers", NULL, &reply, what, perr) < 0 ||
-        placement_parse_providers(reply, &all, what, perr) < 0)
-        goto out;
-    for (size_t i = 0; i < all.count; i++) {
-        const struct placement_provider *p = &all.items[i];
-        if (strcmp(p->uuid, p->root_uuid) == 0 && placement_roots_put(pl, p->uuid, p->name) < 0) {
-            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
-            goto out;
-        }
+    return placement_list(pl, "/resource_providers", placement_learn_root, pl,
+                          "listing every provider for the names of their roots", perr);
+}
+
+/* Root providers' uuids met in a listing; sorted and made unique once it
+ * has been read. */
+struct placement_uuids {
+    char (*items)[PLACEMENT_UUID_LEN];
+    size_t count, cap;
+};
+
+static int placement_uuids_add(struct placement_uuids *u, const char *uuid)
+{
+    if (u->count == u->cap) {
+        size_t cap = u->cap == 0 ? 32 : u->cap * 2;
+        char(*grown)[PLACEMENT_UUID_LEN] = realloc(u->items, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        u->items = grown;
+        u->cap = cap;
     }
-    rc = 0;
-out:
-    placement_provider_list_free(&all);
-    json_decref(reply);
-    return rc;
+    snprintf(u->items[u->count++], PLACEMENT_UUID_LEN, "%s", uuid);
+    return 0;
+}
+
+static int placement_uuid_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void placement_uuids_unique(struct placement_uuids *u)
+{
+    if (u->count < 2)
+        return;
+    qsort(u->items, u->count, sizeof *u->items, placement_uuid_cmp);
+    size_t kept = 1;
+    for (size_t i = 1; i < u->count; i++) {
+        if (strcmp(u->items[i], u->items[kept - 1]) != 0)
+            memcpy(u->items[kept++], u->items[i], sizeof *u->items);
+    }
+    u->count = kept;
+}
+
+/* Makes the root-name cache hold every root in roots (sorted, unique)
+ * that still exists: the ones it lacks are asked, a GET each or, past
+ * PLACEMENT_ROOT_GETS_MAX of them, one listing of every provider. A root
+ * deleted meanwhile stays unnamed. Caller holds pl->lock. */
+static int placement_roots_name(struct placement *pl, const struct placement_uuids *roots,
+                                struct placement_error *perr)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < roots->count; i++)
+        missing += placement_roots_get(pl, roots->items[i]) == NULL;
+    /* A listing too large or too slow for this client leaves the GETs. */
+    if (missing > PLACEMENT_ROOT_GETS_MAX && placement_roots_learn_all(pl, perr) < 0)
+        log_warn("placement: %s; naming %zu root providers one GET at a time", perr->message,
+                 missing);
+    for (size_t i = 0; i < roots->count; i++) {
+        const char *name = placement_roots_get(pl, roots->items[i]);
+        if (name == NULL && placement_root_lookup(pl, roots->items[i], &name, perr) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* "/resource_providers?required=[in:]A,B", or NULL when out of memory. */
+static char *placement_trait_path(bool any, const char *const *traits, size_t count)
+{
+    char *path = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&path, &len);
+    if (f == NULL)
+        return NULL;
+    fputs(any ? "/resource_providers?required=in:" : "/resource_providers?required=", f);
+    bool oom = false;
+    for (size_t i = 0; i < count; i++) {
+        char *esc = placement_escape(traits[i]);
+        if (esc == NULL)
+            oom = true;
+        else
+            fprintf(f, "%s%s", i == 0 ? "" : ",", esc);
+        free(esc);
+    }
+    if (fclose(f) != 0 || oom) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* The providers of a listing, whole (placement_providers_with_traits). */
+struct placement_found {
+    struct placement *pl;
+    struct placement_provider *items;
+    size_t count, cap;
+    struct placement_uuids roots;
+};
+
+static int placement_found_add(const struct placement_provider *p, void *ctx, const char *what,
+                               struct placement_error *perr)
+{
+    struct placement_found *found = ctx;
+    if (placement_note_root(found->pl, p, what, perr) < 0)
+        return -1;
+    if (found->count == found->cap) {
+        size_t cap = found->cap == 0 ? 32 : found->cap * 2;
+        struct placement_provider *grown = realloc(found->items, cap * sizeof *grown);
+        if (grown == NULL) {
+            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+            return -1;
+        }
+        found->items = grown;
+        found->cap = cap;
+    }
+    found->items[found->count++] = *p;
+    if (placement_uuids_add(&found->roots, p->root_uuid) < 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    return 0;
 }
 
 /* GET /resource_providers?required=[in:]A,B: one request, plus, for roots
@@ -732,74 +990,35 @@ static int placement_providers_matching(struct placement *pl, bool any, const ch
     }
     pthread_mutex_lock(&pl->lock);
     int rc = -1;
-    json_t *reply = NULL;
-    struct placement_provider_list list = {0};
-    char *path = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&path, &len);
-    if (f == NULL) {
+    struct placement_found found = {.pl = pl};
+    char *path = placement_trait_path(any, traits, count);
+    if (path == NULL) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
-    fputs(any ? "/resource_providers?required=in:" : "/resource_providers?required=", f);
-    bool oom = false;
-    for (size_t i = 0; i < count; i++) {
-        char *esc = placement_escape(traits[i]);
-        if (esc == NULL)
-            oom = true;
-        else
-            fprintf(f, "%s%s", i == 0 ? "" : ",", esc);
-        free(esc);
-    }
-    if (fclose(f) != 0 || oom) {
-        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+    if (placement_list(pl, path, placement_found_add, &found, what, perr) < 0)
         goto out;
-    }
-    if (placement_call(pl, "GET", path, NULL, &reply, what, perr) < 0 ||
-        placement_parse_providers(reply, &list, what, perr) < 0)
+    placement_uuids_unique(&found.roots);
+    if (placement_roots_name(pl, &found.roots, perr) < 0)
         goto out;
-    /* Roots that match themselves name their trees for free. */
-    for (size_t i = 0; i < list.count; i++) {
-        const struct placement_provider *p = &list.items[i];
-        if (strcmp(p->uuid, p->root_uuid) == 0 && placement_roots_put(pl, p->uuid, p->name) < 0) {
-            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
-            goto out;
-        }
-    }
-    long missing = placement_roots_missing(pl, &list);
-    if (missing < 0) {
-        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
-        goto out;
-    }
-    /* A listing too large or too slow for this client leaves the GETs. */
-    if (missing > PLACEMENT_ROOT_GETS_MAX && placement_roots_learn_all(pl, perr) < 0)
-        log_warn("placement: %s; naming %ld root providers one GET at a time", perr->message,
-                 missing);
-    out->items = calloc(list.count + 1, sizeof *out->items);
+    out->items = calloc(found.count + 1, sizeof *out->items);
     if (out->items == NULL) {
         placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
         goto out;
     }
-    for (size_t i = 0; i < list.count; i++) {
-        const char *root = placement_roots_get(pl, list.items[i].root_uuid);
-        if (root == NULL) {
-            int found = placement_root_lookup(pl, list.items[i].root_uuid, &root, perr);
-            if (found < 0) {
-                placement_match_list_free(out);
-                goto out;
-            }
-            if (found == 0)
-                continue;
-        }
+    for (size_t i = 0; i < found.count; i++) {
+        const char *root = placement_roots_get(pl, found.items[i].root_uuid);
+        if (root == NULL)
+            continue; /* deleted since the listing */
         struct placement_match *m = &out->items[out->count++];
-        m->provider = list.items[i];
+        m->provider = found.items[i];
         snprintf(m->root_name, sizeof m->root_name, "%s", root);
     }
     placement_ok(perr);
     rc = 0;
 out:
-    placement_provider_list_free(&list);
-    json_decref(reply);
+    free(found.items);
+    free(found.roots.items);
     free(path);
     pthread_mutex_unlock(&pl->lock);
     return rc;
@@ -816,6 +1035,104 @@ int placement_providers_with_any_trait(struct placement *pl, const char *const *
                                        struct placement_error *perr)
 {
     return placement_providers_matching(pl, true, traits, count, out, perr);
+}
+
+/* The roots of a listing only: all a host lookup keeps of a provider. */
+struct placement_rooted {
+    struct placement *pl;
+    struct placement_uuids roots;
+};
+
+static int placement_rooted_add(const struct placement_provider *p, void *ctx, const char *what,
+                                struct placement_error *perr)
+{
+    struct placement_rooted *rooted = ctx;
+    if (placement_note_root(rooted->pl, p, what, perr) < 0)
+        return -1;
+    if (placement_uuids_add(&rooted->roots, p->root_uuid) < 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        return -1;
+    }
+    return 0;
+}
+
+static int placement_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int placement_hosts_with_any_trait(struct placement *pl, const char *const *traits, size_t count,
+                                   struct placement_hosts *out, struct placement_error *perr)
+{
+    out->names = NULL;
+    out->count = 0;
+    const char *what = "listing providers with any of the traits";
+    if (count == 0) {
+        placement_fail(perr, 0, NULL, "Placement %s: no trait given", what);
+        return -1;
+    }
+    pthread_mutex_lock(&pl->lock);
+    int rc = -1;
+    struct placement_rooted rooted = {.pl = pl};
+    char *path = placement_trait_path(true, traits, count);
+    if (path == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    if (placement_list(pl, path, placement_rooted_add, &rooted, what, perr) < 0)
+        goto out;
+    placement_uuids_unique(&rooted.roots);
+    if (placement_roots_name(pl, &rooted.roots, perr) < 0)
+        goto out;
+    out->names = calloc(rooted.roots.count + 1, sizeof *out->names);
+    if (out->names == NULL) {
+        placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+        goto out;
+    }
+    for (size_t i = 0; i < rooted.roots.count; i++) {
+        const char *name = placement_roots_get(pl, rooted.roots.items[i]);
+        if (name == NULL)
+            continue; /* deleted since the listing */
+        if ((out->names[out->count] = strdup(name)) == NULL) {
+            placement_hosts_free(out);
+            placement_fail(perr, 0, NULL, "Placement %s: out of memory", what);
+            goto out;
+        }
+        out->count++;
+    }
+    /* Placement keeps names unique: sorted, they are a set. */
+    qsort(out->names, out->count, sizeof *out->names, placement_name_cmp);
+    placement_ok(perr);
+    rc = 0;
+out:
+    free(rooted.roots.items);
+    free(path);
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+void placement_hosts_free(struct placement_hosts *hosts)
+{
+    for (size_t i = 0; i < hosts->count; i++)
+        free(hosts->names[i]);
+    free(hosts->names);
+    hosts->names = NULL;
+    hosts->count = 0;
+}
+
+bool placement_error_names_trait(const struct placement_error *perr, const char *trait)
+{
+    if (!placement_error_is_unknown_trait(perr) || trait[0] == '\0')
+        return false;
+    /* As a whole name: CUSTOM_X is not named by "CUSTOM_XY". */
+    size_t n = strlen(trait);
+    for (const char *at = strstr(perr->message, trait); at != NULL; at = strstr(at + 1, trait)) {
+        bool before = at > perr->message && (isalnum((unsigned char)at[-1]) || at[-1] == '_');
+        bool after = isalnum((unsigned char)at[n]) || at[n] == '_';
+        if (!before && !after)
+            return true;
+    }
+    return false;
 }
 
 bool placement_error_is_unknown_trait(const struct placement_error *perr)

@@ -140,12 +140,34 @@ int placement_providers_with_any_trait(struct placement *pl, const char *const *
                                        size_t count, struct placement_match_list *out,
                                        struct placement_error *perr);
 
+/* Hosts found by trait: the names of the root providers (the compute
+ * hosts, where Nova made the trees) of the providers found, each once,
+ * sorted. */
+struct placement_hosts {
+    char **names; /* malloc'd strings */
+    size_t count;
+};
+
+/* The hosts whose trees hold a provider carrying at least one of traits:
+ * one GET /resource_providers?required=in:A,B, read a provider at a time
+ * and reduced to its root's uuid as it is read (a listing is never held
+ * whole), plus the root-name look-ups of placement_providers_with_traits
+ * for roots this client has not seen before. */
+int placement_hosts_with_any_trait(struct placement *pl, const char *const *traits, size_t count,
+                                   struct placement_hosts *out, struct placement_error *perr);
+void placement_hosts_free(struct placement_hosts *hosts);
+
 /* True when err is Placement refusing a write over a stale generation. */
 bool placement_error_is_conflict(const struct placement_error *perr);
 
 /* True when err is Placement refusing a query that names a trait it does
  * not know (HTTP 400): no provider has ever carried it. */
 bool placement_error_is_unknown_trait(const struct placement_error *perr);
+
+/* True when err is that refusal and names trait (as a whole name) as one
+ * Placement does not know: Placement names the first unknown trait of a
+ * query, so a caller can drop it and ask again. */
+bool placement_error_names_trait(const struct placement_error *perr, const char *trait);
 
 void placement_traits_free(struct placement_traits *t);
 void placement_provider_list_free(struct placement_provider_list *list);

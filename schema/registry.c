@@ -86,7 +86,9 @@ static const char *const registry_sql[ST_COUNT] = {
         OFFER_COLUMNS "WHERE t.type_id = ?1 AND t.available_instances > 0 "
                       "ORDER BY t.available_instances DESC, t.host, t.parent LIMIT ?2",
     [ST_OFFERS_ON_HOST] = OFFER_COLUMNS "WHERE t.type_id = ?1 AND t.host = ?2 ORDER BY t.parent",
-    [ST_OFFERS_COUNT] = "SELECT count(*) FROM types WHERE type_id = ?1",
+    /* Bounded: a select only asks whether a type has more than it would read,
+     * and counting all 100,000 parents of a type cost it ~5 ms. */
+    [ST_OFFERS_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM types WHERE type_id = ?1 LIMIT ?2)",
     /* ?1 NULL: every type. Rows without a digest sort last (NULLS LAST). */
     [ST_VERSIONS] =
         "SELECT t.type_id, t.host, t.parent, h.collector_url, h.last_seen, t.available_instances, "

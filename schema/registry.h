@@ -162,9 +162,10 @@ int registry_offers_top_by_type(struct registry *reg, const char *type_id, size_
 int registry_offers_on_host(struct registry *reg, const char *type_id, const char *host,
                             struct registry_offers *out, char *err, size_t errlen);
 
-/* How many parents, on all hosts, offer type_id. */
-int registry_offers_count(struct registry *reg, const char *type_id, size_t *count, char *err,
-                          size_t errlen);
+/* How many parents, on all hosts, offer type_id, counting no further than
+ * cap (ask cap = N + 1 to learn whether there are more than N). */
+int registry_offers_count(struct registry *reg, const char *type_id, size_t cap, size_t *count,
+                          char *err, size_t errlen);
 
 /* Parents whose type has exactly this version (digest), free or not: these
  * need no probe type-wise. By host and parent. */
@@ -377,5 +378,30 @@ int registry_host_counts(struct registry *reg, int64_t seen_before, size_t *coun
 /* Every VM with mdevs on every host, in one read. */
 int registry_fleet_vms(struct registry *reg, struct registry_vms *out, char *err, size_t errlen);
 void registry_vms_free(struct registry_vms *vms);
+
+/* registry_accepts.c */
+
+/* Version digests, each once, sorted. */
+struct registry_digests {
+    char (*items)[VERSION_DIGEST_LEN];
+    size_t count;
+};
+
+void registry_digests_free(struct registry_digests *digests);
+
+/* The digests of type_id's versions at which a cached type-level verdict
+ * says the driver accepted source_digest, on whichever host, and that
+ * some host runs now: what selects and the matrix have learnt about
+ * versions, not hosts. */
+int registry_accepting_digests(struct registry *reg, const char *source_digest, const char *type_id,
+                               struct registry_digests *out, char *err, size_t errlen);
+
+/* How many hosts other than except (NULL: none) have room at one of
+ * digests (a parent of that version with a free instance or an unused
+ * mdev), counted up to stop_at and no further: whether those versions
+ * could hold stop_at candidates. */
+int registry_hosts_with_room_at(struct registry *reg, const char *const *digests, size_t count,
+                                const char *except, size_t stop_at, size_t *hosts, char *err,
+                                size_t errlen);
 
 #endif

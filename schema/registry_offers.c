@@ -107,12 +107,14 @@ int registry_offers_on_host(struct registry *reg, const char *type_id, const cha
                                  errlen);
 }
 
-int registry_offers_count(struct registry *reg, const char *type_id, size_t *count, char *err,
-                          size_t errlen)
+int registry_offers_count(struct registry *reg, const char *type_id, size_t cap, size_t *count,
+                          char *err, size_t errlen)
 {
     sqlite3_stmt *s = reg->stmt[ST_OFFERS_COUNT];
     *count = 0;
-    if (registry_bind_text(s, 1, type_id) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+    if (registry_bind_text(s, 1, type_id) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, cap > INT64_MAX ? INT64_MAX : (sqlite3_int64)cap) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW) {
         registry_done(s);
         return registry_fail(reg, err, errlen, "counting the offers of type %s", type_id);
     }

@@ -1,17 +1,15 @@
 /*
- * candidates — the hosts that could take a VM, from the registry alone:
+ * candidates — the hosts that could take a VM, from the registry's rows:
  * which offer every type it needs, with room for all of its mdevs, ranked
  * so the likeliest answers are probed first (the same version already
- * there, then a cached compatible verdict, then the most room). Nothing
- * here confirms anything: confirm.c does, live. With candidate_source =
- * placement, a select takes its hosts from Placement's traits instead and
- * reads only their rows here.
+ * there, then a version a cached verdict says accepts it, then the most
+ * room). Nothing here confirms anything: confirm.c does, live. With
+ * candidate_source = placement, a select asks Placement which hosts to
+ * read (candidates_placement.c) and only their rows are folded here.
  */
-#include "internal.h"
+#include "candidates_internal.h"
 
 #include "log.h"
-#include "placement.h"
-#include "version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,13 +54,6 @@ static int candidates_row_cmp(const void *a, const void *b)
         return c;
     return strcmp(x->offer->parent, y->offer->parent);
 }
-
-/* The distinct types the source needs, and how many mdevs of each. */
-struct candidates_types {
-    const char *type[64];
-    int demand[64];
-    size_t count;
-};
 
 static int candidates_types_of(const struct source *src, struct candidates_types *t, char *err,
                                size_t errlen)
@@ -204,40 +195,108 @@ static int candidates_reason(struct candidate *cand, const struct source *src)
     return 0;
 }
 
-/* Mark candidates whose every need has a cached compatible verdict for
- * the version one of its targets has now. One query per source mdev. */
-static int candidates_mark_cached(struct mdevmig *m, const struct source *src,
-                                  const struct candidates_types *types, struct candidates *c,
-                                  char *err, size_t errlen)
+/* A host's own cached verdict for one (source digest, type), or NULL. */
+static int candidates_own_key(const void *key, const void *item)
 {
-    for (size_t i = 0; i < c->count; i++)
-        c->items[i].cached_compatible = c->items[i].verdict == MDEVMIG_NOT_PROBED;
+    return strcmp(key, ((const struct registry_cached_verdict *)item)->host);
+}
+
+static int candidates_own_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct registry_cached_verdict *)a)->host,
+                  ((const struct registry_cached_verdict *)b)->host);
+}
+
+static int candidates_digest_key(const void *key, const void *item)
+{
+    return strcmp(key, item);
+}
+
+static bool candidates_digest_in(const struct registry_digests *digests, const char *digest)
+{
+    return digests->count > 0 && bsearch(digest, digests->items, digests->count,
+                                         sizeof *digests->items, candidates_digest_key) != NULL;
+}
+
+/* Mark a candidate whose every need has a target at a version the probe
+ * cache says accepts the source's: the host's own verdict for the version
+ * it has now when there is one (a host that refused stays refused),
+ * otherwise any host's at that version (the driver, not the host, decides:
+ * a version the matrix or another select saw accept ranks every host at
+ * it up). Only ranks; never confirms. */
+static void candidates_mark(struct candidate *cand, const struct source *src,
+                            const struct candidates_known *known)
+{
+    cand->cached_compatible = cand->verdict == MDEVMIG_NOT_PROBED && src->mdev_count > 0;
+    if (!cand->cached_compatible)
+        return;
     for (size_t mi = 0; mi < src->mdev_count; mi++) {
-        struct registry_cached cached;
-        pthread_mutex_lock(&m->registry_lock);
-        int rc = registry_probe_cached(m->registry, src->mdevs[mi].digest, REGISTRY_LEVEL_TYPE,
-                                       src->mdevs[mi].type, &cached, err, errlen);
-        pthread_mutex_unlock(&m->registry_lock);
-        if (rc < 0)
-            return -1;
-        size_t type = candidates_type_index(types, src->mdevs[mi].type);
-        for (size_t i = 0; i < c->count; i++) {
-            struct candidate *cand = &c->items[i];
-            if (!cand->cached_compatible)
+        struct candidate_need *need = &cand->needs[mi];
+        const struct candidates_known_version *v = &known->versions[known->of[mi]];
+        const struct registry_cached_verdict *own =
+            v->own.count > 0 ? bsearch(cand->host, v->own.items, v->own.count, sizeof *v->own.items,
+                                       candidates_own_key)
+                             : NULL;
+        bool hit = false;
+        for (size_t t = 0; t < cand->target_count && !hit; t++) {
+            const struct candidate_target *target = &cand->targets[t];
+            if (target->type_index != need->type_index)
                 continue;
-            bool hit = false;
-            for (size_t k = 0; k < cached.count && !hit; k++) {
-                const struct registry_cached_verdict *v = &cached.items[k];
-                if (v->verdict != REGISTRY_VERDICT_COMPATIBLE || strcmp(v->host, cand->host) != 0)
-                    continue;
-                for (size_t t = 0; t < cand->target_count && !hit; t++)
-                    hit = cand->targets[t].type_index == type &&
-                          strcmp(v->target_digest, cand->targets[t].digest) == 0;
-            }
-            cand->needs[mi].cached_compatible = hit;
-            cand->cached_compatible = hit;
+            if (own != NULL && strcmp(own->target_digest, target->digest) == 0)
+                hit = own->verdict == REGISTRY_VERDICT_COMPATIBLE;
+            else
+                hit = candidates_digest_in(&v->accepting, target->digest);
         }
-        registry_cached_free(&cached);
+        need->cached_compatible = hit;
+        cand->cached_compatible = cand->cached_compatible && hit;
+    }
+}
+
+static void candidates_known_clear(struct candidates_known *known)
+{
+    for (size_t i = 0; i < known->version_count; i++) {
+        registry_cached_free(&known->versions[i].own);
+        registry_digests_free(&known->versions[i].accepting);
+    }
+    free(known->versions);
+    free(known->of);
+    memset(known, 0, sizeof *known);
+}
+
+/* What the probe cache knows of each of the source's (digest, type): two
+ * queries per distinct one. Caller holds the registry lock. */
+static int candidates_known_load(struct mdevmig *m, const struct source *src,
+                                 struct candidates_known *known, char *err, size_t errlen)
+{
+    memset(known, 0, sizeof *known);
+    known->versions = calloc(src->mdev_count + 1, sizeof *known->versions);
+    known->of = calloc(src->mdev_count + 1, sizeof *known->of);
+    if (known->versions == NULL || known->of == NULL) {
+        candidates_known_clear(known);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t mi = 0; mi < src->mdev_count; mi++) {
+        const struct mdevmig_mdev *mdev = &src->mdevs[mi];
+        size_t same = 0;
+        while (same < mi && (strcmp(src->mdevs[same].digest, mdev->digest) != 0 ||
+                             strcmp(src->mdevs[same].type, mdev->type) != 0))
+            same++;
+        if (same < mi) {
+            known->of[mi] = known->of[same];
+            continue;
+        }
+        struct candidates_known_version *v = &known->versions[known->version_count];
+        known->of[mi] = known->version_count++;
+        if (registry_probe_cached(m->registry, mdev->digest, REGISTRY_LEVEL_TYPE, mdev->type,
+                                  &v->own, err, errlen) < 0 ||
+            registry_accepting_digests(m->registry, mdev->digest, mdev->type, &v->accepting, err,
+                                       errlen) < 0) {
+            candidates_known_clear(known);
+            return -1;
+        }
+        if (v->own.count > 1)
+            qsort(v->own.items, v->own.count, sizeof *v->own.items, candidates_own_cmp);
     }
     return 0;
 }
@@ -295,19 +354,7 @@ static int candidates_order_cmp(const void *a, const void *b)
     return x->order - y->order;
 }
 
-/* Registry rows, each set for one of the VM's types. */
-struct candidates_set {
-    struct registry_offers offers;
-    size_t type_index;
-};
-
-struct candidates_sets {
-    struct candidates_set *items;
-    size_t count;
-    size_t cap;
-};
-
-static void candidates_sets_clear(struct candidates_sets *sets)
+void candidates_sets_clear(struct candidates_sets *sets)
 {
     for (size_t i = 0; i < sets->count; i++)
         registry_offers_free(&sets->items[i].offers);
@@ -330,16 +377,7 @@ static struct candidates_set *candidates_sets_add(struct candidates_sets *sets)
     return set;
 }
 
-/* Host names gathered from several lists (thousands from a large registry
- * or from Placement): appended as found, then sorted and made unique once
- * (candidates_hosts_unique) before use. */
-struct candidates_hosts {
-    char **names;
-    size_t count;
-    size_t cap;
-};
-
-static int candidates_hosts_add(struct candidates_hosts *h, const char *name)
+int candidates_hosts_add(struct candidates_hosts *h, const char *name)
 {
     if (h->count == h->cap) {
         size_t cap = h->cap == 0 ? 64 : h->cap * 2;
@@ -360,7 +398,7 @@ static int candidates_hosts_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void candidates_hosts_unique(struct candidates_hosts *h)
+void candidates_hosts_unique(struct candidates_hosts *h)
 {
     if (h->count < 2)
         return;
@@ -375,12 +413,18 @@ static void candidates_hosts_unique(struct candidates_hosts *h)
     h->count = kept;
 }
 
-static void candidates_hosts_clear(struct candidates_hosts *h)
+void candidates_hosts_clear(struct candidates_hosts *h)
 {
     for (size_t i = 0; i < h->count; i++)
         free(h->names[i]);
     free(h->names);
     memset(h, 0, sizeof *h);
+}
+
+bool candidates_hosts_has(const struct candidates_hosts *hosts, const char *name)
+{
+    return hosts->count > 0 && bsearch(&name, hosts->names, hosts->count, sizeof *hosts->names,
+                                       candidates_hosts_cmp) != NULL;
 }
 
 static int candidates_hosts_from(struct candidates_hosts *h, const struct registry_offers *o)
@@ -393,22 +437,42 @@ static int candidates_hosts_from(struct candidates_hosts *h, const struct regist
 }
 
 /* Above this many offers of a type, a select looks at the likeliest
- * hosts only: those already at the source's version, those with a cached
- * compatible verdict, and those with the most room. Reading every row
- * of a 10,000-host registry would cost more than all the probes. */
-#define CANDIDATES_FULL_SCAN_MAX 2000
-#define CANDIDATES_TOP_ROOMY     64
+ * hosts only: those already at the source's version, those at a version
+ * known to accept it, and those with the most room. Reading every row of
+ * a 10,000-host registry would cost more than all the probes. */
+#define CANDIDATES_TOP_ROOMY 64
+
+size_t candidates_roomy_limit(const struct mdevmig_request *req)
+{
+    return CANDIDATES_TOP_ROOMY + 4 * (req->count > 0 ? req->count : 1);
+}
+
+/* The hosts with rows at digest: added to hosts. */
+static int candidates_hosts_at(struct mdevmig *m, const char *digest,
+                               struct candidates_hosts *hosts, char *err, size_t errlen)
+{
+    struct registry_offers found;
+    if (registry_offers_by_digest(m->registry, digest, &found, err, errlen) < 0)
+        return -1;
+    int rc = candidates_hosts_from(hosts, &found);
+    registry_offers_free(&found);
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
 
 /* The bounded look: gather likely hosts, then every row they have for
  * each of the VM's types. Caller holds the registry lock. */
 static int candidates_gather_likely(struct mdevmig *m, const struct source *src,
-                                    const struct candidates_types *types, size_t count,
-                                    struct candidates_sets *sets, char *err, size_t errlen)
+                                    const struct candidates_types *types,
+                                    const struct candidates_known *known,
+                                    const struct mdevmig_request *req, struct candidates_sets *sets,
+                                    char *err, size_t errlen)
 {
     struct candidates_hosts hosts = {0};
     int rc = 0;
     err[0] = '\0';
-    size_t limit = CANDIDATES_TOP_ROOMY + 4 * count;
+    size_t limit = candidates_roomy_limit(req);
     for (size_t k = 0; k < types->count && rc == 0; k++) {
         struct registry_offers found;
         rc = registry_offers_top_by_type(m->registry, types->type[k], limit, &found, err, errlen);
@@ -417,23 +481,18 @@ static int candidates_gather_likely(struct mdevmig *m, const struct source *src,
             registry_offers_free(&found);
         }
     }
-    for (size_t i = 0; i < src->mdev_count && rc == 0; i++) {
-        struct registry_offers found;
-        rc = registry_offers_by_digest(m->registry, src->mdevs[i].digest, &found, err, errlen);
-        if (rc == 0) {
-            rc = candidates_hosts_from(&hosts, &found);
-            registry_offers_free(&found);
-        }
-        struct registry_cached cached;
-        if (rc == 0)
-            rc = registry_probe_cached(m->registry, src->mdevs[i].digest, REGISTRY_LEVEL_TYPE,
-                                       src->mdevs[i].type, &cached, err, errlen);
-        if (rc == 0) {
-            for (size_t c = 0; c < cached.count && rc == 0; c++) {
-                if (cached.items[c].verdict == REGISTRY_VERDICT_COMPATIBLE)
-                    rc = candidates_hosts_add(&hosts, cached.items[c].host);
-            }
-            registry_cached_free(&cached);
+    for (size_t i = 0; i < src->mdev_count && rc == 0; i++)
+        rc = candidates_hosts_at(m, src->mdevs[i].digest, &hosts, err, errlen);
+    /* The versions known to accept the source's rank next: their hosts
+     * must be read whatever their room. */
+    for (size_t v = 0; v < known->version_count && rc == 0; v++) {
+        const struct registry_digests *accepting = &known->versions[v].accepting;
+        for (size_t d = 0; d < accepting->count && rc == 0; d++) {
+            bool source = false;
+            for (size_t i = 0; i < src->mdev_count && !source; i++)
+                source = strcmp(src->mdevs[i].digest, accepting->items[d]) == 0;
+            if (!source)
+                rc = candidates_hosts_at(m, accepting->items[d], &hosts, err, errlen);
         }
     }
     candidates_hosts_unique(&hosts);
@@ -455,100 +514,6 @@ static int candidates_gather_likely(struct mdevmig *m, const struct source *src,
     return rc;
 }
 
-/* Add the hosts (root provider names) of the providers carrying any of
- * traits: one Placement query. */
-static int candidates_placement_query(struct mdevmig *m, const char *const *traits, size_t count,
-                                      struct candidates_hosts *hosts, struct placement_error *perr)
-{
-    struct placement_match_list found = {0};
-    if (placement_providers_with_any_trait(m->placement, traits, count, &found, perr) < 0)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < found.count && rc == 0; i++) {
-        if (found.items[i].root_name[0] != '\0')
-            rc = candidates_hosts_add(hosts, found.items[i].root_name);
-    }
-    placement_match_list_free(&found);
-    if (rc < 0)
-        snprintf(perr->message, sizeof perr->message, "out of memory");
-    return rc;
-}
-
-/* Hosts from Placement (DESIGN.md §3), in two queries whatever the VM
- * holds: the providers with any of its type traits (same type, needs a
- * probe), and those with any of its version traits (same version), each
- * mapped to a host by its root provider's name. The type query goes
- * first: its providers include the version query's (a collector puts both
- * traits on one provider), so the roots' names are looked up once. The
- * union is wider than the hosts that can take the VM (a host with one of
- * two types is in it); it only says which registry rows to read: the
- * registry's rows give each host no-type or its capacity, and probes
- * confirm. No registry lock held. -1 when Placement cannot answer: the
- * caller falls back to the registry. */
-static int candidates_placement_hosts(struct mdevmig *m, const struct source *src,
-                                      const struct candidates_types *types,
-                                      struct candidates_hosts *hosts, char *err, size_t errlen)
-{
-    if (types->count == 0)
-        return 0;
-    char(*traits)[VERSION_TRAIT_MAX] = calloc(src->mdev_count + types->count + 1, sizeof *traits);
-    const char **names = calloc(src->mdev_count + types->count + 1, sizeof *names);
-    int rc = -1;
-    if (traits == NULL || names == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    size_t n = 0;
-    for (size_t k = 0; k < types->count; k++) {
-        if (version_type_trait(types->type[k], traits[n]) < 0) {
-            snprintf(err, errlen, "type %s has no Placement trait name", types->type[k]);
-            goto out;
-        }
-        names[n] = traits[n];
-        n++;
-    }
-    struct placement_error perr = {0};
-    if (candidates_placement_query(m, names, n, hosts, &perr) < 0) {
-        snprintf(err, errlen, "%s", perr.message);
-        goto out;
-    }
-    size_t first = n;
-    for (size_t i = 0; i < src->mdev_count; i++) {
-        const char *digest = src->mdevs[i].digest;
-        if (digest[0] == '\0' || version_digest_trait(digest, traits[n]) < 0)
-            continue;
-        bool repeat = false;
-        for (size_t j = first; j < n && !repeat; j++)
-            repeat = strcmp(traits[j], traits[n]) == 0;
-        if (!repeat) {
-            names[n] = traits[n];
-            n++;
-        }
-    }
-    /* Placement refuses a query naming a trait it has never seen: no
-     * provider runs that version, which the type query covered anyway. */
-    if (n > first && candidates_placement_query(m, names + first, n - first, hosts, &perr) < 0) {
-        if (!placement_error_is_unknown_trait(&perr)) {
-            snprintf(err, errlen, "%s", perr.message);
-            goto out;
-        }
-        log_debug("placement: %s; no provider at the VM's version", perr.message);
-    }
-    candidates_hosts_unique(hosts);
-    rc = 0;
-out:
-    free(traits);
-    free(names);
-    return rc;
-}
-
-/* Whether name is in hosts (sorted and unique). */
-static bool candidates_hosts_has(const struct candidates_hosts *hosts, const char *name)
-{
-    return hosts->count > 0 && bsearch(&name, hosts->names, hosts->count, sizeof *hosts->names,
-                                       candidates_hosts_cmp) != NULL;
-}
-
 /* Keep only the rows of offers whose host is in hosts. */
 static void candidates_offers_within(struct registry_offers *offers,
                                      const struct candidates_hosts *hosts)
@@ -568,13 +533,12 @@ static void candidates_offers_within(struct registry_offers *offers,
     offers->count = kept;
 }
 
-/* Every row the registry has for the given hosts (sorted and unique), per
- * type. Above full_scan_max hosts, one read of all the type's rows,
- * filtered, costs far less than a query per host (10,000 of them from a
- * large Placement); both give the same rows. Caller holds the lock. */
-static int candidates_gather_hosts(struct mdevmig *m, const struct candidates_types *types,
-                                   const struct candidates_hosts *hosts,
-                                   struct candidates_sets *sets, char *err, size_t errlen)
+/* Above full_scan_max hosts, one read of all the type's rows, filtered,
+ * costs far less than a query per host (thousands of them from a large
+ * Placement); both give the same rows. */
+int candidates_gather_hosts(struct mdevmig *m, const struct candidates_types *types,
+                            const struct candidates_hosts *hosts, struct candidates_sets *sets,
+                            char *err, size_t errlen)
 {
     bool scan = hosts->count > m->full_scan_max;
     size_t queries = scan ? types->count : hosts->count * types->count;
@@ -599,24 +563,11 @@ static int candidates_gather_hosts(struct mdevmig *m, const struct candidates_ty
     return 0;
 }
 
-/* Every registry row that could matter, per type. Caller holds the lock. */
-static int candidates_gather(struct mdevmig *m, const struct source *src,
-                             const struct candidates_types *types, bool filter,
-                             const struct mdevmig_request *req, struct candidates_sets *sets,
-                             char *err, size_t errlen)
+/* Every row of the VM's types (a filter's look: Nova's hosts may be any
+ * of them). Caller holds the registry lock. */
+static int candidates_gather_all(struct mdevmig *m, const struct candidates_types *types,
+                                 struct candidates_sets *sets, char *err, size_t errlen)
 {
-    if (!filter) {
-        size_t most = 0;
-        for (size_t k = 0; k < types->count; k++) {
-            size_t count;
-            if (registry_offers_count(m->registry, types->type[k], &count, err, errlen) < 0)
-                return -1;
-            most = count > most ? count : most;
-        }
-        if (most > m->full_scan_max)
-            return candidates_gather_likely(m, src, types, req->count > 0 ? req->count : 1, sets,
-                                            err, errlen);
-    }
     for (size_t k = 0; k < types->count; k++) {
         struct candidates_set *set = candidates_sets_add(sets);
         if (set == NULL) {
@@ -630,74 +581,109 @@ static int candidates_gather(struct mdevmig *m, const struct source *src,
     return 0;
 }
 
-int candidates_build(struct mdevmig *m, const struct source *src, const struct mdevmig_request *req,
-                     bool filter, struct candidates *out, char *err, size_t errlen)
+int candidates_gather(struct mdevmig *m, const struct source *src,
+                      const struct candidates_types *types, const struct candidates_known *known,
+                      const struct mdevmig_request *req, struct candidates_sets *sets, char *err,
+                      size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    struct candidates_types types;
-    if (candidates_types_of(src, &types, err, errlen) < 0)
-        return -1;
-    struct candidates_sets sets = {0};
-    /* A filter is given its hosts by Nova; only a select asks Placement. */
-    struct candidates_hosts placed = {0};
-    bool from_placement = false;
-    if (!filter && m->placement != NULL) {
-        char why[1024];
-        from_placement = candidates_placement_hosts(m, src, &types, &placed, why, sizeof why) == 0;
-        if (!from_placement)
-            log_warn("placement: %s; select falls back to the registry's candidates", why);
+    size_t most = 0;
+    for (size_t k = 0; k < types->count; k++) {
+        size_t count;
+        if (registry_offers_count(m->registry, types->type[k], m->full_scan_max + 1, &count, err,
+                                  errlen) < 0)
+            return -1;
+        most = count > most ? count : most;
     }
-    out->source = from_placement ? "placement" : "registry";
-    pthread_mutex_lock(&m->registry_lock);
-    int rc = from_placement ? candidates_gather_hosts(m, &types, &placed, &sets, err, errlen)
-                            : candidates_gather(m, src, &types, filter, req, &sets, err, errlen);
-    pthread_mutex_unlock(&m->registry_lock);
-    candidates_hosts_clear(&placed);
+    if (most > m->full_scan_max)
+        return candidates_gather_likely(m, src, types, known, req, sets, err, errlen);
+    return candidates_gather_all(m, types, sets, err, errlen);
+}
+
+/* A filter's listed hosts that have no row at all: no type here, the
+ * VM's own host, or unknown. */
+static int candidates_add_unlisted(const struct source *src, const struct mdevmig_request *req,
+                                   const struct candidates_name *names, struct candidates *out,
+                                   char *err, size_t errlen)
+{
+    for (size_t k = 0; k < req->candidate_count; k++) {
+        if (names[k].seen || names[k].repeat)
+            continue;
+        size_t i = names[k].index;
+        bool source = src->host != NULL && strcmp(req->candidates[i], src->host) == 0;
+        struct candidate *cand = &out->items[out->count++];
+        cand->order = (int)i;
+        cand->verdict = source ? MDEVMIG_SOURCE_HOST : MDEVMIG_NO_TYPE;
+        cand->host = strdup(req->candidates[i]);
+        char text[512];
+        if (source)
+            snprintf(text, sizeof text, "the VM runs on %.200s: not a destination",
+                     req->candidates[i]);
+        else
+            snprintf(text, sizeof text, "host %.200s offers none of the VM's mdev types",
+                     req->candidates[i]);
+        cand->error = strdup(text);
+        cand->needs = calloc(src->mdev_count + 1, sizeof *cand->needs);
+        if (cand->host == NULL || cand->error == NULL || cand->needs == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A filter's host list, sorted, repeats marked; NULL when out of memory. */
+static struct candidates_name *candidates_names_of(const struct mdevmig_request *req)
+{
+    struct candidates_name *names = calloc(req->candidate_count + 1, sizeof *names);
+    if (names == NULL)
+        return NULL;
+    for (size_t i = 0; i < req->candidate_count; i++)
+        names[i] = (struct candidates_name){.name = req->candidates[i], .index = i};
+    if (req->candidate_count > 1)
+        qsort(names, req->candidate_count, sizeof *names, candidates_name_cmp);
+    for (size_t i = 1; i < req->candidate_count; i++)
+        names[i].repeat = strcmp(names[i].name, names[i - 1].name) == 0;
+    return names;
+}
+
+int candidates_add_rows(struct mdevmig *m, const struct source *src,
+                        const struct candidates_types *types, const struct candidates_known *known,
+                        const struct candidates_sets *sets, bool filter,
+                        const struct mdevmig_request *req, struct candidates *out, char *err,
+                        size_t errlen)
+{
+    (void)m;
     size_t total = 0;
-    for (size_t i = 0; i < sets.count; i++)
-        total += sets.items[i].offers.count;
-    struct candidates_row *rows = rc == 0 ? calloc(total + 1, sizeof *rows) : NULL;
-    if (rc == 0 && rows == NULL) {
+    for (size_t i = 0; i < sets->count; i++)
+        total += sets->items[i].offers.count;
+    struct candidates_row *rows = calloc(total + 1, sizeof *rows);
+    struct candidates_name *names = filter ? candidates_names_of(req) : NULL;
+    /* One candidate per host in the rows; a filter adds its listed hosts
+     * that offer nothing (no-type) and drops the rest. */
+    size_t room = out->count + (filter ? req->candidate_count : total) + 1;
+    struct candidate *grown = rows != NULL ? realloc(out->items, room * sizeof *grown) : NULL;
+    if (rows == NULL || (filter && names == NULL) || grown == NULL) {
+        free(rows);
+        free(names);
         snprintf(err, errlen, "out of memory");
-        rc = -1;
+        return -1;
     }
+    out->items = grown;
+    memset(&out->items[out->count], 0, (room - out->count) * sizeof *out->items);
     size_t n = 0;
-    for (size_t i = 0; i < sets.count && rc == 0; i++) {
-        const struct registry_offers *offers = &sets.items[i].offers;
+    for (size_t i = 0; i < sets->count; i++) {
+        const struct registry_offers *offers = &sets->items[i].offers;
         for (size_t r = 0; r < offers->count; r++) {
             if (src->host != NULL && strcmp(offers->items[r].host, src->host) == 0)
                 continue; /* never the host it runs on */
             rows[n].offer = &offers->items[r];
-            rows[n].type_index = sets.items[i].type_index;
+            rows[n].type_index = sets->items[i].type_index;
             n++;
         }
     }
-    if (rc == 0)
-        qsort(rows, n, sizeof *rows, candidates_row_cmp);
+    qsort(rows, n, sizeof *rows, candidates_row_cmp);
 
-    struct candidates_name *names = NULL;
-    if (rc == 0 && filter) {
-        names = calloc(req->candidate_count + 1, sizeof *names);
-        if (names == NULL) {
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-        }
-        for (size_t i = 0; rc == 0 && i < req->candidate_count; i++)
-            names[i] = (struct candidates_name){.name = req->candidates[i], .index = i};
-        if (rc == 0 && req->candidate_count > 1)
-            qsort(names, req->candidate_count, sizeof *names, candidates_name_cmp);
-        for (size_t i = 1; rc == 0 && i < req->candidate_count; i++)
-            names[i].repeat = strcmp(names[i].name, names[i - 1].name) == 0;
-    }
-
-    /* One candidate per host in the rows; a filter adds its listed hosts
-     * that offer nothing (no-type) and drops the rest. */
-    size_t cap = filter ? req->candidate_count : n;
-    out->items = rc == 0 ? calloc(cap + 1, sizeof *out->items) : NULL;
-    if (rc == 0 && out->items == NULL) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-    }
+    int rc = 0;
     for (size_t r = 0; r < n && rc == 0;) {
         size_t end = r + 1;
         while (end < n && strcmp(rows[end].offer->host, rows[r].offer->host) == 0)
@@ -714,57 +700,69 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
             cand->order = order;
             cand->host = strdup(rows[r].offer->host);
             cand->needs = calloc(src->mdev_count + 1, sizeof *cand->needs);
-            if (cand->host == NULL || cand->needs == NULL) {
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-                break;
-            }
-            if (candidates_fold(cand, src, &types, &rows[r], end - r) < 0 ||
+            if (cand->host == NULL || cand->needs == NULL ||
+                candidates_fold(cand, src, types, &rows[r], end - r) < 0 ||
                 candidates_reason(cand, src) < 0) {
                 snprintf(err, errlen, "out of memory");
                 rc = -1;
+            } else {
+                candidates_mark(cand, src, known);
             }
         }
         r = end;
     }
-    if (rc == 0 && out->count > 1)
-        qsort(out->items, out->count, sizeof *out->items,
-              filter ? candidates_order_cmp : candidates_rank_cmp);
     if (rc == 0 && filter) {
-        /* Listed hosts with no row at all: no type here, or unknown. */
-        for (size_t k = 0; k < req->candidate_count && rc == 0; k++) {
-            if (names[k].seen || names[k].repeat)
-                continue;
-            size_t i = names[k].index;
-            bool source = src->host != NULL && strcmp(req->candidates[i], src->host) == 0;
-            struct candidate *cand = &out->items[out->count++];
-            cand->order = (int)i;
-            cand->verdict = source ? MDEVMIG_SOURCE_HOST : MDEVMIG_NO_TYPE;
-            cand->host = strdup(req->candidates[i]);
-            char text[512];
-            if (source)
-                snprintf(text, sizeof text, "the VM runs on %.200s: not a destination",
-                         req->candidates[i]);
-            else
-                snprintf(text, sizeof text, "host %.200s offers none of the VM's mdev types",
-                         req->candidates[i]);
-            cand->error = strdup(text);
-            cand->needs = calloc(src->mdev_count + 1, sizeof *cand->needs);
-            if (cand->host == NULL || cand->error == NULL || cand->needs == NULL) {
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-            }
-        }
-        if (rc == 0)
+        rc = candidates_add_unlisted(src, req, names, out, err, errlen);
+        if (rc == 0 && out->count > 1)
             qsort(out->items, out->count, sizeof *out->items, candidates_order_cmp);
     }
-    if (rc == 0)
-        rc = candidates_mark_cached(m, src, &types, out, err, errlen);
-    if (rc == 0 && !filter && out->count > 1)
-        qsort(out->items, out->count, sizeof *out->items, candidates_rank_cmp);
     free(rows);
     free(names);
-    candidates_sets_clear(&sets);
+    return rc;
+}
+
+int candidates_build(struct mdevmig *m, const struct source *src, const struct mdevmig_request *req,
+                     bool filter, struct candidates *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    struct candidates_types types;
+    if (candidates_types_of(src, &types, err, errlen) < 0)
+        return -1;
+    struct candidates_known known;
+    pthread_mutex_lock(&m->registry_lock);
+    int rc = candidates_known_load(m, src, &known, err, errlen);
+    pthread_mutex_unlock(&m->registry_lock);
+    if (rc < 0)
+        return -1;
+    /* A filter is given its hosts by Nova; only a select asks Placement. */
+    int placed = 0;
+    if (!filter && m->placement != NULL) {
+        char why[1024] = "";
+        placed =
+            candidates_placement(m, src, req, &types, &known, out, why, sizeof why, err, errlen);
+        if (placed == 0) {
+            log_warn("placement: %s; select falls back to the registry's candidates", why);
+            candidates_clear(out);
+        }
+    }
+    if (placed < 0) {
+        rc = -1;
+    } else if (placed > 0) {
+        out->source = "placement";
+    } else {
+        out->source = "registry";
+        struct candidates_sets sets = {0};
+        pthread_mutex_lock(&m->registry_lock);
+        rc = filter ? candidates_gather_all(m, &types, &sets, err, errlen)
+                    : candidates_gather(m, src, &types, &known, req, &sets, err, errlen);
+        pthread_mutex_unlock(&m->registry_lock);
+        if (rc == 0)
+            rc = candidates_add_rows(m, src, &types, &known, &sets, filter, req, out, err, errlen);
+        candidates_sets_clear(&sets);
+    }
+    if (rc == 0 && !filter && out->count > 1)
+        qsort(out->items, out->count, sizeof *out->items, candidates_rank_cmp);
+    candidates_known_clear(&known);
     if (rc < 0)
         candidates_clear(out);
     return rc;
