@@ -7,6 +7,8 @@
  */
 #include "attrdir.h"
 
+#include "attrread.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,6 +32,9 @@ struct attrdir {
     size_t used; /* slots with a directory name */
     size_t max_dirs;
     char *root; /* sysfs_root as given; resolved when a directory is checked */
+    /* Kept read fds of attributes (attrdir_read); NULL: none. They live
+     * here because they go stale when the directories do. */
+    struct attrread *reads;
 };
 
 struct attrdir *attrdir_new(size_t max_dirs, const char *root)
@@ -76,6 +81,7 @@ void attrdir_free(struct attrdir *dirs)
 {
     if (dirs == NULL)
         return;
+    attrread_free(dirs->reads);
     attrdir_close_all(dirs);
     pthread_rwlock_destroy(&dirs->lock);
     free(dirs->slots);
@@ -87,6 +93,7 @@ void attrdir_clear(struct attrdir *dirs)
 {
     if (dirs == NULL)
         return;
+    attrread_clear(dirs->reads);
     pthread_rwlock_wrlock(&dirs->lock);
     attrdir_close_all(dirs);
     pthread_rwlock_unlock(&dirs->lock);
@@ -228,4 +235,19 @@ int attrdir_open(struct attrdir *dirs, const char *dir, const char *name, int fl
     int err = errno;
     attrdir_keep(dirs, dir, dir_fd);
     return fd >= 0 ? fd : -err;
+}
+
+int attrdir_keep_reads(struct attrdir *dirs, size_t max_fds)
+{
+    attrread_free(dirs->reads);
+    dirs->reads = NULL;
+    if (max_fds == 0)
+        return 0;
+    dirs->reads = attrread_new(max_fds);
+    return dirs->reads != NULL ? 0 : -1;
+}
+
+ssize_t attrdir_read(struct attrdir *dirs, const char *dir, const char *name, char *buf, size_t len)
+{
+    return attrread_pread(dirs != NULL ? dirs->reads : NULL, dirs, dir, name, buf, len);
 }

@@ -21,8 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONFIG_INTERVAL_MAX 86400.0
-#define CONFIG_THREADS_MAX  64
+#define CONFIG_INTERVAL_MAX      86400.0
+#define CONFIG_THREADS_MAX       64
+#define CONFIG_ATTRIBUTE_FDS_MAX 1048576 /* the kernel's default fs.nr_open */
 
 #define CONFIG_FIELD(member, ctype) SETTINGS_FIELD(struct collector_config, member, ctype)
 
@@ -157,6 +158,22 @@ static const struct settings_item config_items[] = {
      .min = 1,
      .max = CONFIG_THREADS_MAX,
      .help = "HTTP worker threads, 1 to 64."},
+    {.key = "attribute_fds",
+     .flag = "attribute-fds",
+     .metavar = "N",
+     .kind = SETTINGS_INT,
+     .offset = CONFIG_FIELD(attribute_fds, int),
+     .def = "4096",
+     .min = 0,
+     .max = CONFIG_ATTRIBUTE_FDS_MAX,
+     .help = "migration_version attributes kept open between live reads (the source "
+             "side of an evacuation reads every device's in one request), 0 to "
+             "1048576. Each read is still the driver's answer at that moment (a read at "
+             "offset 0 runs the attribute's show() again); only the open and close "
+             "around it are saved. Each costs a file descriptor and, on sysfs, a page of "
+             "kernel buffer. 0 opens and closes every read. At start the soft open-file "
+             "limit (RLIMIT_NOFILE) is raised to the hard one, and at most half of it is "
+             "used for these."},
     {.key = "log_level",
      .flag = "log-level",
      .metavar = "LEVEL",

@@ -29,6 +29,7 @@ struct collector_config {
     double scan_interval;      /* scan_interval = 30 (seconds) */
     double heartbeat_interval; /* heartbeat_interval = 60 (seconds) */
     int threads;               /* threads = 2 (HTTP worker threads) */
+    int attribute_fds;         /* attribute_fds = 4096 (kept read fds, attrread.h) */
     char *log_level;           /* log_level = info (error|warn|info|debug) */
     /* Placement (DESIGN.md §3): off while placement_url is unset. */
     char *placement_url;           /* placement_url = http://controller:8778 */

@@ -5,6 +5,7 @@
  * and publishes each change to the registry.
  */
 #include "api.h"
+#include "attrdir.h"
 #include "audit.h"
 #include "buildinfo.h"
 #include "collector.h"
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define COLLECTOR_MAX_BODY (64 * 1024)
 
@@ -88,6 +90,38 @@ static int main_scan_once(struct collector *c, bool json_out)
     return rc;
 }
 
+/* The kept read fds (attribute_fds) are descriptors like the server's
+ * connections: the soft open-file limit (1024 under systemd, whose hard
+ * limit is far higher) is raised to the hard one, and at most half of it
+ * goes to kept fds, so connections, publishers and the audit database
+ * never run short. Returns how many to keep. */
+static size_t main_attribute_fds(const struct collector_config *cfg)
+{
+    size_t keep = (size_t)cfg->attribute_fds;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_warn("cannot read the open-file limit (%s): keeping no attribute fds open",
+                 strerror(errno));
+        return 0;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+        else
+            log_warn("cannot raise the open-file limit from %llu to its hard limit %llu: %s",
+                     (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                     strerror(errno));
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && keep > rl.rlim_cur / 2) {
+        log_warn("attribute_fds = %zu is more than half the open-file limit (%llu): keeping "
+                 "%llu open",
+                 keep, (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur / 2));
+        keep = (size_t)(rl.rlim_cur / 2);
+    }
+    return keep;
+}
+
 struct main_signals {
     sigset_t set;
     struct collector *collector;
@@ -124,6 +158,7 @@ static void main_report_restart_only(const struct collector_config *old,
         {"scan_interval", old->scan_interval, fresh->scan_interval},
         {"heartbeat_interval", old->heartbeat_interval, fresh->heartbeat_interval},
         {"threads", old->threads, fresh->threads},
+        {"attribute_fds", old->attribute_fds, fresh->attribute_fds},
         {"registry (the number of targets)", (double)old->registry_count,
          (double)fresh->registry_count},
     };
@@ -316,6 +351,10 @@ int main(int argc, char **argv)
         }
     }
 
+    if (attrdir_keep_reads(c.attrdirs, main_attribute_fds(&cfg)) < 0) {
+        log_error("out of memory for the kept attribute fds");
+        goto out;
+    }
     if (collector_rescan(&c, err, sizeof err) < 0)
         log_error("first scan failed: %s (serving 503 until a scan succeeds)", err);
     struct tls_server_files tls_files = {

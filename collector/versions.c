@@ -8,7 +8,9 @@
  *
  * The batch is what makes an evacuation's source reads cheap: one request
  * instead of one per device, the inventory consulted once under its lock,
- * and each type node read once however many of the devices share it.
+ * each type node read once however many of the devices share it, and each
+ * attribute read on a descriptor kept open from the last time (attrread.h:
+ * the descriptor is kept, never what it read).
  */
 #include "versions.h"
 
@@ -23,7 +25,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
@@ -32,16 +33,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* One attribute, read the way the scan reads it (scan_read_migration's
  * rules: missing means unsupported, an errno on open or read means the
  * same with the errno kept, otherwise the string less one trailing
- * newline, checked) but opened through the collector's kept directory fds
- * (attrdir.h), as probes open what they write: by full path every read
- * would look up each component again (a dozen FUSE requests on mdevsim,
- * through the class/mdev_bus or bus/mdev/devices links), which was most
- * of a batch's time.
+ * newline, checked) but through the collector's kept fds (attrdir.h): a
+ * kept read fd of the attribute itself where there is one, read again at
+ * offset 0 (the driver's show() runs for each such read), else opened
+ * through a kept directory fd, as probes open what they write. By full
+ * path every read would look up each component again (a dozen FUSE
+ * requests on mdevsim, through the class/mdev_bus or bus/mdev/devices
+ * links), and even from a kept directory the open and close were most of
+ * a batch's time.
  * 0, or the errno that kept the read from reaching the driver, so nothing
  * read now would be its answer: ENOTCONN (sysfs itself is gone), EMFILE or
  * ENFILE (this process is out of file descriptors). */
@@ -49,19 +52,15 @@ static int versions_read(const struct collector *c, const char *dir, const char 
                          const char *type_id, struct inv_migration *out)
 {
     memset(out, 0, sizeof *out);
-    /* O_NOFOLLOW: a kernel attribute is never a symlink. */
-    int fd = attrdir_open(c->attrdirs, dir, name, O_RDONLY | O_NOFOLLOW);
-    int err = fd < 0 ? -fd : 0;
     char buf[VERSION_MAX + 2];
-    ssize_t n = 0;
-    if (fd >= 0) {
-        do {
-            n = read(fd, buf, sizeof buf - 1);
-        } while (n < 0 && errno == EINTR);
-        err = n < 0 ? errno : 0;
-        close(fd);
+    ssize_t n = attrdir_read(c->attrdirs, dir, name, buf, sizeof buf - 1);
+    int err = n < 0 ? (int)-n : 0;
+    if (err == ENOTCONN || err == ECONNABORTED) {
+        /* A dead mount: kept fds into it answer nothing and keep it busy. */
+        attrdir_clear(c->attrdirs);
+        return err;
     }
-    if (err == ENOTCONN || err == EMFILE || err == ENFILE)
+    if (err == EMFILE || err == ENFILE)
         return err;
     if (err == ENOENT)
         return 0; /* no attribute: the driver does not support migration */
@@ -90,8 +89,8 @@ static int versions_read(const struct collector *c, const char *dir, const char 
 
 /* A device node's attribute (uuid lower case, as the scan found it),
  * opened below its parent's directory (where bus/mdev/devices/<uuid>
- * leads): one kept fd per parent, not one per device, so a host with
- * thousands of mdevs does not hold thousands of descriptors for reads. */
+ * leads): one kept directory fd per parent, not one per device; the
+ * attributes' own kept fds are bounded by attribute_fds. */
 static int versions_read_device(const struct collector *c, const char *parent, const char *uuid,
                                 const char *type, struct inv_migration *out)
 {

@@ -33,8 +33,18 @@ What must hold:
   - an evacuation with those attributes removed still places their VMs by
     the type node read live in the batch (not stale), and the VM whose
     read fails is not migratable, with EIO, and never falls back;
+  - between batches the collector keeps each attribute it read open and
+    reads it again at offset 0 (attrread.h): after a batch it holds one fd
+    per readable device attribute and none for one that is missing or
+    whose read fails with ENODEV; a version changed (mdevsimctl) between
+    two batches is read live through the same fd, one read reaching
+    mdevsim, as the device's GET reads it; a device removed between two
+    batches (its remove attribute) is answered as its GET answers it (no
+    attribute) and its fd is let go; a rescan that sees the removal lets
+    go of every kept fd and the device is then "not found";
   - a dead sysfs mount (mdevsim killed): the batch, like a device's GET,
-    answers 503 and says why, no version.
+    answers 503 and says why, no version, and the collector lets go of
+    every fd it kept in the mount.
 At the end no daemon leaves an ASan/UBSan/LSan report.
 
 usage: test_source_batch.py BUILD_DIR SOURCE_DIR
@@ -45,6 +55,7 @@ import http.client
 import http.server
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -425,6 +436,95 @@ def check_changed_evacuation(b):
          sorted(want), sorted(u for u in got if u in want))
 
 
+def mount_fds(b):
+    """The collector's open fds into evac-src's mount: {fd: the path it names}."""
+    pid = b.collector.proc.pid
+    out = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith(b.sim.mount + "/"):
+            out[int(fd)] = target
+    return out
+
+
+def kept_fd(fds, uuid):
+    """The one fd of uuid's migration_version among fds, or None."""
+    hits = [fd for fd, path in fds.items() if path.endswith("/%s/migration_version" % uuid)]
+    return hits[0] if len(hits) == 1 else (hits or None)
+
+
+def check_kept_fds(b):
+    """Kept read fds: the descriptor is kept between batches, never what it
+    read."""
+    c, col, sim = b.checks, b.collector, b.sim
+    plain = [u for u in sorted(b.devices)
+             if u not in NO_ATTR and u not in (EIO_DEVICE, ENODEV_DEVICE)]
+    status, _ = col.request("POST", BATCH, {"devices": sorted(b.devices)})
+    c.eq("kept fds: a batch of every device: HTTP 200", 200, status)
+    fds = mount_fds(b)
+    c.eq("kept fds: one per readable device attribute",
+         {u: True for u in plain}, {u: isinstance(kept_fd(fds, u), int) for u in plain})
+    c.eq("kept fds: none for a missing attribute or one that fails with ENODEV",
+         {u: None for u in NO_ATTR + [ENODEV_DEVICE]},
+         {u: kept_fd(fds, u) for u in NO_ATTR + [ENODEV_DEVICE]})
+
+    # A driver upgrade between two batches: the same fd reads the new string.
+    u = plain[-2]
+    d = b.devices[u]
+    old = b.types[(d["parent"], d["type"])]
+    new = old.replace("535.104", "535.106")
+    fd_before = kept_fd(fds, u)
+    sim.ctl("reset-counts")
+    c.eq("mdevsimctl: %s's version changes" % u, "ok", sim.ctl("version", dev_attr(u), new))
+    status, reply = col.request("POST", BATCH, {"devices": [u]})
+    got = reply["devices"][0]["migration"] if status == 200 else reply
+    c.eq("kept fds: the version changed between two batches is read live, on the same fd, "
+         "one read reaching mdevsim",
+         ({"supported": True, "version": new, "digest": digest(d["type"], new)}, fd_before,
+          (1, 0)),
+         (got, kept_fd(mount_fds(b), u), sim.counts(dev_attr(u))))
+    status, single = col.request("GET", "/v1/devices/%s/migration_version" % u)
+    c.eq("kept fds: the device's GET reads the same", (200, got),
+         (status, single.get("migration") if status == 200 else single))
+    sim.ctl("version", dev_attr(u), old)
+
+    # A device removed between two batches, before any rescan.
+    gone, other = plain[-1], plain[-3]
+    with open(os.path.join(sim.mount, "sys/bus/mdev/devices/%s/remove" % gone), "w") as f:
+        f.write("1")
+    status, reply = col.request("POST", BATCH, {"devices": [gone, other]})
+    entries = reply["devices"] if status == 200 else []
+    status1, single = col.request("GET", "/v1/devices/%s/migration_version" % gone)
+    c.eq("removed device: the batch answers as its GET does (no attribute), the other device "
+         "its version",
+         (200, 200, {"supported": False}, {"supported": False}, b.want_device(other)),
+         (status, status1, entries[0]["migration"] if entries else None,
+          single.get("migration") if status1 == 200 else single,
+          entries[1]["migration"] if entries else None))
+    c.eq("removed device: its kept fd is let go, the other's stays",
+         (None, True), (kept_fd(mount_fds(b), gone), isinstance(kept_fd(mount_fds(b), other), int)))
+
+    # The rescan that sees the removal drops every kept fd.
+    generation = col.inventory()["generation"]
+    col.proc.send_signal(signal.SIGHUP)  # reload, then rescan
+    col.wait_generation_above(generation)
+    deadline = time.time() + 5
+    while time.time() < deadline and any(p.endswith("/migration_version")
+                                         for p in mount_fds(b).values()):
+        time.sleep(0.05)
+    c.eq("rescan: a changed inventory lets go of every kept read fd", [],
+         [p for p in mount_fds(b).values() if p.endswith("/migration_version")])
+    status, reply = col.request("POST", BATCH, {"devices": [gone, other]})
+    c.eq("rescan: the removed device is not found, the other read again on a fresh fd",
+         (200, {"uuid": gone, "error": "not found"}, b.want_device(other), True),
+         (status, reply["devices"][0] if status == 200 else reply,
+          reply["devices"][1]["migration"] if status == 200 else None,
+          isinstance(kept_fd(mount_fds(b), other), int)))
+
+
 def check_dead_sysfs(b):
     """A dead FUSE mount (ENOTCONN) reaches no driver: 503, no version."""
     c = b.checks
@@ -436,6 +536,7 @@ def check_dead_sysfs(b):
     status, reply = b.collector.request("GET", "/v1/devices/%s/migration_version" % asked[0])
     c.eq("sysfs gone: so does a device's GET", (503, True),
          (status, isinstance(reply, dict) and "not connected" in reply.get("error", "")))
+    c.eq("sysfs gone: the collector keeps no fd in the dead mount", {}, mount_fds(b))
 
 
 def main():
@@ -467,6 +568,7 @@ def main():
             check_batch_reads(b)
             check_refusals(b)
             check_changed_evacuation(b)
+            check_kept_fds(b)
             check_dead_sysfs(b)
 
             sched.stop()
