@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -43,6 +44,7 @@ struct http_server {
     http_handler handler;
     void *ctx;
     size_t max_body;
+    size_t trim_after_bytes;
     int port;
     struct tls_server *tls; /* NULL: plain HTTP */
 };
@@ -204,11 +206,24 @@ static void http_peer(struct MHD_Connection *conn, char *out, size_t outlen)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
 }
 
-static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_response *resp)
+/* Frees a large body once sent, and then every arena's free pages. */
+static void http_free_and_trim(void *body)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        resp->body_len, resp->body != NULL ? resp->body : (void *)"",
-        resp->body != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    free(body);
+    (void)malloc_trim(0);
+}
+
+static enum MHD_Result http_send(const struct http_server *server, struct MHD_Connection *conn,
+                                 struct http_response *resp)
+{
+    bool trim = resp->body != NULL && server->trim_after_bytes > 0 &&
+                resp->body_len >= server->trim_after_bytes;
+    struct MHD_Response *r =
+        trim ? MHD_create_response_from_buffer_with_free_callback(resp->body_len, resp->body,
+                                                                  http_free_and_trim)
+             : MHD_create_response_from_buffer(
+                   resp->body_len, resp->body != NULL ? resp->body : (void *)"",
+                   resp->body != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (r == NULL) {
         free(resp->body);
         return MHD_NO;
@@ -346,7 +361,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (http_path_has_nul(pending, url, version)) {
             struct http_response resp = {.status = 400};
             http_response_error(&resp, 400, "the request target holds a NUL byte (raw or as %%00)");
-            return http_send(conn, &resp);
+            return http_send(server, conn, &resp);
         }
         if (server->tls != NULL && tls_server_mutual(server->tls))
             http_verify_client(conn);
@@ -368,7 +383,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             struct http_response resp = {.status = 413};
             http_response_error(&resp, 413, "request body is larger than %zu bytes",
                                 server->max_body);
-            return http_send(conn, &resp);
+            return http_send(server, conn, &resp);
         }
         if (announced > server->max_body)
             pending->too_large = true;
@@ -422,7 +437,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             pending->body[pending->len] = '\0';
         server->handler(server->ctx, &req, &resp);
     }
-    return http_send(conn, &resp);
+    return http_send(server, conn, &resp);
 }
 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -465,6 +480,7 @@ struct http_server *http_server_start(const struct http_server_options *o, http_
     server->handler = handler;
     server->ctx = ctx;
     server->max_body = o->max_body;
+    server->trim_after_bytes = o->trim_after_bytes;
     if (o->tls != NULL &&
         (o->tls->cert_file != NULL || o->tls->key_file != NULL || o->tls->client_ca_file != NULL)) {
         if (o->tls->cert_file == NULL || o->tls->key_file == NULL) {

@@ -61,6 +61,11 @@ struct http_server_options {
     unsigned max_connections; /* default 1024 */
     unsigned max_per_address; /* default 128 */
     unsigned idle_timeout_s;  /* a connection silent this long is closed; default 15 */
+    /* After sending a response body at least this large (0: never), give
+     * the memory freed since back to the system (malloc_trim): what built
+     * a large answer was freed in the serving thread's arena, where glibc
+     * would keep it resident for good. */
+    size_t trim_after_bytes;
 };
 
 struct http_server *http_server_start(const struct http_server_options *options,

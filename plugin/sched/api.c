@@ -8,7 +8,6 @@
  * here, before the library sees it.
  */
 #include "api.h"
-#include "memory.h"
 #include "service.h"
 
 #include "buildinfo.h"
@@ -523,9 +522,9 @@ static void sched_health(struct sched *s, struct http_response *resp)
     http_response_json(resp, error[0] != '\0' ? 503 : 200, json);
 }
 
-static void sched_api_route(struct sched *s, const struct http_request *req,
-                            struct http_response *resp)
+void sched_api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
+    struct sched *s = ctx;
     atomic_fetch_add(&s->requests, 1);
     if (strcmp(req->path, "/v1/health") == 0) {
         if (http_method_allowed(req, resp, "GET"))
@@ -596,11 +595,4 @@ static void sched_api_route(struct sched *s, const struct http_request *req,
     } else {
         http_response_error(resp, 404, "no such endpoint: %.200s", req->path);
     }
-}
-
-void sched_api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
-{
-    sched_api_route(ctx, req, resp);
-    /* What built a large answer is freed by now; its text is sent after. */
-    sched_memory_after(resp->body_len);
 }

@@ -7,12 +7,12 @@
 #include "readiness_run.h"
 
 #include "log.h"
-#include "memory.h"
 #include "metrics.h"
 #include "service.h"
 #include "textbuf.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +47,9 @@ static void sched_readiness_once(struct sched_readiness *r)
     if (rc == MDEVMIG_OK)
         mdevmig_readiness_info(answer, &info);
     mdevmig_readiness_free(answer);
-    /* A whole fleet's answer was just freed in this thread's arena. */
-    sched_memory_trim();
+    /* A whole fleet's answer was just freed in this thread's arena, which
+     * glibc would keep resident until the next run. */
+    (void)malloc_trim(0);
     pthread_mutex_lock(&r->lock);
     if (rc == MDEVMIG_OK) {
         r->last.stranded = info.stranded;
