@@ -25,8 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *data_dir;
-
 static void reply_valid(const struct wire_case *c)
 {
     struct probe_wire_reply r;
@@ -59,42 +57,14 @@ static void request_invalid(const struct wire_case *c)
     wire_cases_expect_refused(c, probe_wire_request_from_json(c->input, &r, err, sizeof err), err);
 }
 
-static void test_reply_valid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "reply", "valid", reply_valid);
-}
-
-static void test_reply_invalid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "reply", "invalid", reply_invalid);
-}
-
-static void test_request_valid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "request", "valid", request_valid);
-}
-
-static void test_request_invalid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "request", "invalid", request_invalid);
-}
+static const struct wire_case_checks checks = {
+    .request_valid = request_valid,
+    .request_invalid = request_invalid,
+    .reply_valid = reply_valid,
+    .reply_invalid = reply_invalid,
+};
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: test_probe_wire DATA_DIR\n");
-        return 2;
-    }
-    data_dir = argv[1];
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reply_valid),
-        cmocka_unit_test(test_reply_invalid),
-        cmocka_unit_test(test_request_valid),
-        cmocka_unit_test(test_request_invalid),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return wire_cases_main(argc, argv, "test_probe_wire", &checks, NULL, 0);
 }

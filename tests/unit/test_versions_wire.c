@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *data_dir;
-
 static void request_valid(const struct wire_case *c)
 {
     struct versions_wire_request r;
@@ -70,30 +68,6 @@ static void reply_invalid(const struct wire_case *c)
     char err[512] = "";
     wire_cases_expect_refused(c, versions_wire_reply_from_json(c->input, &r, err, sizeof err), err);
     assert_null(r.devices);
-}
-
-static void test_request_valid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "request", "valid", request_valid);
-}
-
-static void test_request_invalid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "request", "invalid", request_invalid);
-}
-
-static void test_reply_valid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "reply", "valid", reply_valid);
-}
-
-static void test_reply_invalid(void **state)
-{
-    (void)state;
-    wire_cases_each(data_dir, "reply", "invalid", reply_invalid);
 }
 
 /* n distinct UUIDs as a request's "devices". */
@@ -151,17 +125,19 @@ static void test_reply_maximum(void **state)
     json_decref(reply);
 }
 
+static const struct wire_case_checks checks = {
+    .request_valid = request_valid,
+    .request_invalid = request_invalid,
+    .reply_valid = reply_valid,
+    .reply_invalid = reply_invalid,
+};
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: test_versions_wire DATA_DIR\n");
-        return 2;
-    }
-    data_dir = argv[1];
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_valid),   cmocka_unit_test(test_request_invalid),
-        cmocka_unit_test(test_reply_valid),     cmocka_unit_test(test_reply_invalid),
-        cmocka_unit_test(test_request_maximum), cmocka_unit_test(test_reply_maximum),
+    const struct CMUnitTest extra[] = {
+        cmocka_unit_test(test_request_maximum),
+        cmocka_unit_test(test_reply_maximum),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return wire_cases_main(argc, argv, "test_versions_wire", &checks, extra,
+                           sizeof extra / sizeof extra[0]);
 }

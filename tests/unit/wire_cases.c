@@ -80,3 +80,49 @@ void wire_cases_expect_refused(const struct wire_case *c, int rc, const char *er
     if (strstr(err, c->error) == NULL)
         fail_msg("%s: error \"%s\" does not contain \"%s\"", c->name, err, c->error);
 }
+
+/* One group of cases: DIR/KIND/WHICH through check. */
+struct wire_cases_group {
+    const char *dir;
+    const char *kind;
+    const char *which;
+    wire_case_check check;
+};
+
+static void wire_cases_group_run(void **state)
+{
+    const struct wire_cases_group *g = *state;
+    wire_cases_each(g->dir, g->kind, g->which, g->check);
+}
+
+int wire_cases_main(int argc, char **argv, const char *program,
+                    const struct wire_case_checks *checks, const struct CMUnitTest *extra,
+                    size_t extra_count)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DATA_DIR\n", program);
+        return 2;
+    }
+    struct wire_cases_group groups[] = {
+        {argv[1], "request", "valid", checks->request_valid},
+        {argv[1], "request", "invalid", checks->request_invalid},
+        {argv[1], "reply", "valid", checks->reply_valid},
+        {argv[1], "reply", "invalid", checks->reply_invalid},
+    };
+    static const char *const names[] = {"request_valid", "request_invalid", "reply_valid",
+                                        "reply_invalid"};
+    size_t count = sizeof groups / sizeof groups[0];
+    struct CMUnitTest *tests = calloc(count + extra_count, sizeof *tests);
+    if (tests == NULL) {
+        fprintf(stderr, "%s: out of memory\n", program);
+        return 1;
+    }
+    for (size_t i = 0; i < count; i++)
+        tests[i] = (struct CMUnitTest){
+            .name = names[i], .test_func = wire_cases_group_run, .initial_state = &groups[i]};
+    for (size_t i = 0; i < extra_count; i++)
+        tests[count + i] = extra[i];
+    int failed = _cmocka_run_group_tests(program, tests, count + extra_count, NULL, NULL);
+    free(tests);
+    return failed;
+}

@@ -10,6 +10,9 @@
 #define MDEVMIG_TEST_WIRE_CASES_H
 
 #include <jansson.h>
+#include <stddef.h>
+
+struct CMUnitTest;
 
 struct wire_case {
     const char *name;    /* the file's name, for messages */
@@ -30,5 +33,19 @@ void wire_cases_expect_same(const struct wire_case *c, json_t *encoded);
 /* rc (a decoder's) must be a refusal whose message err holds the case's
  * error. */
 void wire_cases_expect_refused(const struct wire_case *c, int rc, const char *err);
+
+/* One codec's checks of its four kinds of case. */
+struct wire_case_checks {
+    wire_case_check request_valid;
+    wire_case_check request_invalid;
+    wire_case_check reply_valid;
+    wire_case_check reply_invalid;
+};
+
+/* A codec test's main: `PROGRAM DATA_DIR`, the four groups of cases under
+ * DATA_DIR, then the codec's own extra tests (extra_count of them). */
+int wire_cases_main(int argc, char **argv, const char *program,
+                    const struct wire_case_checks *checks, const struct CMUnitTest *extra,
+                    size_t extra_count);
 
 #endif
