@@ -127,27 +127,24 @@ static const char *const registry_sql[ST_COUNT] = {
     [ST_SNAPSHOT_SAVEPOINT] = "SAVEPOINT registry_snapshot",
     [ST_SNAPSHOT_RELEASE] = "RELEASE registry_snapshot",
     [ST_SNAPSHOT_ROLLBACK_TO] = "ROLLBACK TO registry_snapshot",
-    /* A changed snapshot written in place (registry_inplace.c): its keys
-     * compared in stored order, then only the rows that differ are
-     * written, and only the columns of one index per statement, so a
-     * driver update moves types_digest entries and leaves types_free. */
-    [ST_SHAPE_TYPES] = "SELECT parent, type_id FROM types WHERE host = ?1 ORDER BY rowid",
-    [ST_SHAPE_DEVICES] = "SELECT uuid, parent, type_id FROM devices WHERE host = ?1 ORDER BY rowid",
-    [ST_TYPE_SET_ROOM] = "UPDATE types SET available_instances = ?4 "
-                         "WHERE host = ?1 AND parent = ?2 AND type_id = ?3 "
-                         "AND available_instances IS NOT ?4",
-    [ST_TYPE_SET_REST] =
-        "UPDATE types SET name = ?4, description = ?5, device_api = ?6, migration_supported = ?7, "
-        "version = ?8, digest = ?9, read_errno = ?10 "
-        "WHERE host = ?1 AND parent = ?2 AND type_id = ?3 AND (name IS NOT ?4 "
-        "OR description IS NOT ?5 OR device_api IS NOT ?6 OR migration_supported IS NOT ?7 "
-        "OR version IS NOT ?8 OR digest IS NOT ?9 OR read_errno IS NOT ?10)",
-    [ST_DEVICE_UPDATE] =
-        "UPDATE devices SET iommu_group = ?5, migration_supported = ?6, version = ?7, "
-        "digest = ?8, read_errno = ?9, instance = ?10 "
-        "WHERE host = ?1 AND uuid = ?2 AND parent = ?3 AND type_id = ?4 "
-        "AND (iommu_group IS NOT ?5 OR migration_supported IS NOT ?6 OR version IS NOT ?7 "
-        "OR digest IS NOT ?8 OR read_errno IS NOT ?9 OR instance IS NOT ?10)",
+    /* A changed snapshot written in place (registry_inplace.c): the
+     * host's rows read once, their keys and values compared in C, then
+     * only the rows that differ are written, by rowid, and only the
+     * columns of one index per statement, so a driver update moves
+     * types_digest entries and leaves types_free. */
+    [ST_SHAPE_TYPES] = "SELECT rowid, parent, type_id, available_instances, name, description, "
+                       "device_api, migration_supported, version, digest, read_errno "
+                       "FROM types WHERE host = ?1 ORDER BY rowid",
+    [ST_SHAPE_DEVICES] = "SELECT rowid, uuid, parent, type_id, iommu_group, migration_supported, "
+                         "version, digest, read_errno, instance "
+                         "FROM devices WHERE host = ?1 ORDER BY rowid",
+    [ST_TYPE_SET_ROOM] = "UPDATE types SET available_instances = ?2 WHERE rowid = ?1",
+    [ST_TYPE_SET_REST] = "UPDATE types SET name = ?2, description = ?3, device_api = ?4, "
+                         "migration_supported = ?5, version = ?6, digest = ?7, read_errno = ?8 "
+                         "WHERE rowid = ?1",
+    [ST_DEVICE_UPDATE] = "UPDATE devices SET iommu_group = ?2, migration_supported = ?3, "
+                         "version = ?4, digest = ?5, read_errno = ?6, instance = ?7 "
+                         "WHERE rowid = ?1",
 };
 
 /* ---- open and close ---------------------------------------------------- */

@@ -115,10 +115,6 @@ void registry_rollback(struct registry *reg);
 
 /* ---- snapshot rows (registry_snapshot.c, registry_inplace.c) ---------- */
 
-/* A device row as parameters 1 .. 10, in the columns' order: the insert
- * and the in-place update take the same. */
-int registry_bind_device_row(sqlite3_stmt *stmt, const char *host, const struct inv_device *dev);
-
 /* Writes inv over the host's rows when they have its parents, types and
  * devices, keyed and ordered as inv has them: 1 when done so (instances
  * are the caller's), 0 when the shape differs and nothing was written,

@@ -34,7 +34,8 @@ static int registry_insert_type(struct registry *reg, const char *host, const ch
     return 0;
 }
 
-int registry_bind_device_row(sqlite3_stmt *s, const char *host, const struct inv_device *dev)
+/* A device row as parameters 1 .. 10, in the columns' order. */
+static int registry_bind_device_row(sqlite3_stmt *s, const char *host, const struct inv_device *dev)
 {
     int rc;
     if ((rc = registry_bind_text(s, 1, host)) != SQLITE_OK ||
