@@ -177,15 +177,44 @@ bool wire_host_name_valid(const char *s, char *why, size_t whylen)
     return problem == NULL;
 }
 
-/* Where we are in the document, for messages: "parents[1].types[0]". */
+/* Where a value is in the document ("inventory.parents[1].types[0].id"),
+ * chained on the stack as the parser descends and written out only when
+ * a message needs it: a valid snapshot costs no formatting at all. */
+struct wire_path {
+    const struct wire_path *up; /* NULL at the document's root */
+    const char *key;            /* NULL: item index of the array up */
+    size_t index;
+};
+
+#define WIRE_KEY(up_, key_) (&(const struct wire_path){.up = (up_), .key = (key_)})
+#define WIRE_ITEM(up_, i_)  (&(const struct wire_path){.up = (up_), .index = (i_)})
+#define WIRE_ROOT           WIRE_KEY(NULL, "inventory")
+
+/* Appends path to buf[*used..size), truncating quietly. */
+static void wire_path_format(const struct wire_path *path, char *buf, size_t size, size_t *used)
+{
+    if (path->up != NULL)
+        wire_path_format(path->up, buf, size, used);
+    if (*used >= size)
+        return;
+    int n = path->key == NULL  ? snprintf(buf + *used, size - *used, "[%zu]", path->index)
+            : path->up == NULL ? snprintf(buf + *used, size - *used, "%s", path->key)
+                               : snprintf(buf + *used, size - *used, ".%s", path->key);
+    *used += n < 0 ? 0 : (size_t)n;
+}
+
 struct wire_ctx {
     char *err;
     size_t errlen;
 };
 
-static int wire_fail(struct wire_ctx *ctx, const char *path, const char *what)
+static int wire_fail(struct wire_ctx *ctx, const struct wire_path *path, const char *what)
 {
-    snprintf(ctx->err, ctx->errlen, "%s: %s", path, what);
+    char where[512];
+    size_t used = 0;
+    where[0] = '\0';
+    wire_path_format(path, where, sizeof where, &used);
+    snprintf(ctx->err, ctx->errlen, "%s: %s", where, what);
     return -1;
 }
 
@@ -249,7 +278,7 @@ static const char *wire_instance_key(const void *items, size_t i)
 }
 
 /* Fails with "<array>[i]: what" for the first repeated key. */
-static int wire_unique(struct wire_ctx *ctx, const char *array,
+static int wire_unique(struct wire_ctx *ctx, const struct wire_path *array,
                        const char *(*key_of)(const void *items, size_t i), const void *items,
                        size_t n, const char *what)
 {
@@ -258,12 +287,10 @@ static int wire_unique(struct wire_ctx *ctx, const char *array,
         return wire_fail(ctx, array, "out of memory");
     if (repeat == n)
         return 0;
-    char path[512];
-    snprintf(path, sizeof path, "%s[%zu]", array, repeat);
-    return wire_fail(ctx, path, what);
+    return wire_fail(ctx, WIRE_ITEM(array, repeat), what);
 }
 
-static int wire_keys(struct wire_ctx *ctx, const json_t *obj, const char *path,
+static int wire_keys(struct wire_ctx *ctx, const json_t *obj, const struct wire_path *path,
                      const char *const *allowed, size_t count)
 {
     if (!json_is_object(obj))
@@ -285,11 +312,10 @@ static int wire_keys(struct wire_ctx *ctx, const json_t *obj, const char *path,
 }
 
 /* A required string of at most max bytes; copied into *out. */
-static int wire_string(struct wire_ctx *ctx, const json_t *obj, const char *key, const char *path,
-                       size_t max, bool required, char **out)
+static int wire_string(struct wire_ctx *ctx, const json_t *obj, const char *key,
+                       const struct wire_path *path, size_t max, bool required, char **out)
 {
-    char where[512];
-    snprintf(where, sizeof where, "%s.%s", path, key);
+    const struct wire_path *where = WIRE_KEY(path, key);
     const json_t *v = json_object_get(obj, key);
     if (v == NULL && !required) {
         *out = strdup("");
@@ -308,7 +334,7 @@ static int wire_string(struct wire_ctx *ctx, const json_t *obj, const char *key,
     return *out == NULL ? wire_fail(ctx, where, "out of memory") : 0;
 }
 
-static int wire_uuid(struct wire_ctx *ctx, const json_t *v, const char *where,
+static int wire_uuid(struct wire_ctx *ctx, const json_t *v, const struct wire_path *where,
                      char out[INV_UUID_LEN])
 {
     if (!json_is_string(v) || json_string_length(v) != 36 || !wire_uuid_valid(json_string_value(v)))
@@ -321,11 +347,10 @@ static int wire_uuid(struct wire_ctx *ctx, const json_t *v, const char *where,
 }
 
 static int wire_int_field(struct wire_ctx *ctx, const json_t *obj, const char *key,
-                          const char *path, long long min, long long max, bool nullable,
+                          const struct wire_path *path, long long min, long long max, bool nullable,
                           long long *out)
 {
-    char where[512];
-    snprintf(where, sizeof where, "%s.%s", path, key);
+    const struct wire_path *where = WIRE_KEY(path, key);
     const json_t *v = json_object_get(obj, key);
     if (nullable && (v == NULL || json_is_null(v))) {
         *out = -1;
@@ -343,18 +368,15 @@ static int wire_int_field(struct wire_ctx *ctx, const json_t *obj, const char *k
     return 0;
 }
 
-static int wire_migration(struct wire_ctx *ctx, const json_t *json, const char *path,
+static int wire_migration(struct wire_ctx *ctx, const json_t *json, const struct wire_path *path,
                           const char *type_id, struct inv_migration *out)
 {
     static const char *const keys[] = {"supported", "version", "digest", "errno", "error"};
     if (wire_keys(ctx, json, path, keys, sizeof keys / sizeof keys[0]) < 0)
         return -1;
-    char where[512];
     const json_t *supported = json_object_get(json, "supported");
-    if (!json_is_boolean(supported)) {
-        snprintf(where, sizeof where, "%s.supported", path);
-        return wire_fail(ctx, where, "must be true or false");
-    }
+    if (!json_is_boolean(supported))
+        return wire_fail(ctx, WIRE_KEY(path, "supported"), "must be true or false");
     memset(out, 0, sizeof *out);
     out->supported = json_is_true(supported);
     const json_t *err_json = json_object_get(json, "errno");
@@ -383,14 +405,13 @@ static int wire_migration(struct wire_ctx *ctx, const json_t *json, const char *
         if (name != NULL && !json_is_null(name) &&
             (!json_is_string(name) || expected == NULL ||
              strcmp(json_string_value(name), expected) != 0 ||
-             json_string_length(name) != strlen(expected))) {
-            snprintf(where, sizeof where, "%s.error", path);
-            return wire_fail(ctx, where, "must be the errno's name (as errno says)");
-        }
+             json_string_length(name) != strlen(expected)))
+            return wire_fail(ctx, WIRE_KEY(path, "error"),
+                             "must be the errno's name (as errno says)");
         return 0;
     }
     const json_t *version = json_object_get(json, "version");
-    snprintf(where, sizeof where, "%s.version", path);
+    const struct wire_path *where = WIRE_KEY(path, "version");
     if (!json_is_string(version))
         return wire_fail(ctx, where, "is required (a string) when supported and no errno");
     char why[160];
@@ -403,14 +424,13 @@ static int wire_migration(struct wire_ctx *ctx, const json_t *json, const char *
         return wire_fail(ctx, where, "out of memory");
     const json_t *digest = json_object_get(json, "digest");
     if (digest != NULL && (!json_is_string(digest) || json_string_length(digest) != 64 ||
-                           strcmp(json_string_value(digest), out->digest) != 0)) {
-        snprintf(where, sizeof where, "%s.digest", path);
-        return wire_fail(ctx, where, "does not match SHA-256 of type id, newline, version");
-    }
+                           strcmp(json_string_value(digest), out->digest) != 0))
+        return wire_fail(ctx, WIRE_KEY(path, "digest"),
+                         "does not match SHA-256 of type id, newline, version");
     return 0;
 }
 
-static int wire_type(struct wire_ctx *ctx, const json_t *json, const char *path,
+static int wire_type(struct wire_ctx *ctx, const json_t *json, const struct wire_path *path,
                      struct inv_type *out)
 {
     static const char *const keys[] = {
@@ -419,11 +439,8 @@ static int wire_type(struct wire_ctx *ctx, const json_t *json, const char *path,
         return -1;
     if (wire_string(ctx, json, "id", path, 128, true, &out->id) < 0)
         return -1;
-    if (!version_type_id_valid(out->id)) {
-        char where[512];
-        snprintf(where, sizeof where, "%s.id", path);
-        return wire_fail(ctx, where, "is not a type id like \"nvidia-222\"");
-    }
+    if (!version_type_id_valid(out->id))
+        return wire_fail(ctx, WIRE_KEY(path, "id"), "is not a type id like \"nvidia-222\"");
     long long available;
     if (wire_string(ctx, json, "name", path, 4096, false, &out->name) < 0 ||
         wire_string(ctx, json, "description", path, 4096, false, &out->description) < 0 ||
@@ -431,15 +448,14 @@ static int wire_type(struct wire_ctx *ctx, const json_t *json, const char *path,
         wire_int_field(ctx, json, "available_instances", path, 0, 1 << 20, true, &available) < 0)
         return -1;
     out->available_instances = (int)available;
-    char where[512];
-    snprintf(where, sizeof where, "%s.migration", path);
+    const struct wire_path *where = WIRE_KEY(path, "migration");
     const json_t *mig = json_object_get(json, "migration");
     if (mig == NULL)
         return wire_fail(ctx, where, "is missing");
     return wire_migration(ctx, mig, where, out->id, &out->migration);
 }
 
-static int wire_parent(struct wire_ctx *ctx, const json_t *json, const char *path,
+static int wire_parent(struct wire_ctx *ctx, const json_t *json, const struct wire_path *path,
                        struct inv_parent *out)
 {
     static const char *const keys[] = {"name", "types"};
@@ -447,14 +463,10 @@ static int wire_parent(struct wire_ctx *ctx, const json_t *json, const char *pat
         return -1;
     if (wire_string(ctx, json, "name", path, 255, true, &out->name) < 0)
         return -1;
-    if (!wire_name_ok(out->name) || strcmp(out->name, "..") == 0 || strcmp(out->name, ".") == 0) {
-        char where[512];
-        snprintf(where, sizeof where, "%s.name", path);
-        return wire_fail(ctx, where, "is not a device name like \"0000:3b:00.0\"");
-    }
+    if (!wire_name_ok(out->name) || strcmp(out->name, "..") == 0 || strcmp(out->name, ".") == 0)
+        return wire_fail(ctx, WIRE_KEY(path, "name"), "is not a device name like \"0000:3b:00.0\"");
     const json_t *types = json_object_get(json, "types");
-    char where[512];
-    snprintf(where, sizeof where, "%s.types", path);
+    const struct wire_path *where = WIRE_KEY(path, "types");
     if (!json_is_array(types))
         return wire_fail(ctx, where, "must be an array");
     out->types = calloc(json_array_size(types) + 1, sizeof *out->types);
@@ -464,26 +476,22 @@ static int wire_parent(struct wire_ctx *ctx, const json_t *json, const char *pat
     json_t *item;
     json_array_foreach(types, i, item)
     {
-        char item_path[512];
-        snprintf(item_path, sizeof item_path, "%s[%zu]", where, i);
         out->type_count = i + 1;
-        if (wire_type(ctx, item, item_path, &out->types[i]) < 0)
+        if (wire_type(ctx, item, WIRE_ITEM(where, i), &out->types[i]) < 0)
             return -1;
     }
     return wire_unique(ctx, where, wire_type_key, out->types, out->type_count,
                        "repeats a type id of this parent");
 }
 
-static int wire_device(struct wire_ctx *ctx, const json_t *json, const char *path,
+static int wire_device(struct wire_ctx *ctx, const json_t *json, const struct wire_path *path,
                        struct inv_device *out)
 {
     static const char *const keys[] = {"uuid",        "parent",    "type",
                                        "iommu_group", "migration", "instance"};
     if (wire_keys(ctx, json, path, keys, sizeof keys / sizeof keys[0]) < 0)
         return -1;
-    char where[512];
-    snprintf(where, sizeof where, "%s.uuid", path);
-    if (wire_uuid(ctx, json_object_get(json, "uuid"), where, out->uuid) < 0)
+    if (wire_uuid(ctx, json_object_get(json, "uuid"), WIRE_KEY(path, "uuid"), out->uuid) < 0)
         return -1;
     long long group;
     if (wire_string(ctx, json, "parent", path, 255, true, &out->parent) < 0 ||
@@ -492,33 +500,29 @@ static int wire_device(struct wire_ctx *ctx, const json_t *json, const char *pat
         return -1;
     out->iommu_group = (int)group;
     const json_t *instance = json_object_get(json, "instance");
-    if (instance != NULL && !json_is_null(instance)) {
-        snprintf(where, sizeof where, "%s.instance", path);
-        if (wire_uuid(ctx, instance, where, out->instance) < 0)
-            return -1;
-    }
-    snprintf(where, sizeof where, "%s.migration", path);
+    if (instance != NULL && !json_is_null(instance) &&
+        wire_uuid(ctx, instance, WIRE_KEY(path, "instance"), out->instance) < 0)
+        return -1;
+    const struct wire_path *where = WIRE_KEY(path, "migration");
     const json_t *mig = json_object_get(json, "migration");
     if (mig == NULL)
         return wire_fail(ctx, where, "is missing");
     return wire_migration(ctx, mig, where, out->type, &out->migration);
 }
 
-static int wire_instance(struct wire_ctx *ctx, const json_t *json, const char *path,
+static int wire_instance(struct wire_ctx *ctx, const json_t *json, const struct wire_path *path,
                          struct inv_instance *out)
 {
     static const char *const keys[] = {"uuid", "name", "state", "mdevs"};
     if (wire_keys(ctx, json, path, keys, sizeof keys / sizeof keys[0]) < 0)
         return -1;
-    char where[512];
-    snprintf(where, sizeof where, "%s.uuid", path);
-    if (wire_uuid(ctx, json_object_get(json, "uuid"), where, out->uuid) < 0)
+    if (wire_uuid(ctx, json_object_get(json, "uuid"), WIRE_KEY(path, "uuid"), out->uuid) < 0)
         return -1;
     if (wire_string(ctx, json, "name", path, 1024, false, &out->name) < 0 ||
         wire_string(ctx, json, "state", path, 32, false, &out->state) < 0)
         return -1;
     const json_t *mdevs = json_object_get(json, "mdevs");
-    snprintf(where, sizeof where, "%s.mdevs", path);
+    const struct wire_path *where = WIRE_KEY(path, "mdevs");
     if (!json_is_array(mdevs))
         return wire_fail(ctx, where, "must be an array of mdev UUIDs");
     out->mdevs = calloc(json_array_size(mdevs) + 1, sizeof *out->mdevs);
@@ -528,9 +532,7 @@ static int wire_instance(struct wire_ctx *ctx, const json_t *json, const char *p
     json_t *item;
     json_array_foreach(mdevs, i, item)
     {
-        char item_path[512];
-        snprintf(item_path, sizeof item_path, "%s[%zu]", where, i);
-        if (wire_uuid(ctx, item, item_path, out->mdevs[i]) < 0)
+        if (wire_uuid(ctx, item, WIRE_ITEM(where, i), out->mdevs[i]) < 0)
             return -1;
         out->mdev_count = i + 1;
     }
@@ -541,28 +543,26 @@ static int wire_parse(struct wire_ctx *ctx, const json_t *json, struct inventory
 {
     static const char *const keys[] = {"schema_version", "host",    "collector_url", "generation",
                                        "scanned_at",     "parents", "devices",       "instances"};
-    if (wire_keys(ctx, json, "inventory", keys, sizeof keys / sizeof keys[0]) < 0)
+    if (wire_keys(ctx, json, WIRE_ROOT, keys, sizeof keys / sizeof keys[0]) < 0)
         return -1;
     long long schema, generation, scanned_at;
-    if (wire_int_field(ctx, json, "schema_version", "inventory", 1, WIRE_SCHEMA_VERSION, false,
+    if (wire_int_field(ctx, json, "schema_version", WIRE_ROOT, 1, WIRE_SCHEMA_VERSION, false,
                        &schema) < 0 ||
-        wire_int_field(ctx, json, "generation", "inventory", 0, INT64_MAX, false, &generation) <
-            0 ||
-        wire_int_field(ctx, json, "scanned_at", "inventory", 0, INT64_MAX, false, &scanned_at) < 0)
+        wire_int_field(ctx, json, "generation", WIRE_ROOT, 0, INT64_MAX, false, &generation) < 0 ||
+        wire_int_field(ctx, json, "scanned_at", WIRE_ROOT, 0, INT64_MAX, false, &scanned_at) < 0)
         return -1;
     out->generation = generation;
     out->scanned_at = scanned_at;
-    if (wire_string(ctx, json, "host", "inventory", 255, true, &out->host) < 0)
+    if (wire_string(ctx, json, "host", WIRE_ROOT, 255, true, &out->host) < 0)
         return -1;
     char why[96], what[320];
     if (!wire_host_name_valid(out->host, why, sizeof why)) {
         snprintf(what, sizeof what, "must be " WIRE_HOST_RULE "; this one %s", why);
-        return wire_fail(ctx, "inventory.host", what);
+        return wire_fail(ctx, WIRE_KEY(WIRE_ROOT, "host"), what);
     }
     const json_t *url = json_object_get(json, "collector_url");
     if (url != NULL && !json_is_null(url)) {
-        if (wire_string(ctx, json, "collector_url", "inventory", 2048, true, &out->collector_url) <
-            0)
+        if (wire_string(ctx, json, "collector_url", WIRE_ROOT, 2048, true, &out->collector_url) < 0)
             return -1;
         /* The rule the collector's advertise_url was held to (http_url.h),
          * so a snapshot is refused for exactly the URLs a collector could
@@ -570,59 +570,59 @@ static int wire_parse(struct wire_ctx *ctx, const json_t *json, struct inventory
         char url_why[200], url_what[300];
         if (http_url_check_base(out->collector_url, url_why, sizeof url_why) < 0) {
             snprintf(url_what, sizeof url_what, "must be an http:// or https:// URL: %s", url_why);
-            return wire_fail(ctx, "inventory.collector_url", url_what);
+            return wire_fail(ctx, WIRE_KEY(WIRE_ROOT, "collector_url"), url_what);
         }
     }
 
     const json_t *parents = json_object_get(json, "parents");
     const json_t *devices = json_object_get(json, "devices");
     const json_t *instances = json_object_get(json, "instances");
+    const struct wire_path *parents_path = WIRE_KEY(WIRE_ROOT, "parents");
+    const struct wire_path *devices_path = WIRE_KEY(WIRE_ROOT, "devices");
+    const struct wire_path *instances_path = WIRE_KEY(WIRE_ROOT, "instances");
     if (!json_is_array(parents))
-        return wire_fail(ctx, "inventory.parents", "must be an array");
+        return wire_fail(ctx, parents_path, "must be an array");
     if (!json_is_array(devices))
-        return wire_fail(ctx, "inventory.devices", "must be an array");
+        return wire_fail(ctx, devices_path, "must be an array");
     if (!json_is_array(instances))
-        return wire_fail(ctx, "inventory.instances", "must be an array");
+        return wire_fail(ctx, instances_path, "must be an array");
     out->parents = calloc(json_array_size(parents) + 1, sizeof *out->parents);
     out->devices = calloc(json_array_size(devices) + 1, sizeof *out->devices);
     out->instances = calloc(json_array_size(instances) + 1, sizeof *out->instances);
     if (out->parents == NULL || out->devices == NULL || out->instances == NULL)
-        return wire_fail(ctx, "inventory", "out of memory");
+        return wire_fail(ctx, WIRE_ROOT, "out of memory");
 
     size_t i;
     json_t *item;
-    char path[512];
     json_array_foreach(parents, i, item)
     {
-        snprintf(path, sizeof path, "inventory.parents[%zu]", i);
         out->parent_count = i + 1;
-        if (wire_parent(ctx, item, path, &out->parents[i]) < 0)
+        if (wire_parent(ctx, item, WIRE_ITEM(parents_path, i), &out->parents[i]) < 0)
             return -1;
     }
-    if (wire_unique(ctx, "inventory.parents", wire_parent_key, out->parents, out->parent_count,
+    if (wire_unique(ctx, parents_path, wire_parent_key, out->parents, out->parent_count,
                     "repeats a parent name") < 0)
         return -1;
     json_array_foreach(devices, i, item)
     {
-        snprintf(path, sizeof path, "inventory.devices[%zu]", i);
+        const struct wire_path *path = WIRE_ITEM(devices_path, i);
         out->device_count = i + 1;
         if (wire_device(ctx, item, path, &out->devices[i]) < 0)
             return -1;
         if (inventory_find_type(out, out->devices[i].parent, out->devices[i].type) == NULL)
             return wire_fail(ctx, path, "names a parent and type not in parents");
     }
-    if (wire_unique(ctx, "inventory.devices", wire_device_key, out->devices, out->device_count,
+    if (wire_unique(ctx, devices_path, wire_device_key, out->devices, out->device_count,
                     "repeats a device UUID") < 0)
         return -1;
     json_array_foreach(instances, i, item)
     {
-        snprintf(path, sizeof path, "inventory.instances[%zu]", i);
         out->instance_count = i + 1;
-        if (wire_instance(ctx, item, path, &out->instances[i]) < 0)
+        if (wire_instance(ctx, item, WIRE_ITEM(instances_path, i), &out->instances[i]) < 0)
             return -1;
     }
-    return wire_unique(ctx, "inventory.instances", wire_instance_key, out->instances,
-                       out->instance_count, "repeats an instance UUID");
+    return wire_unique(ctx, instances_path, wire_instance_key, out->instances, out->instance_count,
+                       "repeats an instance UUID");
 }
 
 int wire_inventory_from_json(const json_t *json, struct inventory *out, char *err, size_t errlen)
