@@ -36,6 +36,18 @@ void registry_close(struct registry *reg);
  * than answer 500 to every request). */
 int registry_check(struct registry *reg, char *err, size_t errlen);
 
+/* A thread that checkpoints the registry's WAL in the background
+ * (registry_checkpoint.c), so that no commit stalls on copying pages back
+ * into the file. *out stays NULL for an in-memory registry. Stop it
+ * before registry_close(), with nothing else using the registry. */
+struct registry_checkpointer;
+int registry_checkpointer_start(struct registry *reg, struct registry_checkpointer **out, char *err,
+                                size_t errlen);
+void registry_checkpointer_stop(struct registry_checkpointer *c);
+/* Checkpoints done, and failed, since the start (0 for NULL). */
+void registry_checkpointer_counts(const struct registry_checkpointer *c, uint64_t *runs,
+                                  uint64_t *failures);
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 /* Stores inv as the whole state of inv->host, in one transaction; now

@@ -558,6 +558,8 @@ struct mdevmig_ingest_stats {
     uint64_t heartbeats_touched;  /* at the generation held */
     uint64_t heartbeats_conflict; /* another generation or an unknown host */
     uint64_t touch_flushes;       /* transactions writing heartbeats' last_seen */
+    uint64_t checkpoints;         /* WAL checkpoints done in the background */
+    uint64_t checkpoint_failures; /* ... that failed (the WAL grows until one works) */
 };
 
 #define MDEVMIG_INGEST_STATS_INIT                                                                  \

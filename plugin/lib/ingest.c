@@ -265,6 +265,8 @@ int mdevmig_ingest_stats(struct mdevmig *m, struct mdevmig_ingest_stats *out)
     if (out == NULL || out->size < sizeof(size_t))
         return MDEVMIG_ERR_INPUT;
     struct ingest *q = m->ingest;
+    uint64_t checkpoints, checkpoint_failures;
+    registry_checkpointer_counts(m->checkpointer, &checkpoints, &checkpoint_failures);
     const struct mdevmig_ingest_stats full = {
         .size = sizeof full,
         .snapshots_written = atomic_load(&q->written),
@@ -275,6 +277,8 @@ int mdevmig_ingest_stats(struct mdevmig *m, struct mdevmig_ingest_stats *out)
         .heartbeats_touched = atomic_load(&q->heartbeats_touched),
         .heartbeats_conflict = atomic_load(&q->heartbeats_conflict),
         .touch_flushes = touches_flushes(m->touches),
+        .checkpoints = checkpoints,
+        .checkpoint_failures = checkpoint_failures,
     };
     /* Only as much as the caller's version of the struct has. */
     size_t want = out->size < sizeof full ? out->size : sizeof full;

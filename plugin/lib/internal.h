@@ -15,7 +15,8 @@
 
 struct mdevmig {
     struct registry *registry;
-    pthread_mutex_t registry_lock; /* one SQLite connection, many callers */
+    struct registry_checkpointer *checkpointer; /* NULL: SQLite checkpoints inline */
+    pthread_mutex_t registry_lock;              /* one SQLite connection, many callers */
     struct http_client *http;
     int64_t stale_after_s;
     size_t full_scan_max;

@@ -162,6 +162,7 @@ struct mdevmig *mdevmig_open(const struct mdevmig_options *given, char *err, siz
         return NULL;
     }
     if (registry_open(options->registry_path, &m->registry, err, errlen) < 0 ||
+        registry_checkpointer_start(m->registry, &m->checkpointer, err, errlen) < 0 ||
         (m->http = http_client_new(&http, err, errlen)) == NULL ||
         mdevmig_open_placement(m, options, err, errlen) < 0) {
         mdevmig_close(m);
@@ -191,6 +192,7 @@ void mdevmig_close(struct mdevmig *m)
     /* Pending heartbeats reach the registry before it closes. */
     touches_free(m, m->touches);
     ingest_free(m->ingest);
+    registry_checkpointer_stop(m->checkpointer);
     registry_close(m->registry);
     http_client_free(m->http);
     placement_free(m->placement);

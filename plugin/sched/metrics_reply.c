@@ -202,6 +202,13 @@ void metrics_reply_sched(struct sched *s, struct http_response *resp)
     metrics_reply_counter(&buf, "mdevmig_sched_snapshot_batches_total",
                           "Write transactions the snapshots took: several at once share one.",
                           stats.snapshot_batches);
+    metrics_reply_counter(&buf, "mdevmig_sched_registry_checkpoints_total",
+                          "WAL checkpoints the registry's background thread did.",
+                          stats.checkpoints);
+    metrics_reply_counter(&buf, "mdevmig_sched_registry_checkpoint_failures_total",
+                          "Background WAL checkpoints that failed: the WAL grows until the "
+                          "writer checkpoints itself (see the registry file's disk).",
+                          stats.checkpoint_failures);
 
     sched_readiness_metrics(s, &buf);
     metrics_write_value(&buf, METRICS_GAUGE, "mdevmig_sched_hosts", "Hosts in the registry.",

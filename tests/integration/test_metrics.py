@@ -91,6 +91,8 @@ SCHED_FAMILIES = {
     "mdevmig_sched_ingest_total": "counter",
     "mdevmig_sched_snapshot_writes_total": "counter",
     "mdevmig_sched_snapshot_batches_total": "counter",
+    "mdevmig_sched_registry_checkpoints_total": "counter",
+    "mdevmig_sched_registry_checkpoint_failures_total": "counter",
     "mdevmig_sched_hosts": "gauge",
     "mdevmig_sched_hosts_stale": "gauge",
     "mdevmig_sched_probes_total": "counter",

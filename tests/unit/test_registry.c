@@ -34,6 +34,7 @@
 #include "migrate.h"
 #include "registry.h"
 #include "version.h"
+#include "wire.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -977,6 +978,67 @@ static void test_two_connections(void **state)
     db_remove(path);
 }
 
+/* The WAL is checkpointed by the background thread, not by the commits:
+ * once enough pages are written its passes copy them back (a connection
+ * that never read the file would "succeed" with no WAL, which counts as
+ * a failure), the data stays whole, and stopping it leaves SQLite's own
+ * checkpoint in place. An in-memory registry gets no thread. */
+static void test_background_checkpoint(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], err[1024];
+    db_path("checkpointed", path, sizeof path);
+    struct registry *reg = NULL;
+    struct registry_checkpointer *checkpointer = NULL;
+    if (registry_open(path, &reg, err, sizeof err) < 0 ||
+        registry_checkpointer_start(reg, &checkpointer, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_non_null(checkpointer);
+
+    /* Each changed snapshot dirties a few pages; 1,500 of them pass the
+     * background threshold (1,000 pages) several times. */
+    struct inventory inv, update;
+    load_inventory("compute-1", &inv);
+    load_inventory("compute-1-driver-update", &update);
+    for (int i = 0; i < 1500; i++) {
+        struct inventory *next = i % 2 == 0 ? &update : &inv;
+        next->generation = 1000 + i;
+        assert_int_equal(registry_replace_host(reg, next, 2000 + i, err, sizeof err), 0);
+    }
+    uint64_t runs = 0, failures = 0;
+    for (int wait = 0; wait < 500 && runs == 0; wait++) {
+        registry_checkpointer_counts(checkpointer, &runs, &failures);
+        if (runs == 0)
+            usleep(10000);
+    }
+    assert_true(runs >= 1);
+    assert_int_equal(failures, 0);
+
+    struct inventory loaded;
+    assert_int_equal(registry_load_host(reg, "compute-1", &loaded, err, sizeof err), 0);
+    assert_int_equal(loaded.generation, 2499);
+    assert_true(inventory_same_content(&loaded, &inv));
+    inventory_free(&loaded);
+
+    registry_checkpointer_stop(checkpointer);
+    registry_checkpointer_counts(NULL, &runs, &failures);
+    assert_int_equal(runs, 0);
+    update.generation = 5000;
+    assert_int_equal(registry_replace_host(reg, &update, 9000, err, sizeof err), 0);
+    inventory_free(&update);
+    inventory_free(&inv);
+    registry_close(reg);
+    db_remove(path);
+
+    struct registry *mem = NULL;
+    if (registry_open(":memory:", &mem, err, sizeof err) < 0 ||
+        registry_checkpointer_start(mem, &checkpointer, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_null(checkpointer);
+    registry_checkpointer_stop(checkpointer);
+    registry_close(mem);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -1090,6 +1152,7 @@ int main(int argc, char **argv)
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_migration_mechanism);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_registry_sql_matches_migrations);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_two_connections);
+    tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_background_checkpoint);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_bad_arguments);
     int failed = _cmocka_run_group_tests("registry", tests, t, NULL, NULL);
     for (size_t i = 0; i < n; i++)
