@@ -317,7 +317,21 @@ def check_collectors(checks, cluster, before):
     return versions
 
 
+def wait_heartbeat(sched, timeout=10):
+    """Collectors heartbeat once a second, and a run can be quicker than
+    that: until the sched has counted one (or the timeout, for the check
+    to report)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, text = sched.request("GET", "/metrics")
+        if status == 200 and isinstance(text, str) and \
+                (Exposition(text).value("mdevmig_sched_ingest_total", outcome="heartbeat") or 0) >= 1:
+            return
+        time.sleep(0.1)
+
+
 def check_sched(checks, sched, sent):
+    wait_heartbeat(sched)
     exp = scrape(checks, "sched", sched)
     check_exposition(checks, "sched", exp, SCHED_FAMILIES)
     for op in OPS:
