@@ -163,9 +163,10 @@ int registry_versions(struct registry *reg, const char *type_id, struct registry
                       char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s = reg->stmt[ST_VERSIONS];
+    sqlite3_stmt *s = reg->stmt[type_id != NULL ? ST_VERSIONS_OF_TYPE : ST_VERSIONS_ALL];
     size_t cap = 0;
-    int rc = registry_bind_text(s, 1, type_id) == SQLITE_OK ? SQLITE_ROW : SQLITE_ERROR;
+    int rc = type_id == NULL || registry_bind_text(s, 1, type_id) == SQLITE_OK ? SQLITE_ROW
+                                                                               : SQLITE_ERROR;
     while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (registry_grow((void **)&out->items, &cap, out->count, sizeof *out->items) < 0)
             break;
