@@ -115,6 +115,15 @@ struct mdevmig_options {
 
 struct mdevmig;
 
+/* For a process that serves from the registry for a long time (the
+ * sched): SQLite's page cache in one block of its own, so that pages read
+ * during a fleet-wide answer do not keep that answer's freed memory
+ * resident. Process-wide: call it before anything in the process uses
+ * SQLite; a second call does nothing. MDEVMIG_OK, or MDEVMIG_ERR_INTERNAL
+ * with a message (SQLite already in use, no memory): the process works
+ * as before, with the cache in malloc's heaps. */
+MDEVMIG_API int mdevmig_reserve_page_cache(char *err, size_t errlen);
+
 /* NULL with a message (e.g. the registry cannot be opened). */
 MDEVMIG_API struct mdevmig *mdevmig_open(const struct mdevmig_options *options, char *err,
                                          size_t errlen);

@@ -185,6 +185,11 @@ int mdevmig_set_credentials(struct mdevmig *m, const char *token, const char *ca
                                                                          : MDEVMIG_ERR_INPUT;
 }
 
+int mdevmig_reserve_page_cache(char *err, size_t errlen)
+{
+    return registry_reserve_page_cache(err, errlen) == 0 ? MDEVMIG_OK : MDEVMIG_ERR_INTERNAL;
+}
+
 void mdevmig_close(struct mdevmig *m)
 {
     if (m == NULL)

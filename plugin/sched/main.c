@@ -179,6 +179,10 @@ int main(int argc, char **argv)
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(cfg.log_level, &level);
     log_init("mdevmig-sched", level);
+    /* Before anything opens the registry; without it the sched still
+     * works, its memory after fleet-wide answers less predictable. */
+    if (mdevmig_reserve_page_cache(err, sizeof err) != MDEVMIG_OK)
+        log_warn("%s", err);
 
     /* Only the main thread takes the signals (sched_wait below): stop and
      * reload. Blocked before any thread starts, so none inherits them. */
