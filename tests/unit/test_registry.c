@@ -978,6 +978,17 @@ static void test_two_connections(void **state)
     db_remove(path);
 }
 
+/* A new registry file NAME in the test's directory (its path in path). */
+static struct registry *open_file_registry(const char *name, char *path, size_t size)
+{
+    char err[1024];
+    db_path(name, path, size);
+    struct registry *reg = NULL;
+    if (registry_open(path, &reg, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    return reg;
+}
+
 /* The WAL is checkpointed by the background thread, not by the commits:
  * once enough pages are written its passes copy them back (a connection
  * that never read the file would "succeed" with no WAL, which counts as
@@ -987,11 +998,9 @@ static void test_background_checkpoint(void **state)
 {
     (void)state;
     char path[PATH_MAX], err[1024];
-    db_path("checkpointed", path, sizeof path);
-    struct registry *reg = NULL;
+    struct registry *reg = open_file_registry("checkpointed", path, sizeof path);
     struct registry_checkpointer *checkpointer = NULL;
-    if (registry_open(path, &reg, err, sizeof err) < 0 ||
-        registry_checkpointer_start(reg, &checkpointer, err, sizeof err) < 0)
+    if (registry_checkpointer_start(reg, &checkpointer, err, sizeof err) < 0)
         fail_msg("%s", err);
     assert_non_null(checkpointer);
 
@@ -1046,10 +1055,7 @@ static void test_page_cache_pool(void **state)
     (void)state;
     char path[PATH_MAX], err[1024];
     assert_int_equal(registry_reserve_page_cache(err, sizeof err), 0);
-    db_path("pooled", path, sizeof path);
-    struct registry *reg = NULL;
-    if (registry_open(path, &reg, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    struct registry *reg = open_file_registry("pooled", path, sizeof path);
     struct inventory inv;
     load_inventory("compute-1", &inv);
     assert_int_equal(registry_replace_host(reg, &inv, 1000, err, sizeof err), 0);
