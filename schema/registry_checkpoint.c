@@ -80,7 +80,7 @@ static void *registry_checkpoint_thread(void *arg)
             atomic_fetch_add(&c->failures, 1);
         pthread_mutex_lock(&c->lock);
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += REGISTRY_CHECKPOINT_PAUSE_MS * 1000000L;
         until.tv_sec += until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
@@ -109,7 +109,16 @@ int registry_checkpointer_start(struct registry *reg, struct registry_checkpoint
         snprintf(err, errlen, "registry %s: cannot create a lock", reg->path);
         return -1;
     }
-    if (pthread_cond_init(&c->wake, NULL) != 0) {
+    /* The pause between passes is on the monotonic clock: a step of the
+     * wall clock must not stop the checkpoints. */
+    pthread_condattr_t attr;
+    bool cond_ok = false;
+    if (pthread_condattr_init(&attr) == 0) {
+        cond_ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+                  pthread_cond_init(&c->wake, &attr) == 0;
+        (void)pthread_condattr_destroy(&attr);
+    }
+    if (!cond_ok) {
         pthread_mutex_destroy(&c->lock);
         free(c);
         snprintf(err, errlen, "registry %s: cannot create a condition", reg->path);

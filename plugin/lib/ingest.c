@@ -77,7 +77,16 @@ struct ingest *ingest_new(void)
         free(q);
         return NULL;
     }
-    if (pthread_cond_init(&q->queued, NULL) != 0) {
+    /* The commit delay's deadline is on the monotonic clock: a step of
+     * the wall clock must not hold a writer back. */
+    pthread_condattr_t attr;
+    bool ok = false;
+    if (pthread_condattr_init(&attr) == 0) {
+        ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+             pthread_cond_init(&q->queued, &attr) == 0;
+        (void)pthread_condattr_destroy(&attr);
+    }
+    if (!ok) {
         pthread_cond_destroy(&q->done);
         pthread_mutex_destroy(&q->lock);
         free(q);
@@ -183,7 +192,7 @@ static void ingest_delay_commit(struct ingest *q)
     if (!ingest_more_coming(q))
         return;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += INGEST_COMMIT_DELAY_NS;
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
