@@ -113,6 +113,19 @@ struct registry_replace {
 int registry_replace_hosts(struct registry *reg, struct registry_replace *items, size_t count,
                            char *err, size_t errlen);
 
+/* registry_replace_hosts in its steps, for a batch that grows while it is
+ * written (the sched's group commit takes in snapshots that arrive
+ * meanwhile): begin, add each item, commit. add gives the item its
+ * outcome (one that fails is undone alone) and is -1 only when the
+ * transaction itself is gone; then, or when commit fails, nothing of the
+ * batch was kept and the caller marks every item it added as failed.
+ * After an add's -1, abort. */
+int registry_replace_begin(struct registry *reg, char *err, size_t errlen);
+int registry_replace_add(struct registry *reg, struct registry_replace *item, char *err,
+                         size_t errlen);
+int registry_replace_commit(struct registry *reg, char *err, size_t errlen);
+void registry_replace_abort(struct registry *reg);
+
 /* Removes a host with everything it had, its cached probe verdicts
  * included (a decommissioned host). 0 when done, 1 when unknown. */
 int registry_forget_host(struct registry *reg, const char *host, char *err, size_t errlen);

@@ -218,25 +218,51 @@ static int registry_replace_item(struct registry *reg, struct registry_replace *
     return 0;
 }
 
+int registry_replace_begin(struct registry *reg, char *err, size_t errlen)
+{
+    /* IMMEDIATE, as for one snapshot: the generations are read under the
+     * write lock, and the items run in order, so of two snapshots of one
+     * host in a batch the older one finds the newer already held. */
+    return registry_begin(reg, ST_BEGIN_WRITE, err, errlen);
+}
+
+int registry_replace_add(struct registry *reg, struct registry_replace *item, char *err,
+                         size_t errlen)
+{
+    if (registry_replace_item(reg, item) < 0) {
+        snprintf(err, errlen, "%s", item->err);
+        return -1;
+    }
+    return 0;
+}
+
+int registry_replace_commit(struct registry *reg, char *err, size_t errlen)
+{
+    if (registry_commit(reg, err, errlen) < 0) {
+        registry_rollback(reg);
+        return -1;
+    }
+    return 0;
+}
+
+void registry_replace_abort(struct registry *reg)
+{
+    registry_rollback(reg);
+}
+
 int registry_replace_hosts(struct registry *reg, struct registry_replace *items, size_t count,
                            char *err, size_t errlen)
 {
     if (count == 0)
         return 0;
-    /* IMMEDIATE, as for one snapshot: the generations are read under the
-     * write lock, and the items run in order, so of two snapshots of one
-     * host in a batch the older one finds the newer already held. */
-    int rc = registry_begin(reg, ST_BEGIN_WRITE, err, errlen);
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        if (registry_replace_item(reg, &items[i]) < 0) {
-            snprintf(err, errlen, "%s", items[i].err);
-            rc = -1;
-        }
-    }
-    if (rc == 0 && registry_commit(reg, err, errlen) < 0)
-        rc = -1;
+    int rc = registry_replace_begin(reg, err, errlen);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = registry_replace_add(reg, &items[i], err, errlen);
+    if (rc == 0)
+        rc = registry_replace_commit(reg, err, errlen);
+    else
+        registry_replace_abort(reg);
     if (rc < 0) {
-        registry_rollback(reg);
         for (size_t i = 0; i < count; i++) {
             items[i].outcome = REGISTRY_REPLACE_FAILED;
             snprintf(items[i].err, sizeof items[i].err, "%s", err);

@@ -4,20 +4,19 @@
  *
  * Snapshots are parsed and checked in the caller's thread (the sched
  * serves each connection in one), then written by group commit: the
- * first caller to find no write under way becomes the writer and applies
- * every snapshot queued at that moment in ONE transaction, each with
+ * first caller to find no write under way becomes the writer, opens ONE
+ * transaction and applies every snapshot queued, each with
  * registry_replace_host()'s rules and in arrival order, so an older
  * generation still never overwrites a newer one, even of one host twice
- * in a batch; callers that queued meanwhile wait, and one of them writes
- * the next batch. A commit costs the same for one snapshot as for many,
- * so under load the batches grow and the commits stay few. Every caller
- * gets its own item's outcome.
- *
- * A writer first waits, briefly, for the snapshots other threads are
- * parsing at that moment (a commit delay, as PostgreSQL's commit_delay
- * with commit_siblings): during a driver rollout every connection has one
- * in flight, and a commit of a changed snapshot dirties the same ~45 index
- * pages whether it holds 3 or 8 of them. A lone snapshot never waits.
+ * in a batch. Before it commits it takes in what was queued while it
+ * wrote, and waits briefly for the snapshots other threads are parsing
+ * right then (as PostgreSQL's commit_delay with commit_siblings, but
+ * while the transaction works rather than before it starts): during a
+ * driver rollout every connection has one in flight, and a commit of
+ * changed snapshots dirties the same ~45 index pages whether it holds 3
+ * or 8 of them. The callers whose snapshots it took wait, and one of
+ * those queued after its commit writes the next batch. A lone snapshot
+ * never waits. Every caller gets its own item's outcome.
  *
  * Heartbeats go to the heartbeat table (touches.c), which answers from
  * memory and writes last_seen in batches.
@@ -39,9 +38,13 @@
  * transaction (and the registry lock every reader waits on) stays short. */
 #define INGEST_BATCH_MAX 256
 
-/* The longest a writer waits for snapshots being parsed: about two
- * parses of a large host's snapshot. */
+/* The longest an open transaction waits for a snapshot being parsed:
+ * about two parses of a large host's snapshot. */
 #define INGEST_COMMIT_DELAY_NS 1000000L
+
+/* An open transaction takes in no more after this long, so a steady
+ * stream still commits (and lets readers at the registry) often. */
+#define INGEST_GROW_NS 20000000L
 
 /* One caller's snapshot, on its stack until done. */
 struct ingest_item {
@@ -53,11 +56,9 @@ struct ingest_item {
 struct ingest {
     pthread_mutex_t lock;
     pthread_cond_t done;   /* an item is done, or the writer left */
-    pthread_cond_t queued; /* an item was queued (a delaying writer waits) */
+    pthread_cond_t queued; /* an item was queued, or a parse failed */
     struct ingest_item *head, **tail;
-    size_t parsing;    /* snapshots received and not yet queued */
-    size_t queued_now; /* items on the queue */
-    size_t last_batch; /* items the previous writer took */
+    size_t parsing; /* snapshots received and not yet queued */
     bool writing;
     atomic_ulong written, unchanged, ignored, failed, batches;
     atomic_ulong heartbeats_touched, heartbeats_conflict;
@@ -106,33 +107,84 @@ void ingest_free(struct ingest *q)
     free(q);
 }
 
-/* Writes one batch (taken off the queue, so q->lock is not held) and
- * tells the heartbeat table what the registry now holds. */
+/* Takes up to max items off the queue (q->lock held): the list, or NULL. */
+static struct ingest_item *ingest_take(struct ingest *q, size_t max)
+{
+    struct ingest_item *first = q->head, *last = first;
+    if (first == NULL || max == 0)
+        return NULL;
+    for (size_t taken = 1; taken < max && last->next != NULL; taken++)
+        last = last->next;
+    q->head = last->next;
+    if (q->head == NULL)
+        q->tail = &q->head;
+    last->next = NULL;
+    return first;
+}
+
+/* What the open transaction takes in next (q->lock not held): whatever
+ * was queued meanwhile or, with nothing queued, what the threads parsing
+ * right now queue within INGEST_COMMIT_DELAY_NS. NULL: commit. No more
+ * once the batch holds max or has been open INGEST_GROW_NS. */
+static struct ingest_item *ingest_take_more(struct ingest *q, size_t max,
+                                            const struct timespec *began)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long open_ns = (now.tv_sec - began->tv_sec) * 1000000000L + (now.tv_nsec - began->tv_nsec);
+    if (max == 0 || open_ns >= INGEST_GROW_NS)
+        return NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->head == NULL && q->parsing > 0) {
+        struct timespec until = now;
+        until.tv_nsec += INGEST_COMMIT_DELAY_NS;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        while (q->head == NULL && q->parsing > 0 &&
+               pthread_cond_timedwait(&q->queued, &q->lock, &until) == 0)
+            ;
+    }
+    struct ingest_item *more = ingest_take(q, max);
+    pthread_mutex_unlock(&q->lock);
+    return more;
+}
+
+/* Writes batch, taken off the queue, in one transaction that also takes
+ * in what is queued while it is written, and tells the heartbeat table
+ * what the registry now holds. The items taken in are appended to batch,
+ * so its caller marks them all done. */
 static void ingest_write(struct mdevmig *m, struct ingest_item *batch)
 {
     struct ingest *q = m->ingest;
-    size_t n = 0;
-    for (struct ingest_item *it = batch; it != NULL; it = it->next)
-        n++;
-    /* The registry takes the batch as one array; the items stay on their
-     * callers' stacks. */
-    struct registry_replace *items = malloc(n * sizeof *items);
-    if (items == NULL) {
-        for (struct ingest_item *it = batch; it != NULL; it = it->next) {
-            it->replace.outcome = REGISTRY_REPLACE_FAILED;
-            snprintf(it->replace.err, sizeof it->replace.err, "storing a snapshot: out of memory");
-            atomic_fetch_add(&q->failed, 1);
-        }
+    if (batch == NULL)
         return;
-    }
-    n = 0;
-    for (struct ingest_item *it = batch; it != NULL; it = it->next)
-        items[n++] = it->replace;
+    struct timespec began;
+    clock_gettime(CLOCK_MONOTONIC, &began);
     char err[512] = "";
+    size_t n = 0;
     pthread_mutex_lock(&m->registry_lock);
-    int rc = registry_replace_hosts(m->registry, items, n, err, sizeof err);
-    for (size_t i = 0; i < n; i++) {
-        const struct registry_replace *r = &items[i];
+    int rc = registry_replace_begin(m->registry, err, sizeof err);
+    for (struct ingest_item *it = batch, *last = NULL; rc == 0;) {
+        for (; it != NULL && rc == 0; last = it, it = it->next, n++)
+            rc = registry_replace_add(m->registry, &it->replace, err, sizeof err);
+        if (rc == 0 && (it = ingest_take_more(q, INGEST_BATCH_MAX - n, &began)) != NULL)
+            last->next = it;
+        else
+            break;
+    }
+    if (rc == 0)
+        rc = registry_replace_commit(m->registry, err, sizeof err);
+    else
+        registry_replace_abort(m->registry);
+    for (struct ingest_item *it = batch; it != NULL; it = it->next) {
+        struct registry_replace *r = &it->replace;
+        if (rc < 0) {
+            /* Whatever an item was told, none of the batch was kept; one
+             * not added yet never was. */
+            r->outcome = REGISTRY_REPLACE_FAILED;
+            snprintf(r->err, sizeof r->err, "%s", err);
+            continue;
+        }
         bool held =
             r->outcome == REGISTRY_REPLACE_WRITTEN || r->outcome == REGISTRY_REPLACE_TOUCHED;
         /* An ignored snapshot says only that a newer generation is held:
@@ -143,11 +195,8 @@ static void ingest_write(struct mdevmig *m, struct ingest_item *batch)
     pthread_mutex_unlock(&m->registry_lock);
     store_outcome(m, rc < 0 ? MDEVMIG_ERR_INTERNAL : MDEVMIG_OK, err);
     atomic_fetch_add(&q->batches, 1);
-    size_t i = 0;
-    for (struct ingest_item *it = batch; it != NULL; it = it->next, i++) {
-        it->replace.outcome = items[i].outcome;
-        memcpy(it->replace.err, items[i].err, sizeof it->replace.err);
-        switch (items[i].outcome) {
+    for (struct ingest_item *it = batch; it != NULL; it = it->next) {
+        switch (it->replace.outcome) {
         case REGISTRY_REPLACE_WRITTEN:
             atomic_fetch_add(&q->written, 1);
             break;
@@ -162,7 +211,6 @@ static void ingest_write(struct mdevmig *m, struct ingest_item *batch)
             break;
         }
     }
-    free(items);
 }
 
 /* A snapshot arrived (parsing) or was parsed, queued or refused. */
@@ -177,29 +225,6 @@ static void ingest_parsing(struct ingest *q, bool started)
     pthread_mutex_unlock(&q->lock);
 }
 
-/* Whether a writer should wait for more: snapshots are being parsed, or
- * fewer are queued than the previous batch held, whose senders, answered,
- * are likely sending their next. */
-static bool ingest_more_coming(const struct ingest *q)
-{
-    return q->parsing > 0 || q->queued_now < q->last_batch;
-}
-
-/* The commit delay: with q->lock held, waits until no more are coming or
- * INGEST_COMMIT_DELAY_NS have passed. */
-static void ingest_delay_commit(struct ingest *q)
-{
-    if (!ingest_more_coming(q))
-        return;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += INGEST_COMMIT_DELAY_NS;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    while (ingest_more_coming(q) && pthread_cond_timedwait(&q->queued, &q->lock, &until) == 0)
-        ;
-}
-
 /* Queues item, parsed, and returns once it is written, by this thread or
  * another. */
 static void ingest_submit(struct mdevmig *m, struct ingest_item *item)
@@ -209,7 +234,6 @@ static void ingest_submit(struct mdevmig *m, struct ingest_item *item)
     item->next = NULL;
     *q->tail = item;
     q->tail = &item->next;
-    q->queued_now++;
     q->parsing--;
     pthread_cond_signal(&q->queued);
     while (!item->done) {
@@ -220,17 +244,7 @@ static void ingest_submit(struct mdevmig *m, struct ingest_item *item)
         /* Nobody writes: this thread writes whatever is queued, its own
          * item first among them or already done by an earlier writer. */
         q->writing = true;
-        ingest_delay_commit(q);
-        struct ingest_item *batch = q->head, *last = batch;
-        size_t taken = 1;
-        for (; taken < INGEST_BATCH_MAX && last->next != NULL; taken++)
-            last = last->next;
-        q->queued_now -= taken;
-        q->last_batch = taken;
-        q->head = last->next;
-        if (q->head == NULL)
-            q->tail = &q->head;
-        last->next = NULL;
+        struct ingest_item *batch = ingest_take(q, INGEST_BATCH_MAX);
         pthread_mutex_unlock(&q->lock);
 
         ingest_write(m, batch);

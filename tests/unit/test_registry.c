@@ -407,8 +407,59 @@ static void expect_no_reader(const char *where, const char *path)
         fail_msg("%s: the registry still holds a read snapshot or a transaction", where);
 }
 
+/* A "batch" step: its items through registry_replace_begin/add/commit,
+ * as the sched's group commit writes them, each item's outcome checked,
+ * and the commit's result. */
+static void run_batch(struct registry *reg, const char *where, const json_t *items,
+                      const json_t *step)
+{
+    static const char *const outcomes[] = {
+        [REGISTRY_REPLACE_WRITTEN] = "written",
+        [REGISTRY_REPLACE_TOUCHED] = "touched",
+        [REGISTRY_REPLACE_IGNORED] = "ignored",
+        [REGISTRY_REPLACE_FAILED] = "failed",
+    };
+    size_t count = json_array_size(items);
+    struct inventory *invs = calloc(count, sizeof *invs);
+    struct registry_replace *replaces = calloc(count, sizeof *replaces);
+    assert_non_null(invs);
+    assert_non_null(replaces);
+    char err[1024] = "";
+    int rc = registry_replace_begin(reg, err, sizeof err);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const json_t *item = json_array_get(items, i);
+        load_inventory(json_string_value(json_object_get(item, "replace")), &invs[i]);
+        invs[i].generation = json_int_or(item, "generation", invs[i].generation);
+        replaces[i] =
+            (struct registry_replace){.inv = &invs[i], .now = json_int_or(item, "now", 0)};
+        rc = registry_replace_add(reg, &replaces[i], err, sizeof err);
+    }
+    if (rc == 0)
+        rc = registry_replace_commit(reg, err, sizeof err);
+    else
+        registry_replace_abort(reg);
+    expect_result(where, rc, step, err);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const json_t *item = json_array_get(items, i);
+        const char *want = json_string_value(json_object_get(item, "outcome"));
+        const char *got = outcomes[replaces[i].outcome];
+        if (want == NULL || strcmp(want, got) != 0)
+            fail_msg("%s: item %zu %s, expected %s (%s)", where, i, got, want ? want : "?",
+                     replaces[i].err);
+        const char *substring = json_string_value(json_object_get(item, "error"));
+        if (substring != NULL && strstr(replaces[i].err, substring) == NULL)
+            fail_msg("%s: item %zu: message \"%s\" lacks \"%s\"", where, i, replaces[i].err,
+                     substring);
+    }
+    for (size_t i = 0; i < count; i++)
+        inventory_free(&invs[i]);
+    free(invs);
+    free(replaces);
+}
+
 static void run_step(struct registry *reg, const char *where, const json_t *step)
 {
+    const json_t *items;
     char err[1024] = "";
     const char *s;
     if ((s = json_string_value(json_object_get(step, "replace"))) != NULL) {
@@ -418,6 +469,8 @@ static void run_step(struct registry *reg, const char *where, const json_t *step
         int rc = registry_replace_host(reg, &inv, json_int_or(step, "now", 0), err, sizeof err);
         inventory_free(&inv);
         expect_result(where, rc, step, err);
+    } else if ((items = json_object_get(step, "batch")) != NULL) {
+        run_batch(reg, where, items, step);
     } else if ((s = json_string_value(json_object_get(step, "touch"))) != NULL) {
         int rc = registry_touch_host(reg, s, json_int_or(step, "now", 0), err, sizeof err);
         expect_result(where, rc, step, err);
