@@ -46,19 +46,23 @@
  * stream still commits (and lets readers at the registry) often. */
 #define INGEST_GROW_NS 20000000L
 
-/* One caller's snapshot, on its stack until done. */
+/* One caller's snapshot, on its stack until done. Its owner sleeps on
+ * wake: woken when the item is done, or when it heads the queue and
+ * nobody writes (so it writes). Waking only those, not every waiter,
+ * spares a cross-CPU wake-up per waiter per batch. */
 struct ingest_item {
     struct ingest_item *next;
     struct registry_replace replace;
+    pthread_cond_t wake;
     bool done;
 };
 
 struct ingest {
     pthread_mutex_t lock;
-    pthread_cond_t done;   /* an item is done, or the writer left */
-    pthread_cond_t queued; /* an item was queued, or a parse failed */
+    pthread_cond_t queued; /* for an open transaction: an item was queued, or a parse failed */
     struct ingest_item *head, **tail;
     size_t parsing; /* snapshots received and not yet queued */
+    bool taking_in; /* an open transaction waits on queued */
     bool writing;
     atomic_ulong written, unchanged, ignored, failed, batches;
     atomic_ulong heartbeats_touched, heartbeats_conflict;
@@ -73,11 +77,6 @@ struct ingest *ingest_new(void)
         free(q);
         return NULL;
     }
-    if (pthread_cond_init(&q->done, NULL) != 0) {
-        pthread_mutex_destroy(&q->lock);
-        free(q);
-        return NULL;
-    }
     /* The commit delay's deadline is on the monotonic clock: a step of
      * the wall clock must not hold a writer back. */
     pthread_condattr_t attr;
@@ -88,7 +87,6 @@ struct ingest *ingest_new(void)
         (void)pthread_condattr_destroy(&attr);
     }
     if (!ok) {
-        pthread_cond_destroy(&q->done);
         pthread_mutex_destroy(&q->lock);
         free(q);
         return NULL;
@@ -102,7 +100,6 @@ void ingest_free(struct ingest *q)
     if (q == NULL)
         return;
     pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->done);
     pthread_cond_destroy(&q->queued);
     free(q);
 }
@@ -140,9 +137,11 @@ static struct ingest_item *ingest_take_more(struct ingest *q, size_t max,
         until.tv_nsec += INGEST_COMMIT_DELAY_NS;
         until.tv_sec += until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
+        q->taking_in = true;
         while (q->head == NULL && q->parsing > 0 &&
                pthread_cond_timedwait(&q->queued, &q->lock, &until) == 0)
             ;
+        q->taking_in = false;
     }
     struct ingest_item *more = ingest_take(q, max);
     pthread_mutex_unlock(&q->lock);
@@ -213,15 +212,18 @@ static void ingest_write(struct mdevmig *m, struct ingest_item *batch)
     }
 }
 
-/* A snapshot arrived (parsing) or was parsed, queued or refused. */
+/* A snapshot arrived (parsing) or was refused before it was queued. */
 static void ingest_parsing(struct ingest *q, bool started)
 {
     pthread_mutex_lock(&q->lock);
-    if (started)
+    if (started) {
         q->parsing++;
-    else
+    } else {
         q->parsing--;
-    pthread_cond_signal(&q->queued);
+        /* A transaction waiting for it need not wait any more. */
+        if (q->taking_in && q->parsing == 0)
+            pthread_cond_signal(&q->queued);
+    }
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -235,10 +237,11 @@ static void ingest_submit(struct mdevmig *m, struct ingest_item *item)
     *q->tail = item;
     q->tail = &item->next;
     q->parsing--;
-    pthread_cond_signal(&q->queued);
+    if (q->taking_in)
+        pthread_cond_signal(&q->queued);
     while (!item->done) {
         if (q->writing) {
-            pthread_cond_wait(&q->done, &q->lock);
+            pthread_cond_wait(&item->wake, &q->lock);
             continue;
         }
         /* Nobody writes: this thread writes whatever is queued, its own
@@ -253,10 +256,14 @@ static void ingest_submit(struct mdevmig *m, struct ingest_item *item)
         for (struct ingest_item *it = batch; it != NULL;) {
             struct ingest_item *next = it->next;
             it->done = true; /* its owner may free it from here on */
+            if (it != item)
+                pthread_cond_signal(&it->wake);
             it = next;
         }
         q->writing = false;
-        pthread_cond_broadcast(&q->done);
+        /* What was queued after this batch: its first owner writes it. */
+        if (q->head != NULL)
+            pthread_cond_signal(&q->head->wake);
     }
     pthread_mutex_unlock(&q->lock);
 }
@@ -288,7 +295,14 @@ int mdevmig_ingest(struct mdevmig *m, const char *host, const char *body, size_t
         return MDEVMIG_ERR_FORBIDDEN;
     }
     struct ingest_item item = {.replace = {.inv = &inv, .now = (int64_t)time(NULL)}};
+    if (pthread_cond_init(&item.wake, NULL) != 0) {
+        ingest_parsing(m->ingest, false);
+        snprintf(err, errlen, "storing host %s's snapshot: out of resources", inv.host);
+        inventory_free(&inv);
+        return MDEVMIG_ERR_INTERNAL;
+    }
     ingest_submit(m, &item);
+    pthread_cond_destroy(&item.wake);
     int status = MDEVMIG_OK;
     if (item.replace.outcome == REGISTRY_REPLACE_FAILED) {
         snprintf(err, errlen, "%s", item.replace.err);
