@@ -118,7 +118,7 @@ static const char *const registry_sql[ST_COUNT] = {
     [ST_PROBE_PUT] =
         "INSERT INTO probe_cache (source_digest, target_host, level, target, target_digest, "
         "verdict, errno, checked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-        "ON CONFLICT (source_digest, target_host, level, target) DO UPDATE SET "
+        "ON CONFLICT (source_digest, level, target, target_host) DO UPDATE SET "
         "target_digest = excluded.target_digest, verdict = excluded.verdict, "
         "errno = excluded.errno, checked_at = excluded.checked_at "
         "WHERE excluded.checked_at >= probe_cache.checked_at",

@@ -1,5 +1,5 @@
--- registry.sql — the registry's schema as it stands: version 3
--- (PRAGMA user_version = 3). This is the file to read; the database is built
+-- registry.sql — the registry's schema as it stands: version 4
+-- (PRAGMA user_version = 4). This is the file to read; the database is built
 -- from the numbered files in migrations/, which schema/migrate.c applies on
 -- open. test_registry checks that the two agree, so a new migration comes
 -- with its change here too. Do not create a registry from this file: the
@@ -100,7 +100,8 @@ CREATE TABLE instance_mdevs (
 ) STRICT;
 
 -- Verdicts of real write-probes. Keyed by what was written (source_digest)
--- and where; the target's digest at probe time is kept beside the verdict,
+-- and where, in the order a select reads them (one source version on one
+-- type, across hosts); the target's digest at probe time is kept beside the verdict,
 -- and a lookup names the target's current digest: a driver upgrade on the
 -- target voids the verdict without anyone deleting it.
 CREATE TABLE probe_cache (
@@ -115,7 +116,7 @@ CREATE TABLE probe_cache (
                                           OR verdict = 'unsupported'),
     errno         INTEGER CHECK (errno > 0), -- of the refused write; NULL otherwise
     checked_at    INTEGER NOT NULL,          -- unix s
-    PRIMARY KEY (source_digest, target_host, level, target)
+    PRIMARY KEY (source_digest, level, target, target_host)
 ) STRICT;
 
 -- The foreign key's own lookup, and expiry by age.

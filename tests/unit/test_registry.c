@@ -689,6 +689,49 @@ static void test_fresh_file_and_reopen(void **state)
 /* A version-2 file (the probe cache's verdict CHECK an IN list) opens as
  * the current version with its hosts and cached verdicts, and the
  * rebuilt table still refuses a verdict that is none of the three. */
+/* The detail of the plan SQLite picks for sql (the first step's). */
+static void plan_of(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+    char explain[1024];
+    snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, explain, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    out[0] = '\0';
+    if (sqlite3_step(s) == SQLITE_ROW)
+        snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 3));
+    sqlite3_finalize(s);
+}
+
+/* A select reads the verdicts of one source version on one type across
+ * every host: that must be a range of the key, not a walk over all the
+ * version's verdicts on every host and type (which grows with the fleet). */
+static void test_probe_cache_read_by_target(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], err[1024], plan[512];
+    db_path("plan", path, sizeof path);
+    struct registry *reg = NULL;
+    if (registry_open(path, &reg, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    registry_close(reg);
+    sqlite3 *db = raw_open(path);
+    static const char *const reads[] = {
+        "SELECT target_host, verdict FROM probe_cache WHERE source_digest = ?1 AND level = ?2 "
+        "AND target = ?3",
+        "SELECT DISTINCT target_digest FROM probe_cache WHERE source_digest = ?1 AND "
+        "level = 'type' AND target = ?2 AND verdict = 'compatible'",
+    };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        plan_of(db, reads[i], plan, sizeof plan);
+        if (strncmp(plan, "SEARCH", 6) != 0 ||
+            strstr(plan, "source_digest=? AND level=? AND target=?") == NULL)
+            fail_msg("probe_cache read by target: plan \"%s\"", plan);
+    }
+    sqlite3_close(db);
+    db_remove(path);
+}
+
 static void test_upgrade_keeps_verdicts(void **state)
 {
     (void)state;
@@ -1235,6 +1278,7 @@ int main(int argc, char **argv)
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_fresh_file_and_reopen);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_newer_file_refused);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_upgrade_keeps_verdicts);
+    tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_probe_cache_read_by_target);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_file_refused);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_migration_mechanism);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_registry_sql_matches_migrations);

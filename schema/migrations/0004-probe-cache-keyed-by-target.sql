@@ -1,0 +1,29 @@
+-- 0004-probe-cache-keyed-by-target — the same probe_cache, its primary key
+-- ordered (source digest, level, target, target host). Every select reads
+-- the verdicts of one source version on one type across all hosts
+-- (ranking, and the versions that accept it); under the old key (source
+-- digest, target host, ...) that read walked every verdict the source
+-- version had on every host and type, so it grew with the fleet times its
+-- types. In the new order it is one range of the key; a lookup by the
+-- whole key is unchanged. The table is rebuilt as in 0003, keeping every
+-- cached verdict.
+CREATE TABLE probe_cache_next (
+    source_digest TEXT    NOT NULL,
+    target_host   TEXT    NOT NULL REFERENCES hosts (name) ON DELETE CASCADE,
+    level         TEXT    NOT NULL CHECK (level IN ('type', 'device')),
+    target        TEXT    NOT NULL,
+    target_digest TEXT    NOT NULL,
+    verdict       TEXT    NOT NULL CHECK (verdict = 'compatible' OR verdict = 'incompatible'
+                                          OR verdict = 'unsupported'),
+    errno         INTEGER CHECK (errno > 0),
+    checked_at    INTEGER NOT NULL,
+    PRIMARY KEY (source_digest, level, target, target_host)
+) STRICT;
+INSERT INTO probe_cache_next (source_digest, target_host, level, target, target_digest, verdict,
+                              errno, checked_at)
+    SELECT source_digest, target_host, level, target, target_digest, verdict, errno, checked_at
+    FROM probe_cache;
+DROP TABLE probe_cache;
+ALTER TABLE probe_cache_next RENAME TO probe_cache;
+CREATE INDEX probe_cache_target_host ON probe_cache (target_host);
+CREATE INDEX probe_cache_checked_at ON probe_cache (checked_at);
