@@ -119,6 +119,6 @@ CREATE TABLE probe_cache (
     PRIMARY KEY (source_digest, level, target, target_host)
 ) STRICT;
 
--- The foreign key's own lookup, and expiry by age.
+-- The foreign key's own lookup. No index on checked_at: nothing reads by
+-- age but registry_probe_expire, which may scan (migration 0004).
 CREATE INDEX probe_cache_target_host ON probe_cache (target_host);
-CREATE INDEX probe_cache_checked_at ON probe_cache (checked_at);

@@ -6,8 +6,9 @@
  * few versions could hold a select's candidates at all. A select that asks
  * Placement by version trait uses the first to name the traits worth
  * asking for, the second to skip a question whose answer could not end
- * its search. Each runs once or twice per select, so it is prepared per
- * call rather than kept open.
+ * its search. The first runs for every mdev of every select (ranking
+ * counts what it knows), so its statement is kept prepared; the second,
+ * once or twice per Placement-sourced select, is prepared per call.
  */
 #include "registry_internal.h"
 
@@ -25,21 +26,11 @@ void registry_digests_free(struct registry_digests *digests)
 int registry_accepting_digests(struct registry *reg, const char *source_digest, const char *type_id,
                                struct registry_digests *out, char *err, size_t errlen)
 {
-    /* A verdict names the target's digest when it was probed; a version
-     * no host runs any more leads to no candidate, so it is left out. */
-    static const char sql[] = "SELECT DISTINCT c.target_digest FROM probe_cache c "
-                              "WHERE c.source_digest = ?1 AND c.level = 'type' AND c.target = ?2 "
-                              "AND c.verdict = 'compatible' AND c.target_digest <> '' "
-                              "AND EXISTS (SELECT 1 FROM types t WHERE t.digest = c.target_digest) "
-                              "ORDER BY c.target_digest";
     memset(out, 0, sizeof *out);
     if (source_digest == NULL || type_id == NULL)
         return registry_fail_plain(reg, err, errlen,
                                    "finding the versions that accept a version: none given");
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(reg->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return registry_fail(reg, err, errlen, "finding the versions of %s that accept %s", type_id,
-                             source_digest);
+    sqlite3_stmt *s = reg->stmt[ST_ACCEPTING_DIGESTS];
     int rc = registry_bind_text(s, 1, source_digest) == SQLITE_OK &&
                      registry_bind_text(s, 2, type_id) == SQLITE_OK
                  ? SQLITE_ROW
@@ -70,7 +61,7 @@ int registry_accepting_digests(struct registry *reg, const char *source_digest, 
     else if (rc != SQLITE_DONE)
         result = registry_fail(reg, err, errlen, "finding the versions of %s that accept %s",
                                type_id, source_digest);
-    sqlite3_finalize(s);
+    registry_done(s);
     if (result < 0)
         registry_digests_free(out);
     return result;

@@ -5,8 +5,10 @@
 -- digest, target host, ...) that read walked every verdict the source
 -- version had on every host and type, so it grew with the fleet times its
 -- types. In the new order it is one range of the key; a lookup by the
--- whole key is unchanged. The table is rebuilt as in 0003, keeping every
--- cached verdict.
+-- whole key is unchanged. The index on checked_at goes: nothing reads by
+-- age (registry_probe_expire, which nothing schedules, may scan), and
+-- every probe answered moved its entry. The table is rebuilt as in 0003,
+-- keeping every cached verdict.
 CREATE TABLE probe_cache_next (
     source_digest TEXT    NOT NULL,
     target_host   TEXT    NOT NULL REFERENCES hosts (name) ON DELETE CASCADE,
@@ -26,4 +28,3 @@ INSERT INTO probe_cache_next (source_digest, target_host, level, target, target_
 DROP TABLE probe_cache;
 ALTER TABLE probe_cache_next RENAME TO probe_cache;
 CREATE INDEX probe_cache_target_host ON probe_cache (target_host);
-CREATE INDEX probe_cache_checked_at ON probe_cache (checked_at);
