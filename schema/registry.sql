@@ -100,10 +100,11 @@ CREATE TABLE instance_mdevs (
 ) STRICT;
 
 -- Verdicts of real write-probes. Keyed by what was written (source_digest)
--- and where, in the order a select reads them (one source version on one
--- type, across hosts); the target's digest at probe time is kept beside the verdict,
--- and a lookup names the target's current digest: a driver upgrade on the
--- target voids the verdict without anyone deleting it.
+-- and where, and stored in key order (WITHOUT ROWID): a select reads one
+-- source version on one type across hosts as one range. The target's
+-- digest at probe time is kept beside the verdict, and a lookup names the
+-- target's current digest: a driver upgrade on the target voids the
+-- verdict without anyone deleting it.
 CREATE TABLE probe_cache (
     source_digest TEXT    NOT NULL,
     target_host   TEXT    NOT NULL REFERENCES hosts (name) ON DELETE CASCADE,
@@ -117,7 +118,7 @@ CREATE TABLE probe_cache (
     errno         INTEGER CHECK (errno > 0), -- of the refused write; NULL otherwise
     checked_at    INTEGER NOT NULL,          -- unix s
     PRIMARY KEY (source_digest, level, target, target_host)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 -- The foreign key's own lookup. No index on checked_at: nothing reads by
 -- age but registry_probe_expire, which may scan (migration 0004).
