@@ -110,8 +110,9 @@ static const char *const registry_sql[ST_COUNT] = {
         "LEFT JOIN devices d ON d.host = m.host AND d.uuid = m.mdev "
         "WHERE i.uuid = lower(?1) "
         "ORDER BY i.state = 'running' DESC, h.last_seen DESC, i.host, m.rowid",
-    [ST_PROBE_CACHED] = "SELECT target_host, target_digest, verdict, errno FROM probe_cache "
-                        "WHERE source_digest = ?1 AND level = ?2 AND target = ?3",
+    [ST_PROBE_CACHED] = "SELECT target_digest, verdict, errno FROM probe_cache "
+                        "WHERE source_digest = ?1 AND level = ?2 AND target = ?3 "
+                        "AND target_host = ?4",
     /* A verdict names the target's digest when it was probed; a version
      * no host runs any more leads to no candidate, so it is left out. The
      * versions are made distinct first, so the test of each is one seek,

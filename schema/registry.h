@@ -321,25 +321,21 @@ int registry_probe_put_many(struct registry *reg, const struct registry_probe *p
 int registry_probe_get(struct registry *reg, struct registry_probe *probe, char *err,
                        size_t errlen);
 
-/* Every cached verdict for one source digest and target (a type id or
- * device UUID), across hosts: one query ranks a whole candidate list. A
- * verdict holds only while target_digest equals the host's digest now. */
+/* The cached verdict of one source digest on one target (a type id or
+ * device UUID) of one host, whatever digest the target had when probed:
+ * ranking compares target_digest with the host's digest now (a verdict
+ * holds only while they are equal). A seek per host, not a read of every
+ * host's verdict, so a select costs the same however many hosts the cache
+ * knows. 1 when cached (out filled in), 0 when not, -1 on error. */
 struct registry_cached_verdict {
-    char *host;
     char target_digest[VERSION_DIGEST_LEN];
     enum registry_verdict verdict;
     int err_no;
 };
 
-struct registry_cached {
-    struct registry_cached_verdict *items;
-    size_t count;
-};
-
-int registry_probe_cached(struct registry *reg, const char *source_digest,
-                          enum registry_level level, const char *target,
-                          struct registry_cached *out, char *err, size_t errlen);
-void registry_cached_free(struct registry_cached *cached);
+int registry_probe_cached_on(struct registry *reg, const char *source_digest,
+                             enum registry_level level, const char *target, const char *host,
+                             struct registry_cached_verdict *out, char *err, size_t errlen);
 
 /* Drops verdicts checked before `before` (unix s); *removed (may be NULL)
  * gets how many. Stale entries are never wrong, only dead weight: this

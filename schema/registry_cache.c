@@ -159,52 +159,41 @@ int registry_probe_get(struct registry *reg, struct registry_probe *probe, char 
     return 1;
 }
 
-void registry_cached_free(struct registry_cached *cached)
-{
-    if (cached == NULL)
-        return;
-    for (size_t i = 0; i < cached->count; i++)
-        free(cached->items[i].host);
-    free(cached->items);
-    memset(cached, 0, sizeof *cached);
-}
-
-int registry_probe_cached(struct registry *reg, const char *source_digest,
-                          enum registry_level level, const char *target,
-                          struct registry_cached *out, char *err, size_t errlen)
+int registry_probe_cached_on(struct registry *reg, const char *source_digest,
+                             enum registry_level level, const char *target, const char *host,
+                             struct registry_cached_verdict *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    const char *level_name = registry_level_name(level);
+    if (source_digest == NULL || target == NULL || host == NULL || level_name == NULL)
+        return registry_fail_plain(reg, err, errlen,
+                                   "reading a cached verdict: source digest, level, target and "
+                                   "host are all required");
     sqlite3_stmt *s = reg->stmt[ST_PROBE_CACHED];
-    size_t cap = 0;
     int rc = registry_bind_text(s, 1, source_digest) == SQLITE_OK &&
-                     registry_bind_text(s, 2, registry_level_name(level)) == SQLITE_OK &&
-                     registry_bind_text(s, 3, target) == SQLITE_OK
-                 ? SQLITE_ROW
+                     registry_bind_text(s, 2, level_name) == SQLITE_OK &&
+                     registry_bind_text(s, 3, target) == SQLITE_OK &&
+                     registry_bind_text(s, 4, host) == SQLITE_OK
+                 ? sqlite3_step(s)
                  : SQLITE_ERROR;
     bool bad = false;
-    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (registry_grow((void **)&out->items, &cap, out->count, sizeof *out->items) < 0)
-            break;
-        struct registry_cached_verdict *v = &out->items[out->count];
-        memset(v, 0, sizeof *v);
-        out->count++;
-        if (registry_column_copy(s, 1, v->target_digest, sizeof v->target_digest) < 0 ||
-            registry_verdict_parse((const char *)sqlite3_column_text(s, 2), &v->verdict) < 0 ||
-            registry_column_dup_str(s, 0, &v->host) < 0) {
-            bad = true;
-            break;
-        }
-        v->err_no = registry_column_int_or(s, 3, 0);
+    if (rc == SQLITE_ROW) {
+        bad = registry_column_copy(s, 0, out->target_digest, sizeof out->target_digest) < 0 ||
+              registry_verdict_parse((const char *)sqlite3_column_text(s, 1), &out->verdict) < 0;
+        out->err_no = registry_column_int_or(s, 2, 0);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        registry_fail(reg, err, errlen, "reading the cached verdict for %s on host %s", target,
+                      host);
+        registry_done(s);
+        return -1;
     }
     registry_done(s);
-    if (rc != SQLITE_DONE) {
-        registry_cached_free(out);
-        if (bad || rc == SQLITE_ROW)
-            return registry_fail_plain(
-                reg, err, errlen, "reading cached verdicts for %s: a bad row or no memory", target);
-        return registry_fail(reg, err, errlen, "reading cached verdicts for %s", target);
-    }
-    return 0;
+    if (bad)
+        return registry_fail_plain(reg, err, errlen,
+                                   "reading the cached verdict for %s on host %s: a bad row",
+                                   target, host);
+    return rc == SQLITE_ROW ? 1 : 0;
 }
 
 int registry_probe_expire(struct registry *reg, int64_t before, size_t *removed, char *err,

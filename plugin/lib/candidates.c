@@ -195,18 +195,6 @@ static int candidates_reason(struct candidate *cand, const struct source *src)
     return 0;
 }
 
-/* A host's own cached verdict for one (source digest, type), or NULL. */
-static int candidates_own_key(const void *key, const void *item)
-{
-    return strcmp(key, ((const struct registry_cached_verdict *)item)->host);
-}
-
-static int candidates_own_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct registry_cached_verdict *)a)->host,
-                  ((const struct registry_cached_verdict *)b)->host);
-}
-
 static int candidates_digest_key(const void *key, const void *item)
 {
     return strcmp(key, item);
@@ -223,39 +211,44 @@ static bool candidates_digest_in(const struct registry_digests *digests, const c
  * it has now when there is one (a host that refused stays refused),
  * otherwise any host's at that version (the driver, not the host, decides:
  * a version the matrix or another select saw accept ranks every host at
- * it up). Only ranks; never confirms. */
-static void candidates_mark(struct candidate *cand, const struct source *src,
+ * it up). Only ranks; never confirms, so a cache that cannot be read
+ * ranks as if it knew nothing. The host's own verdicts are looked up one
+ * seek each, under the registry lock, not read for every host beforehand:
+ * a warm cache holds one per host the fleet has, for each version. */
+static void candidates_mark(struct mdevmig *m, struct candidate *cand, const struct source *src,
                             const struct candidates_known *known)
 {
     cand->cached_compatible = cand->verdict == MDEVMIG_NOT_PROBED && src->mdev_count > 0;
     if (!cand->cached_compatible)
         return;
+    pthread_mutex_lock(&m->registry_lock);
     for (size_t mi = 0; mi < src->mdev_count; mi++) {
         struct candidate_need *need = &cand->needs[mi];
         const struct candidates_known_version *v = &known->versions[known->of[mi]];
-        const struct registry_cached_verdict *own =
-            v->own.count > 0 ? bsearch(cand->host, v->own.items, v->own.count, sizeof *v->own.items,
-                                       candidates_own_key)
-                             : NULL;
+        struct registry_cached_verdict own;
+        char err[256];
+        bool has_own =
+            registry_probe_cached_on(m->registry, src->mdevs[mi].digest, REGISTRY_LEVEL_TYPE,
+                                     src->mdevs[mi].type, cand->host, &own, err, sizeof err) == 1;
         bool hit = false;
         for (size_t t = 0; t < cand->target_count && !hit; t++) {
             const struct candidate_target *target = &cand->targets[t];
             if (target->type_index != need->type_index)
                 continue;
-            if (own != NULL && strcmp(own->target_digest, target->digest) == 0)
-                hit = own->verdict == REGISTRY_VERDICT_COMPATIBLE;
+            if (has_own && strcmp(own.target_digest, target->digest) == 0)
+                hit = own.verdict == REGISTRY_VERDICT_COMPATIBLE;
             else
                 hit = candidates_digest_in(&v->accepting, target->digest);
         }
         need->cached_compatible = hit;
         cand->cached_compatible = cand->cached_compatible && hit;
     }
+    pthread_mutex_unlock(&m->registry_lock);
 }
 
 static void candidates_known_clear(struct candidates_known *known)
 {
     for (size_t i = 0; i < known->version_count; i++) {
-        registry_cached_free(&known->versions[i].own);
         registry_digests_free(&known->versions[i].accepting);
     }
     free(known->versions);
@@ -263,8 +256,10 @@ static void candidates_known_clear(struct candidates_known *known)
     memset(known, 0, sizeof *known);
 }
 
-/* What the probe cache knows of each of the source's (digest, type): two
- * queries per distinct one. Caller holds the registry lock. */
+/* What the probe cache knows of each of the source's (digest, type): the
+ * versions that accepted it, one query per distinct one (each host's own
+ * verdict is looked up as the host is marked). Caller holds the registry
+ * lock. */
 static int candidates_known_load(struct mdevmig *m, const struct source *src,
                                  struct candidates_known *known, char *err, size_t errlen)
 {
@@ -288,15 +283,11 @@ static int candidates_known_load(struct mdevmig *m, const struct source *src,
         }
         struct candidates_known_version *v = &known->versions[known->version_count];
         known->of[mi] = known->version_count++;
-        if (registry_probe_cached(m->registry, mdev->digest, REGISTRY_LEVEL_TYPE, mdev->type,
-                                  &v->own, err, errlen) < 0 ||
-            registry_accepting_digests(m->registry, mdev->digest, mdev->type, &v->accepting, err,
+        if (registry_accepting_digests(m->registry, mdev->digest, mdev->type, &v->accepting, err,
                                        errlen) < 0) {
             candidates_known_clear(known);
             return -1;
         }
-        if (v->own.count > 1)
-            qsort(v->own.items, v->own.count, sizeof *v->own.items, candidates_own_cmp);
     }
     return 0;
 }
@@ -706,7 +697,7 @@ int candidates_add_rows(struct mdevmig *m, const struct source *src,
                 snprintf(err, errlen, "out of memory");
                 rc = -1;
             } else {
-                candidates_mark(cand, src, known);
+                candidates_mark(m, cand, src, known);
             }
         }
         r = end;

@@ -22,7 +22,6 @@ struct candidates_types {
  * own cached verdict (sorted by host), and the versions some host's
  * driver accepted it at. Shared by the source's mdevs of one version. */
 struct candidates_known_version {
-    struct registry_cached own;
     struct registry_digests accepting;
 };
 
