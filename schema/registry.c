@@ -113,15 +113,14 @@ static const char *const registry_sql[ST_COUNT] = {
     [ST_PROBE_CACHED] = "SELECT target_digest, verdict, errno FROM probe_cache "
                         "WHERE source_digest = ?1 AND level = ?2 AND target = ?3 "
                         "AND target_host = ?4",
-    /* A verdict names the target's digest when it was probed; a version
-     * no host runs any more leads to no candidate, so it is left out. The
-     * versions are made distinct first, so the test of each is one seek,
-     * not one per host that accepted it. */
-    [ST_ACCEPTING_DIGESTS] =
-        "SELECT a.digest FROM (SELECT DISTINCT c.target_digest AS digest FROM probe_cache c "
-        "WHERE c.source_digest = ?1 AND c.level = 'type' AND c.target = ?2 "
-        "AND c.verdict = 'compatible' AND c.target_digest <> '') AS a "
-        "WHERE EXISTS (SELECT 1 FROM types t WHERE t.digest = a.digest) ORDER BY a.digest",
+    /* A version no host runs any more leads to no candidate, so it is
+     * left out. */
+    [ST_ACCEPTING_DIGESTS] = "SELECT a.target_digest FROM probe_accepts a "
+                             "WHERE a.source_digest = ?1 AND a.target = ?2 "
+                             "AND EXISTS (SELECT 1 FROM types t WHERE t.digest = a.target_digest) "
+                             "ORDER BY a.target_digest",
+    [ST_ACCEPT_PUT] = "INSERT OR IGNORE INTO probe_accepts (source_digest, target, target_digest) "
+                      "VALUES (?1, ?2, ?3)",
     [ST_PROBE_GET] = "SELECT verdict, errno, checked_at FROM probe_cache "
                      "WHERE source_digest = ?1 AND target_host = ?2 AND level = ?3 "
                      "AND target = ?4 AND target_digest = ?5",

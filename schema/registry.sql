@@ -123,3 +123,15 @@ CREATE TABLE probe_cache (
 -- The foreign key's own lookup. No index on checked_at: nothing reads by
 -- age but registry_probe_expire, which may scan (migration 0004).
 CREATE INDEX probe_cache_target_host ON probe_cache (target_host);
+
+-- The versions of a type that a compatible type-level verdict was seen at,
+-- per source version: what the driver accepts, whichever host said so
+-- (ranking, and the versions a Placement-sourced select asks for). Written
+-- with each such verdict, never by host, so forgetting a host keeps it;
+-- a version no host runs any more is left out when read (types.digest).
+CREATE TABLE probe_accepts (
+    source_digest TEXT NOT NULL,
+    target        TEXT NOT NULL,             -- type id
+    target_digest TEXT NOT NULL,
+    PRIMARY KEY (source_digest, target, target_digest)
+) STRICT, WITHOUT ROWID;

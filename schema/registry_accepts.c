@@ -1,8 +1,9 @@
 /*
  * registry_accepts — what the probe cache knows about versions rather than
  * hosts: which versions of a type a driver has accepted the source's
- * version at (a compatible verdict on any host, from a select or from the
- * matrix, which probes through the same cache), and whether the hosts at a
+ * version at (a compatible verdict seen on any host, from a select or from
+ * the matrix, which probes through the same cache: table probe_accepts),
+ * and whether the hosts at a
  * few versions could hold a select's candidates at all. A select that asks
  * Placement by version trait uses the first to name the traits worth
  * asking for, the second to skip a question whose answer could not end

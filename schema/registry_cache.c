@@ -106,6 +106,19 @@ int registry_probe_put(struct registry *reg, const struct registry_probe *probe,
                              verdict, registry_level_name(probe->level), probe->target,
                              probe->target_host);
     }
+    /* What the driver accepts, whichever host said so (probe_accepts). */
+    if (probe->verdict != REGISTRY_VERDICT_COMPATIBLE || probe->level != REGISTRY_LEVEL_TYPE ||
+        probe->target_digest[0] == '\0')
+        return 0;
+    sqlite3_stmt *a = reg->stmt[ST_ACCEPT_PUT];
+    if (registry_bind_text(a, 1, probe->source_digest) != SQLITE_OK ||
+        registry_bind_text(a, 2, probe->target) != SQLITE_OK ||
+        registry_bind_text(a, 3, probe->target_digest) != SQLITE_OK || registry_run(a) < 0) {
+        registry_done(a);
+        return registry_fail(reg, err, errlen, "noting that %s %s at %.12s accepts %.12s",
+                             registry_level_name(probe->level), probe->target, probe->target_digest,
+                             probe->source_digest);
+    }
     return 0;
 }
 

@@ -52,6 +52,7 @@ enum registry_stmt_id {
     ST_VERSIONS_OF_TYPE,
     ST_PROBE_CACHED,
     ST_ACCEPTING_DIGESTS,
+    ST_ACCEPT_PUT,
     ST_INSTANCE_GET,
     ST_PROBE_GET,
     ST_PROBE_PUT,

@@ -15,6 +15,8 @@
  * A case file: {"description": "...", "steps": [STEP, ...]} where STEP is
  * one of
  *   {"replace": INV, "now": T, "generation": G?, "result": 0|1|-1, "error": S?}
+ *   {"batch": [{"replace": INV, "generation": G?, "now": T, "outcome": O,
+ *               "error": S?}], "result": 0|-1}   (O: written, touched, ignored, failed)
  *   {"touch": HOST, "now": T, "result": 0|1}
  *   {"forget": HOST, "result": 0|1}
  *   {"hosts": [{name, collector_url, generation, last_seen, scanned_at}]}
@@ -25,6 +27,9 @@
  *   {"instance": UUID, "expect": INSTANCE | null}
  *   {"probe_put": PROBE, "result": 0|-1, "error": S?}
  *   {"probe_get": KEY, "expect": {verdict, errno, checked_at} | null}
+ *   {"cached_on": KEY without target_digest,
+ *    "expect": {target_digest, verdict, errno} | null}
+ *   {"accepting": {source_digest, target}, "expect": [target digests]}
  *   {"probe_expire": T, "removed": N}
  * INV names inventories/INV.json (the wire format's shape; digests are
  * computed here, as the wire parser does); "error" is a substring of the
@@ -546,6 +551,31 @@ static void run_step(struct registry *reg, const char *where, const json_t *step
                                 "errno", probe.err_no, "checked_at", (json_int_t)probe.checked_at)
                     : json_null();
         expect_json(where, got, json_object_get(step, "expect"));
+    } else if (json_object_get(step, "cached_on") != NULL) {
+        struct registry_probe key;
+        probe_from_json(where, json_object_get(step, "cached_on"), &key);
+        struct registry_cached_verdict v;
+        int rc = registry_probe_cached_on(reg, key.source_digest, key.level, key.target,
+                                          key.target_host, &v, err, sizeof err);
+        if (rc < 0)
+            fail_msg("%s: %s", where, err);
+        json_t *got =
+            rc == 1 ? json_pack("{s:s, s:s, s:i}", "target_digest", v.target_digest, "verdict",
+                                registry_verdict_name(v.verdict), "errno", v.err_no)
+                    : json_null();
+        expect_json(where, got, json_object_get(step, "expect"));
+    } else if (json_object_get(step, "accepting") != NULL) {
+        const json_t *q = json_object_get(step, "accepting");
+        struct registry_digests digests;
+        if (registry_accepting_digests(reg, json_string_value(json_object_get(q, "source_digest")),
+                                       json_string_value(json_object_get(q, "target")), &digests,
+                                       err, sizeof err) < 0)
+            fail_msg("%s: %s", where, err);
+        json_t *got = json_array();
+        for (size_t i = 0; i < digests.count; i++)
+            json_array_append_new(got, json_string(digests.items[i]));
+        registry_digests_free(&digests);
+        expect_json(where, got, json_object_get(step, "expect"));
     } else if (json_object_get(step, "probe_expire") != NULL) {
         size_t removed = 0;
         if (registry_probe_expire(reg, json_int_or(step, "probe_expire", 0), &removed, err,
@@ -744,6 +774,8 @@ static void test_upgrade_keeps_verdicts(void **state)
     raw_exec(db, "INSERT INTO hosts VALUES ('compute-9', NULL, 1, 1000, 1000)");
     raw_exec(db, "INSERT INTO probe_cache VALUES ('d1', 'compute-9', 'type', 'nvidia-222', 'd2', "
                  "'incompatible', 22, 1000)");
+    raw_exec(db, "INSERT INTO probe_cache VALUES ('d1', 'compute-9', 'type', 'nvidia-223', 'd3', "
+                 "'compatible', NULL, 1000)");
     sqlite3_close(db);
 
     struct registry *reg = NULL;
@@ -767,7 +799,12 @@ static void test_upgrade_keeps_verdicts(void **state)
                                   "'nvidia-222', 'd2', 'maybe', NULL, 1000)",
                                   NULL, NULL, NULL),
                      SQLITE_CONSTRAINT);
-    assert_int_equal(raw_int(db, "SELECT count(*) FROM probe_cache"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM probe_cache"), 2);
+    /* 0004 noted what the compatible verdict says the driver accepts. */
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM probe_accepts WHERE source_digest = 'd1' "
+                                 "AND target = 'nvidia-223' AND target_digest = 'd3'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM probe_accepts"), 1);
     sqlite3_close(db);
     db_remove(path);
 }
