@@ -360,6 +360,7 @@ static int versions_answer(struct collector *c, struct versions_batch *b,
         .devices = b->out,
         .count = b->req.count,
         .elapsed_us = metrics_now_us() - start,
+        .type_table = b->req.type_table,
     };
     json_t *json = versions_wire_reply_to_json(&reply);
     if (json == NULL) {

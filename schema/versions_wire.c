@@ -92,13 +92,18 @@ static int versions_wire_unique(const struct versions_wire_request *req, char *e
 int versions_wire_request_from_json(const json_t *json, struct versions_wire_request *out,
                                     char *err, size_t errlen)
 {
-    static const char *const known[] = {"devices"};
+    static const char *const known[] = {"devices", "type_table"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(json))
         return versions_wire_fail(err, errlen, "the body must be a JSON object");
-    const char *stray = versions_wire_stray(json, known, 1);
+    const char *stray = versions_wire_stray(json, known, 2);
     if (stray != NULL)
-        return versions_wire_fail(err, errlen, "unknown field \"%.64s\" (expected devices)", stray);
+        return versions_wire_fail(err, errlen,
+                                  "unknown field \"%.64s\" (expected devices, type_table)", stray);
+    const json_t *table = json_object_get(json, "type_table");
+    if (table != NULL && !json_is_boolean(table))
+        return versions_wire_fail(err, errlen, "\"type_table\" must be true or false");
+    bool type_table = json_is_true(table);
     const json_t *devices = json_object_get(json, "devices");
     if (devices == NULL)
         return versions_wire_fail(err, errlen, "\"devices\" is required: a list of mdev UUIDs");
@@ -131,6 +136,7 @@ int versions_wire_request_from_json(const json_t *json, struct versions_wire_req
         versions_wire_request_clear(out);
         return -1;
     }
+    out->type_table = type_table;
     return 0;
 }
 
@@ -140,7 +146,7 @@ void versions_wire_request_clear(struct versions_wire_request *req)
     memset(req, 0, sizeof *req);
 }
 
-json_t *versions_wire_request_to_json(const char *const *uuids, size_t count)
+json_t *versions_wire_request_to_json(const char *const *uuids, size_t count, bool type_table)
 {
     json_t *list = json_array();
     for (size_t i = 0; list != NULL && i < count; i++) {
@@ -149,10 +155,45 @@ json_t *versions_wire_request_to_json(const char *const *uuids, size_t count)
             list = NULL;
         }
     }
-    return list != NULL ? json_pack("{s:o}", "devices", list) : NULL;
+    if (list == NULL)
+        return NULL;
+    return type_table ? json_pack("{s:o, s:b}", "devices", list, "type_table", 1)
+                      : json_pack("{s:o}", "devices", list);
 }
 
 /* ---- reply ----------------------------------------------------------- */
+
+/* The compact form's "types": each (parent, type) of the devices found
+ * once, in the order first met. A host has few; each new one is looked
+ * for among those listed. */
+static json_t *versions_wire_types_to_json(const struct versions_wire_reply *reply)
+{
+    json_t *types = json_array();
+    const struct versions_wire_device **listed = calloc(reply->count + 1, sizeof *listed);
+    size_t n = 0;
+    for (size_t i = 0; types != NULL && listed != NULL && i < reply->count; i++) {
+        const struct versions_wire_device *d = &reply->devices[i];
+        bool seen = d->error != NULL;
+        for (size_t k = n; !seen && k-- > 0;)
+            seen =
+                strcmp(listed[k]->type, d->type) == 0 && strcmp(listed[k]->parent, d->parent) == 0;
+        if (seen)
+            continue;
+        listed[n++] = d;
+        json_t *entry = json_pack("{s:s, s:s, s:o}", "parent", d->parent, "type", d->type,
+                                  "migration", wire_migration_to_json(&d->type_migration));
+        if (entry == NULL || json_array_append_new(types, entry) != 0) {
+            json_decref(types);
+            types = NULL;
+        }
+    }
+    if (listed == NULL) {
+        json_decref(types);
+        types = NULL;
+    }
+    free(listed);
+    return types;
+}
 
 json_t *versions_wire_reply_to_json(const struct versions_wire_reply *reply)
 {
@@ -160,8 +201,10 @@ json_t *versions_wire_reply_to_json(const struct versions_wire_reply *reply)
     for (size_t i = 0; list != NULL && i < reply->count; i++) {
         const struct versions_wire_device *d = &reply->devices[i];
         json_t *entry =
-            d->error != NULL
-                ? json_pack("{s:s, s:s}", "uuid", d->uuid, "error", d->error)
+            d->error != NULL ? json_pack("{s:s, s:s}", "uuid", d->uuid, "error", d->error)
+            : reply->type_table
+                ? json_pack("{s:s, s:s, s:s, s:o}", "uuid", d->uuid, "parent", d->parent, "type",
+                            d->type, "migration", wire_migration_to_json(&d->migration))
                 : json_pack("{s:s, s:s, s:s, s:o, s:o}", "uuid", d->uuid, "parent", d->parent,
                             "type", d->type, "migration", wire_migration_to_json(&d->migration),
                             "type_migration", wire_migration_to_json(&d->type_migration));
@@ -172,8 +215,16 @@ json_t *versions_wire_reply_to_json(const struct versions_wire_reply *reply)
     }
     if (list == NULL)
         return NULL;
-    return json_pack("{s:s, s:o, s:I}", "host", reply->host, "devices", list, "elapsed_us",
-                     (json_int_t)reply->elapsed_us);
+    if (!reply->type_table)
+        return json_pack("{s:s, s:o, s:I}", "host", reply->host, "devices", list, "elapsed_us",
+                         (json_int_t)reply->elapsed_us);
+    json_t *types = versions_wire_types_to_json(reply);
+    if (types == NULL) {
+        json_decref(list);
+        return NULL;
+    }
+    return json_pack("{s:s, s:o, s:o, s:I}", "host", reply->host, "types", types, "devices", list,
+                     "elapsed_us", (json_int_t)reply->elapsed_us);
 }
 
 /* A string of 1..max bytes without NUL, or -1 naming path.key. */
@@ -265,8 +316,107 @@ static int versions_wire_migration(const json_t *json, const char *path, const c
     return 0;
 }
 
-static int versions_wire_entry(const json_t *json, size_t index, struct versions_wire_device *out,
-                               char *err, size_t errlen)
+/* The compact form's "types", decoded: each type node's migration once. */
+struct versions_wire_type {
+    const char *parent;
+    const char *type;
+    struct inv_migration migration;
+};
+
+struct versions_wire_types {
+    struct versions_wire_type *items;
+    size_t count;
+};
+
+static void versions_wire_types_clear(struct versions_wire_types *t)
+{
+    for (size_t i = 0; t->items != NULL && i < t->count; i++)
+        inv_migration_clear(&t->items[i].migration);
+    free(t->items);
+    memset(t, 0, sizeof *t);
+}
+
+static const struct versions_wire_type *
+versions_wire_types_find(const struct versions_wire_types *t, const char *parent, const char *type)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (strcmp(t->items[i].type, type) == 0 && strcmp(t->items[i].parent, parent) == 0)
+            return &t->items[i];
+    return NULL;
+}
+
+/* An entry's "parent" and "type", checked; path names the entry. */
+static int versions_wire_place(const json_t *json, const char *path, const char **parent,
+                               const char **type, char *err, size_t errlen)
+{
+    if (versions_wire_string(json, path, "parent", VERSIONS_WIRE_PARENT_MAX, parent, err, errlen) <
+            0 ||
+        versions_wire_string(json, path, "type", 128, type, err, errlen) < 0)
+        return -1;
+    if (!version_type_id_valid(*type))
+        return versions_wire_fail(err, errlen, "%s.type is not an mdev type id like nvidia-222",
+                                  path);
+    return 0;
+}
+
+static int versions_wire_types_from_json(const json_t *json, struct versions_wire_types *out,
+                                         char *err, size_t errlen)
+{
+    static const char *const known[] = {"parent", "type", "migration"};
+    memset(out, 0, sizeof *out);
+    if (!json_is_array(json))
+        return versions_wire_fail(err, errlen, "\"types\" must be a list");
+    size_t count = json_array_size(json);
+    if (count > VERSIONS_WIRE_MAX_DEVICES)
+        return versions_wire_fail(err, errlen, "\"types\" has %zu entries: at most %d", count,
+                                  VERSIONS_WIRE_MAX_DEVICES);
+    out->items = calloc(count + 1, sizeof *out->items);
+    if (out->items == NULL)
+        return versions_wire_fail(err, errlen, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const json_t *entry = json_array_get(json, i);
+        struct versions_wire_type *t = &out->items[i];
+        char path[64], where[96];
+        snprintf(path, sizeof path, "types[%zu]", i);
+        snprintf(where, sizeof where, "%s.migration", path);
+        const char *stray = json_is_object(entry) ? versions_wire_stray(entry, known, 3) : NULL;
+        int rc = !json_is_object(entry)
+                     ? versions_wire_fail(err, errlen, "%s must be an object", path)
+                 : stray != NULL
+                     ? versions_wire_fail(err, errlen, "%s: unknown field \"%.64s\"", path, stray)
+                     : versions_wire_place(entry, path, &t->parent, &t->type, err, errlen);
+        if (rc == 0 && versions_wire_types_find(out, t->parent, t->type) != NULL)
+            rc = versions_wire_fail(err, errlen, "%s repeats parent %s, type %s", path, t->parent,
+                                    t->type);
+        const json_t *mig = json_object_get(entry, "migration");
+        if (rc == 0 && mig == NULL)
+            rc = versions_wire_fail(err, errlen, "%s is required", where);
+        if (rc == 0)
+            rc = versions_wire_migration(mig, where, t->type, &t->migration, err, errlen);
+        if (rc < 0) {
+            versions_wire_types_clear(out);
+            return -1;
+        }
+        out->count = i + 1;
+    }
+    return 0;
+}
+
+/* A copy of a decoded migration (its version duplicated). */
+static int versions_wire_migration_copy(const struct inv_migration *from, struct inv_migration *to)
+{
+    *to = *from;
+    to->version = NULL;
+    if (from->version != NULL && (to->version = strdup(from->version)) == NULL)
+        return -1;
+    return 0;
+}
+
+/* One device entry; with types (the compact form) it has no
+ * "type_migration" and takes its type node's from there. */
+static int versions_wire_entry(const json_t *json, size_t index,
+                               const struct versions_wire_types *types,
+                               struct versions_wire_device *out, char *err, size_t errlen)
 {
     static const char *const found[] = {"uuid", "parent", "type", "migration", "type_migration"};
     static const char *const missing[] = {"uuid", "error"};
@@ -279,21 +429,18 @@ static int versions_wire_entry(const json_t *json, size_t index, struct versions
     if (!wire_uuid_valid(out->uuid))
         return versions_wire_fail(err, errlen, "%s.uuid is not an mdev UUID", path);
     bool is_error = json_object_get(json, "error") != NULL;
-    const char *stray =
-        is_error ? versions_wire_stray(json, missing, 2) : versions_wire_stray(json, found, 5);
+    const char *stray = is_error ? versions_wire_stray(json, missing, 2)
+                                 : versions_wire_stray(json, found, types != NULL ? 4 : 5);
     if (stray != NULL)
         return versions_wire_fail(err, errlen, "%s: unknown field \"%.64s\"%s", path, stray,
-                                  is_error ? " (an entry with \"error\" has only \"uuid\")" : "");
+                                  is_error        ? " (an entry with \"error\" has only \"uuid\")"
+                                  : types != NULL ? " (its type's migration is in \"types\")"
+                                                  : "");
     if (is_error)
         return versions_wire_string(json, path, "error", VERSIONS_WIRE_TEXT_MAX, &out->error, err,
                                     errlen);
-    if (versions_wire_string(json, path, "parent", VERSIONS_WIRE_PARENT_MAX, &out->parent, err,
-                             errlen) < 0 ||
-        versions_wire_string(json, path, "type", 128, &out->type, err, errlen) < 0)
+    if (versions_wire_place(json, path, &out->parent, &out->type, err, errlen) < 0)
         return -1;
-    if (!version_type_id_valid(out->type))
-        return versions_wire_fail(err, errlen, "%s.type is not an mdev type id like nvidia-222",
-                                  path);
     char where[96];
     snprintf(where, sizeof where, "%s.migration", path);
     const json_t *mig = json_object_get(json, "migration");
@@ -301,6 +448,16 @@ static int versions_wire_entry(const json_t *json, size_t index, struct versions
         return versions_wire_fail(err, errlen, "%s is required", where);
     if (versions_wire_migration(mig, where, out->type, &out->migration, err, errlen) < 0)
         return -1;
+    if (types != NULL) {
+        const struct versions_wire_type *t =
+            versions_wire_types_find(types, out->parent, out->type);
+        if (t == NULL)
+            return versions_wire_fail(err, errlen, "%s: \"types\" has no parent %s, type %s", path,
+                                      out->parent, out->type);
+        if (versions_wire_migration_copy(&t->migration, &out->type_migration) < 0)
+            return versions_wire_fail(err, errlen, "out of memory");
+        return 0;
+    }
     snprintf(where, sizeof where, "%s.type_migration", path);
     mig = json_object_get(json, "type_migration");
     if (mig == NULL)
@@ -311,7 +468,7 @@ static int versions_wire_entry(const json_t *json, size_t index, struct versions
 int versions_wire_reply_from_json(const json_t *json, struct versions_wire_reply *out, char *err,
                                   size_t errlen)
 {
-    static const char *const known[] = {"host", "devices", "elapsed_us"};
+    static const char *const known[] = {"host", "types", "devices", "elapsed_us"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(json))
         return versions_wire_fail(err, errlen, "not a JSON object");
@@ -335,19 +492,28 @@ int versions_wire_reply_from_json(const json_t *json, struct versions_wire_reply
                                   "\"devices\" has %zu entries: a request names at "
                                   "most %d",
                                   count, VERSIONS_WIRE_MAX_DEVICES);
+    struct versions_wire_types types = {0};
+    const json_t *types_json = json_object_get(json, "types");
+    if (types_json != NULL && versions_wire_types_from_json(types_json, &types, err, errlen) < 0)
+        return -1;
     out->devices = calloc(count + 1, sizeof *out->devices);
-    if (out->devices == NULL)
+    if (out->devices == NULL) {
+        versions_wire_types_clear(&types);
         return versions_wire_fail(err, errlen, "out of memory");
+    }
     out->host = json_string_value(host);
     out->elapsed_us = (long)json_integer_value(elapsed);
-    for (size_t i = 0; i < count; i++) {
+    out->type_table = types_json != NULL;
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
         out->count = i + 1;
-        if (versions_wire_entry(json_array_get(devices, i), i, &out->devices[i], err, errlen) < 0) {
-            versions_wire_reply_clear(out);
-            return -1;
-        }
+        rc = versions_wire_entry(json_array_get(devices, i), i, types_json != NULL ? &types : NULL,
+                                 &out->devices[i], err, errlen);
     }
-    return 0;
+    versions_wire_types_clear(&types);
+    if (rc < 0)
+        versions_wire_reply_clear(out);
+    return rc;
 }
 
 void versions_wire_reply_clear(struct versions_wire_reply *reply)

@@ -6,8 +6,9 @@
  * has not checked, and the scheduler takes no version from a reply that
  * is not well-formed.
  *
- * Request  {"devices": [UUID, ...]}: 1 to VERSIONS_WIRE_MAX_DEVICES UUIDs,
- *          none repeated (in any case).
+ * Request  {"devices": [UUID, ...], "type_table": true?}: 1 to
+ *          VERSIONS_WIRE_MAX_DEVICES UUIDs, none repeated (in any case);
+ *          "type_table" asks for the reply's compact form.
  * Reply    {"host": H, "devices": [ENTRY, ...], "elapsed_us": N}, one ENTRY
  *          per requested UUID, in request order:
  *          {"uuid", "parent", "type", "migration", "type_migration"} for a
@@ -15,6 +16,13 @@
  *          /v1/devices/{uuid}/migration_version answers it, "type_migration"
  *          the same object for the device's type node), or
  *          {"uuid", "error": "not found"} for one it does not.
+ *          With "type_table", each type node's migration is listed once,
+ *          in "types": [{"parent", "type", "migration"}, ...], and the
+ *          device entries carry no "type_migration": a host's 1,000
+ *          devices of one type repeat it 1,000 times otherwise (half the
+ *          reply, to write, send and parse). A collector that predates the
+ *          flag refuses it (400, unknown field); the scheduler then asks
+ *          again without it.
  */
 #ifndef MDEVMIG_VERSIONS_WIRE_H
 #define MDEVMIG_VERSIONS_WIRE_H
@@ -39,6 +47,7 @@
 struct versions_wire_request {
     char (*devices)[INV_UUID_LEN]; /* malloc'd; versions_wire_request_clear frees it */
     size_t count;
+    bool type_table; /* answer in the compact form */
 };
 
 /* 0, or -1 with what is wrong (for a 400) in err: a repeated or malformed
@@ -48,7 +57,7 @@ int versions_wire_request_from_json(const json_t *json, struct versions_wire_req
 void versions_wire_request_clear(struct versions_wire_request *req);
 
 /* The request for count UUIDs, as given. NULL on allocation failure. */
-json_t *versions_wire_request_to_json(const char *const *uuids, size_t count);
+json_t *versions_wire_request_to_json(const char *const *uuids, size_t count, bool type_table);
 
 /* One entry of a reply. Strings point into the JSON it was read from (or
  * are the caller's, to encode); the migrations' versions are owned by the
@@ -67,6 +76,7 @@ struct versions_wire_reply {
     struct versions_wire_device *devices; /* decoded: malloc'd */
     size_t count;
     long elapsed_us; /* the collector's reading time, all devices */
+    bool type_table; /* encoded (or decoded) in the compact form */
 };
 
 /* NULL on allocation failure. */

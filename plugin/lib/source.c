@@ -207,17 +207,24 @@ static size_t source_batch_estimate(const struct mdevmig_mdev *mdev)
 struct source_part {
     size_t first, count; /* into the batch's index list */
     char *body;
+    size_t call; /* its call in this round */
+    bool again;  /* refused the compact form: ask in the full one */
 };
 
 /* Take one part's reply into src. 0 when it was taken or the collector
  * gave no usable answer (stale); 1 when it must be read device by device
- * (an older collector, a reply too large); -1 out of memory. */
+ * (an older collector, a reply too large); 2 when it must be asked again
+ * without "type_table" (a collector older than the compact form); -1 out
+ * of memory. */
 static int source_batch_take(struct source *src, const size_t *idx, size_t count,
-                             const struct http_call *call, struct source_reads *reads, char *err,
-                             size_t errlen)
+                             const struct http_call *call, bool type_table,
+                             struct source_reads *reads, char *err, size_t errlen)
 {
     if (call->status == 404 || call->too_large)
         return 1;
+    if (type_table && call->status == 400 && call->response != NULL &&
+        strstr(call->response, "type_table") != NULL)
+        return 2;
     if (call->status != 200) {
         /* Not answering, or sysfs gone (503): the registry's copies stand
          * in, as they would for each device's GET. */
@@ -307,34 +314,51 @@ static int source_read_batch(struct mdevmig *m, struct source *src, struct sourc
         part->count++;
         budget += cost;
     }
-    for (size_t p = 0; p < part_count && rc == 0; p++) {
-        json_t *body = versions_wire_request_to_json(uuids + parts[p].first, parts[p].count);
-        parts[p].body = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        if (parts[p].body == NULL) {
-            rc = -1;
-            break;
-        }
-        calls[p].url = url;
-        calls[p].method = "POST";
-        calls[p].body = parts[p].body;
-        calls[p].body_len = strlen(parts[p].body);
-        calls[p].peer_name = m->verify_host_identity ? src->host : NULL;
-    }
     if (rc < 0)
         snprintf(err, errlen, "out of memory");
-    if (rc == 0)
-        rc = http_client_run(m->http, calls, part_count, err, errlen);
-    for (size_t p = 0; p < part_count && rc == 0; p++) {
-        const struct source_part *part = &parts[p];
-        int taken =
-            source_batch_take(src, idx + part->first, part->count, &calls[p], reads, err, errlen);
-        if (taken < 0)
-            rc = -1;
-        for (size_t k = 0; taken == 0 && k < part->count; k++)
-            pending[idx[part->first + k]] = false;
+    /* The compact reply first; parts a collector older than it refused
+     * are asked again in the full form. */
+    for (int round = 0; round < 2 && rc == 0; round++) {
+        bool type_table = round == 0;
+        size_t asked = 0;
+        for (size_t p = 0; p < part_count && rc == 0; p++) {
+            if (!parts[p].again && !type_table)
+                continue;
+            free(parts[p].body);
+            json_t *body =
+                versions_wire_request_to_json(uuids + parts[p].first, parts[p].count, type_table);
+            parts[p].body = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+            json_decref(body);
+            if (parts[p].body == NULL) {
+                rc = -1;
+                snprintf(err, errlen, "out of memory");
+                break;
+            }
+            calls[asked] = (struct http_call){
+                .url = url,
+                .method = "POST",
+                .body = parts[p].body,
+                .body_len = strlen(parts[p].body),
+                .peer_name = m->verify_host_identity ? src->host : NULL,
+            };
+            parts[p].call = asked++;
+        }
+        if (rc == 0 && asked > 0)
+            rc = http_client_run(m->http, calls, asked, err, errlen);
+        for (size_t p = 0; p < part_count && rc == 0; p++) {
+            struct source_part *part = &parts[p];
+            if (!part->again && !type_table)
+                continue;
+            int taken = source_batch_take(src, idx + part->first, part->count, &calls[part->call],
+                                          type_table, reads, err, errlen);
+            part->again = taken == 2;
+            if (taken < 0)
+                rc = -1;
+            for (size_t k = 0; taken == 0 && k < part->count; k++)
+                pending[idx[part->first + k]] = false;
+        }
+        http_calls_reset(calls, asked);
     }
-    http_calls_reset(calls, part_count);
     for (size_t p = 0; parts != NULL && p < part_count; p++)
         free(parts[p].body);
     free(calls);

@@ -20,7 +20,8 @@ What must hold:
     each device attribute and each type node once (mdevsim counters), and
     gives the plans of expected/evacuate/{spread,pack}.json, live;
   - from an "older collector" (404 to the batch) the same plan through one
-    GET per device; from one that hangs up, the same plan from the
+    GET per device; from one that predates the compact reply (400 to
+    "type_table") the same plan through a second batch in the full form; from one that hangs up, the same plan from the
     registry, marked stale;
   - on the collector, with attributes removed at run time, a read failing
     with an injected EIO, a type node failing with EBUSY and an unknown
@@ -103,8 +104,11 @@ def sanitizer_report(path):
 class Proxy(http.server.ThreadingHTTPServer):
     """What the sched reaches as evac-src's collector: every request passed
     to the real one and counted by (method, path); mode "old" answers the
-    batch endpoint 404 as a collector that predates it does, "hangup"
-    closes the connection on every request without an answer."""
+    batch endpoint 404 as a collector that predates it does, "pre-table"
+    refuses a batch that asks for the compact reply ("type_table") with the
+    400 a collector older than that form gives, "hangup" closes the
+    connection on every request without an answer. tables counts the
+    batches that asked for the compact reply."""
 
     daemon_threads = True
 
@@ -114,6 +118,7 @@ class Proxy(http.server.ThreadingHTTPServer):
         self.target = None
         self.mode = "pass"
         self.counts = {}
+        self.tables = 0
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
@@ -126,6 +131,11 @@ class Proxy(http.server.ThreadingHTTPServer):
         with self.lock:
             counts, self.counts = self.counts, {}
         return counts
+
+    def take_tables(self):
+        with self.lock:
+            tables, self.tables = self.tables, 0
+        return tables
 
     def close(self):
         self.shutdown()
@@ -144,15 +154,20 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         kind = ("batch" if self.path == BATCH else
                 "device" if self.path.startswith("/v1/devices/") else self.path)
+        table = kind == "batch" and b'"type_table"' in (body or b"")
         with server.lock:
             key = (self.command, kind)
             server.counts[key] = server.counts.get(key, 0) + 1
+            server.tables += 1 if table else 0
         if server.mode == "hangup":
             self.close_connection = True
             return
         if server.mode == "old" and kind == "batch":
             status, ctype, data = 404, "application/json", json.dumps(
                 {"error": "no such endpoint: %s" % self.path}).encode()
+        elif server.mode == "pre-table" and table:
+            status, ctype, data = 400, "application/json", json.dumps(
+                {"error": 'unknown field "type_table" (expected devices)'}).encode()
         else:
             conn = http.client.HTTPConnection(*server.target, timeout=10)
             headers = {k: v for k, v in self.headers.items()
@@ -276,6 +291,7 @@ def check_evacuations(b):
         b.same_as_expected(name, plan, policy)
         c.eq(name + ": ONE batch request to the source collector, no GET",
              {("POST", "batch"): 1}, counts)
+        c.eq(name + ": it asked for the compact reply", 1, b.proxy.take_tables())
         c.eq(name + ": its /metrics: one batch answered, none refused, 32 devices read",
              (1, 0, 32), tuple(a - x for a, x in zip(after, before)))
         reads = b.reads(b.source_attrs())
@@ -292,6 +308,15 @@ def check_fallbacks(b):
         b.same_as_expected("older collector", plan, "spread")
         c.eq("older collector: the batch answered 404, then one GET per device",
              {("POST", "batch"): 1, ("GET", "device"): 32}, counts)
+    b.proxy.mode = "pre-table"
+    b.proxy.take_tables()
+    plan, counts = b.evacuate("collector before the compact reply")
+    if plan is not None:
+        c.eq("collector before the compact reply: the source read live", False,
+             plan["source_stale"])
+        b.same_as_expected("collector before the compact reply", plan, "spread")
+        c.eq("collector before the compact reply: refused (400), asked again in full, no GET",
+             ({("POST", "batch"): 2}, 1), (counts, b.proxy.take_tables()))
     b.proxy.mode = "hangup"
     plan, counts = b.evacuate("collector hangs up")
     if plan is not None:
@@ -355,6 +380,21 @@ def check_batch_reads(b):
     after = b.batches()
     c.eq("batch /metrics: one answered, 32 devices read", (1, 0, 32),
          tuple(a - x for a, x in zip(after, before)))
+
+    # The compact form of the same request: each type node's migration
+    # once, in "types"; expanded, entry for entry the full form.
+    status, compact = col.request("POST", BATCH, {"devices": asked, "type_table": True})
+    c.eq("compact batch: HTTP 200", 200, status)
+    if status == 200:
+        table = {(t["parent"], t["type"]): t["migration"] for t in compact.get("types", [])}
+        c.eq("compact batch: one \"types\" entry per (parent, type) of the devices found",
+             sorted({(e["parent"], e["type"]) for e in entries.values() if "parent" in e}),
+             sorted(table))
+        expanded = [dict(e, type_migration=table.get((e["parent"], e["type"])))
+                    if "parent" in e else e for e in compact["devices"]]
+        c.eq("compact batch: no entry carries type_migration", [],
+             [e["uuid"] for e in compact["devices"] if "type_migration" in e])
+        c.eq("compact batch: expanded, what the full form answered", reply["devices"], expanded)
 
     # A second batch reads again: nothing is cached between requests.
     sim.ctl("version", dev_attr(asked[1]), "10de:1eb8:nvidia-222-535.105")

@@ -38,7 +38,7 @@ static void request_valid(const struct wire_case *c)
     assert_non_null(uuids);
     for (size_t i = 0; i < r.count; i++)
         uuids[i] = r.devices[i];
-    wire_cases_expect_same(c, versions_wire_request_to_json(uuids, r.count));
+    wire_cases_expect_same(c, versions_wire_request_to_json(uuids, r.count, r.type_table));
     free(uuids);
     versions_wire_request_clear(&r);
 }
