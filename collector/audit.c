@@ -9,6 +9,7 @@
 #include "audit.h"
 
 #include "log.h"
+#include "monotonic.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -386,16 +387,7 @@ struct audit *audit_open(const char *path, char *err, size_t errlen)
         audit_free(a);
         return NULL;
     }
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) {
-        snprintf(err, errlen, "cannot initialise the audit queue");
-        audit_free(a);
-        return NULL;
-    }
-    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(&a->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    int rc = monotonic_cond_init(&a->wake);
     if (rc != 0) {
         snprintf(err, errlen, "cannot initialise the audit queue: %s", strerror(rc));
         audit_free(a);

@@ -10,6 +10,7 @@
 #include "attrdir.h"
 #include "log.h"
 #include "metrics_reply.h"
+#include "monotonic.h"
 #include "publish.h"
 #include "scan.h"
 #include "sdnotify.h"
@@ -72,12 +73,7 @@ int collector_init(struct collector *c, const struct collector_config *cfg)
     if (c->attrdirs == NULL)
         return -1;
     collector_health_refresh(c);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&c->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    return rc == 0 ? 0 : -1;
+    return monotonic_cond_init(&c->wake) == 0 ? 0 : -1;
 }
 
 void collector_destroy(struct collector *c)

@@ -22,6 +22,7 @@
 #include "http_client.h"
 #include "http_url.h"
 #include "log.h"
+#include "monotonic.h"
 #include "registry.h"
 #include "wire.h"
 
@@ -736,12 +737,13 @@ struct publish *publish_start(char *const *targets, size_t count,
     publish_creds_free(creds);
     creds = NULL;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    int rc = pthread_create(&p->thread, NULL, publish_thread, p);
+    int rc = monotonic_cond_init(&p->wake);
+    if (rc != 0) {
+        snprintf(err, errlen, "publisher: cannot create its wake-up: %s", strerror(rc));
+        pthread_mutex_destroy(&p->lock);
+        goto fail;
+    }
+    rc = pthread_create(&p->thread, NULL, publish_thread, p);
     if (rc != 0) {
         snprintf(err, errlen, "publisher thread: %s", strerror(rc));
         pthread_mutex_destroy(&p->lock);

@@ -17,6 +17,7 @@
 #include "inventory.h"
 #include "keystone.h"
 #include "log.h"
+#include "monotonic.h"
 #include "placement.h"
 #include "traitset.h"
 #include "wire.h"
@@ -575,12 +576,14 @@ struct traits *traits_start(const struct traits_options *o, char *err, size_t er
         return NULL;
     }
     pthread_mutex_init(&t->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    int rc = pthread_create(&t->thread, NULL, traits_thread, t);
+    int rc = monotonic_cond_init(&t->wake);
+    if (rc != 0) {
+        snprintf(err, errlen, "Placement publisher: cannot create its wake-up: %s", strerror(rc));
+        pthread_mutex_destroy(&t->lock);
+        traits_free(t);
+        return NULL;
+    }
+    rc = pthread_create(&t->thread, NULL, traits_thread, t);
     if (rc != 0) {
         snprintf(err, errlen, "Placement publisher thread: %s", strerror(rc));
         pthread_mutex_destroy(&t->lock);

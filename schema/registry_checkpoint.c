@@ -9,6 +9,7 @@
  * snapshots keep being written while it runs. Should it fall behind, the
  * writer still checkpoints itself past a hard limit, as before.
  */
+#include "monotonic.h"
 #include "registry.h"
 #include "registry_internal.h"
 
@@ -79,11 +80,7 @@ static void *registry_checkpoint_thread(void *arg)
         else if (rc != SQLITE_BUSY)
             atomic_fetch_add(&c->failures, 1);
         pthread_mutex_lock(&c->lock);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += REGISTRY_CHECKPOINT_PAUSE_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = monotonic_after_ns(REGISTRY_CHECKPOINT_PAUSE_MS * 1000000L);
         while (!c->stopping && pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0)
             ;
     }
@@ -111,14 +108,7 @@ int registry_checkpointer_start(struct registry *reg, struct registry_checkpoint
     }
     /* The pause between passes is on the monotonic clock: a step of the
      * wall clock must not stop the checkpoints. */
-    pthread_condattr_t attr;
-    bool cond_ok = false;
-    if (pthread_condattr_init(&attr) == 0) {
-        cond_ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-                  pthread_cond_init(&c->wake, &attr) == 0;
-        (void)pthread_condattr_destroy(&attr);
-    }
-    if (!cond_ok) {
+    if (monotonic_cond_init(&c->wake) != 0) {
         pthread_mutex_destroy(&c->lock);
         free(c);
         snprintf(err, errlen, "registry %s: cannot create a condition", reg->path);

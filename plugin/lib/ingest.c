@@ -25,6 +25,7 @@
 #include "internal.h"
 
 #include "heartbeat_wire.h"
+#include "monotonic.h"
 #include "wire.h"
 
 #include <jansson.h>
@@ -79,14 +80,7 @@ struct ingest *ingest_new(void)
     }
     /* The commit delay's deadline is on the monotonic clock: a step of
      * the wall clock must not hold a writer back. */
-    pthread_condattr_t attr;
-    bool ok = false;
-    if (pthread_condattr_init(&attr) == 0) {
-        ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-             pthread_cond_init(&q->queued, &attr) == 0;
-        (void)pthread_condattr_destroy(&attr);
-    }
-    if (!ok) {
+    if (monotonic_cond_init(&q->queued) != 0) {
         pthread_mutex_destroy(&q->lock);
         free(q);
         return NULL;
@@ -133,10 +127,7 @@ static struct ingest_item *ingest_take_more(struct ingest *q, size_t max,
         return NULL;
     pthread_mutex_lock(&q->lock);
     if (q->head == NULL && q->parsing > 0) {
-        struct timespec until = now;
-        until.tv_nsec += INGEST_COMMIT_DELAY_NS;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = monotonic_after_ns(INGEST_COMMIT_DELAY_NS);
         q->taking_in = true;
         while (q->head == NULL && q->parsing > 0 &&
                pthread_cond_timedwait(&q->queued, &q->lock, &until) == 0)

@@ -25,6 +25,7 @@
  */
 #include "ingest.h"
 #include "internal.h"
+#include "monotonic.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -82,15 +83,11 @@ struct touches *touches_new(void)
         return NULL;
     t->bucket_count = TOUCHES_BUCKETS_MIN;
     t->buckets = calloc(t->bucket_count, sizeof *t->buckets);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     bool ok = t->buckets != NULL && pthread_mutex_init(&t->lock, NULL) == 0;
-    if (ok && pthread_cond_init(&t->wake, &attr) != 0) {
+    if (ok && monotonic_cond_init(&t->wake) != 0) {
         pthread_mutex_destroy(&t->lock);
         ok = false;
     }
-    pthread_condattr_destroy(&attr);
     if (!ok) {
         free(t->buckets);
         free(t);

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "monotonic.h"
 #include "service.h"
 #include "textbuf.h"
 
@@ -109,13 +110,9 @@ int sched_readiness_start(struct sched *s, char *err, size_t errlen)
         return -1;
     }
     r->s = s;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     int rc = pthread_mutex_init(&r->lock, NULL);
-    if (rc == 0 && (rc = pthread_cond_init(&r->wake, &attr)) != 0)
+    if (rc == 0 && (rc = monotonic_cond_init(&r->wake)) != 0)
         pthread_mutex_destroy(&r->lock);
-    pthread_condattr_destroy(&attr);
     if (rc == 0 && (rc = pthread_create(&r->thread, NULL, sched_readiness_main, r)) != 0) {
         pthread_cond_destroy(&r->wake);
         pthread_mutex_destroy(&r->lock);
