@@ -124,6 +124,11 @@ static const char *const registry_sql[ST_COUNT] = {
     [ST_PROBE_GET] = "SELECT verdict, errno, checked_at FROM probe_cache "
                      "WHERE source_digest = ?1 AND target_host = ?2 AND level = ?3 "
                      "AND target = ?4 AND target_digest = ?5",
+    /* The verdict put is already the cached one, checked after ?8. */
+    [ST_PROBE_SAME] = "SELECT 1 FROM probe_cache "
+                      "WHERE source_digest = ?1 AND target_host = ?2 AND level = ?3 "
+                      "AND target = ?4 AND target_digest = ?5 AND verdict = ?6 "
+                      "AND errno IS ?7 AND checked_at > ?8",
     [ST_PROBE_PUT] =
         "INSERT INTO probe_cache (source_digest, target_host, level, target, target_digest, "
         "verdict, errno, checked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "

@@ -265,6 +265,12 @@ int registry_instance_get(struct registry *reg, const char *uuid, struct registr
                           char *err, size_t errlen);
 void registry_instance_free(struct registry_instance *instance);
 
+/* A read transaction: the reads until registry_read_end see one snapshot
+ * and take the file's read lock once instead of once each, which is most
+ * of a point lookup's cost. Not inside another transaction. */
+int registry_read_begin(struct registry *reg, char *err, size_t errlen);
+void registry_read_end(struct registry *reg);
+
 /* ---- probe cache -------------------------------------------------------- */
 
 enum registry_level {
@@ -305,7 +311,11 @@ struct registry_probe {
 
 /* Records a verdict for a known host; a verdict older (checked_at) than
  * the stored one for the same key is dropped, so probes racing each
- * other leave the newest. 0 or -1. */
+ * other leave the newest. The verdict already stored, checked less than
+ * REGISTRY_PROBE_REFRESH_S before, is not written again: checked_at is
+ * when a probe last gave the stored verdict, to within that. 0 or -1. */
+#define REGISTRY_PROBE_REFRESH_S 300
+
 int registry_probe_put(struct registry *reg, const struct registry_probe *probe, char *err,
                        size_t errlen);
 

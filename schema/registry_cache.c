@@ -86,6 +86,33 @@ static int registry_probe_bind(struct registry *reg, sqlite3_stmt *s,
     return 0;
 }
 
+/* Whether the cache holds this very verdict, checked within
+ * REGISTRY_PROBE_REFRESH_S of probe's: then there is nothing to write. A
+ * fleet's selects confirm the same verdicts over and over, and a seek
+ * costs a fraction of an upsert (and of the probe_accepts row after it,
+ * which the first write of the verdict made). 1, 0, or -1. */
+static int registry_probe_same(struct registry *reg, const struct registry_probe *probe,
+                               const char *verdict, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = reg->stmt[ST_PROBE_SAME];
+    if (registry_probe_bind(reg, s, probe, "caching a probe verdict", err, errlen) < 0)
+        return -1;
+    int rc =
+        registry_bind_text(s, 6, verdict) == SQLITE_OK &&
+                registry_bind_int_or_null(s, 7, probe->err_no, 0) == SQLITE_OK &&
+                sqlite3_bind_int64(s, 8, probe->checked_at - REGISTRY_PROBE_REFRESH_S) == SQLITE_OK
+            ? sqlite3_step(s)
+            : SQLITE_ERROR;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        registry_fail(reg, err, errlen, "reading the cached verdict of %s on host %s",
+                      probe->target, probe->target_host);
+        registry_done(s);
+        return -1;
+    }
+    registry_done(s);
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
 int registry_probe_put(struct registry *reg, const struct registry_probe *probe, char *err,
                        size_t errlen)
 {
@@ -94,6 +121,9 @@ int registry_probe_put(struct registry *reg, const struct registry_probe *probe,
         return registry_fail_plain(reg, err, errlen,
                                    "caching a probe verdict: invalid verdict %d or errno %d",
                                    (int)probe->verdict, probe->err_no);
+    int same = registry_probe_same(reg, probe, verdict, err, errlen);
+    if (same != 0)
+        return same < 0 ? -1 : 0;
     sqlite3_stmt *s = reg->stmt[ST_PROBE_PUT];
     if (registry_probe_bind(reg, s, probe, "caching a probe verdict", err, errlen) < 0)
         return -1;

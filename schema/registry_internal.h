@@ -55,6 +55,7 @@ enum registry_stmt_id {
     ST_ACCEPT_PUT,
     ST_INSTANCE_GET,
     ST_PROBE_GET,
+    ST_PROBE_SAME,
     ST_PROBE_PUT,
     ST_PROBE_EXPIRE,
     ST_HOST_TOUCH_AT,

@@ -123,6 +123,16 @@ int registry_commit(struct registry *reg, char *err, size_t errlen)
     return 0;
 }
 
+int registry_read_begin(struct registry *reg, char *err, size_t errlen)
+{
+    return registry_begin(reg, ST_BEGIN_READ, err, errlen);
+}
+
+void registry_read_end(struct registry *reg)
+{
+    registry_rollback(reg);
+}
+
 /* After a failure inside a transaction: the message in err is the one that
  * matters, so ROLLBACK's own outcome is not reported. SQLite may already
  * have rolled back (e.g. on SQLITE_FULL), hence the autocommit test. */

@@ -213,20 +213,23 @@ static bool candidates_digest_in(const struct registry_digests *digests, const c
  * a version the matrix or another select saw accept ranks every host at
  * it up). Only ranks; never confirms, so a cache that cannot be read
  * ranks as if it knew nothing. The host's own verdicts are looked up one
- * seek each, under the registry lock, not read for every host beforehand:
- * a warm cache holds one per host the fleet has, for each version. */
+ * seek each, in one read transaction under the registry lock, not read for
+ * every host beforehand: a warm cache holds one per host the fleet has,
+ * for each version. */
 static void candidates_mark(struct mdevmig *m, struct candidate *cand, const struct source *src,
                             const struct candidates_known *known)
 {
     cand->cached_compatible = cand->verdict == MDEVMIG_NOT_PROBED && src->mdev_count > 0;
     if (!cand->cached_compatible)
         return;
+    char err[256];
     pthread_mutex_lock(&m->registry_lock);
+    /* Without it each lookup still works, only slower. */
+    bool one_read = registry_read_begin(m->registry, err, sizeof err) == 0;
     for (size_t mi = 0; mi < src->mdev_count; mi++) {
         struct candidate_need *need = &cand->needs[mi];
         const struct candidates_known_version *v = &known->versions[known->of[mi]];
         struct registry_cached_verdict own;
-        char err[256];
         bool has_own =
             registry_probe_cached_on(m->registry, src->mdevs[mi].digest, REGISTRY_LEVEL_TYPE,
                                      src->mdevs[mi].type, cand->host, &own, err, sizeof err) == 1;
@@ -243,6 +246,8 @@ static void candidates_mark(struct mdevmig *m, struct candidate *cand, const str
         need->cached_compatible = hit;
         cand->cached_compatible = cand->cached_compatible && hit;
     }
+    if (one_read)
+        registry_read_end(m->registry);
     pthread_mutex_unlock(&m->registry_lock);
 }
 
