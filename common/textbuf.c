@@ -1,12 +1,43 @@
 /*
- * textbuf — vsnprintf into a buffer that doubles when a piece does not fit.
+ * textbuf — vsnprintf or bytes into a buffer that doubles when a piece
+ * does not fit.
  */
 #include "textbuf.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Room for n more bytes and the NUL; false (and failed) when none. */
+static bool textbuf_reserve(struct textbuf *buf, size_t n)
+{
+    if (buf->failed)
+        return false;
+    if (buf->data != NULL && buf->cap - buf->len > n)
+        return true;
+    size_t cap = buf->cap == 0 ? 4096 : buf->cap * 2;
+    while (cap - buf->len <= n)
+        cap *= 2;
+    char *grown = realloc(buf->data, cap);
+    if (grown == NULL) {
+        buf->failed = true;
+        return false;
+    }
+    buf->data = grown;
+    buf->cap = cap;
+    return true;
+}
+
+void textbuf_append(struct textbuf *buf, const char *s, size_t n)
+{
+    if (!textbuf_reserve(buf, n))
+        return;
+    memcpy(buf->data + buf->len, s, n);
+    buf->len += n;
+    buf->data[buf->len] = '\0';
+}
 
 void textbuf_printf(struct textbuf *buf, const char *fmt, ...)
 {
@@ -24,16 +55,8 @@ void textbuf_printf(struct textbuf *buf, const char *fmt, ...)
             buf->failed = true; /* a format error, not a lack of room */
             return;
         }
-        size_t cap = buf->cap == 0 ? 4096 : buf->cap * 2;
-        while (n > 0 && cap - buf->len <= (size_t)n)
-            cap *= 2;
-        char *grown = realloc(buf->data, cap);
-        if (grown == NULL) {
-            buf->failed = true;
+        if (!textbuf_reserve(buf, n > 0 ? (size_t)n : 0))
             return;
-        }
-        buf->data = grown;
-        buf->cap = cap;
     }
 }
 

@@ -7,6 +7,7 @@
  */
 #include "probe_wire.h"
 
+#include "json_text.h"
 #include "version.h"
 #include "wire.h"
 
@@ -193,39 +194,13 @@ static void probe_wire_put_string(struct probe_wire_text *t, const char *s)
     probe_wire_put(t, "\"", 1);
     const char *run = s;
     for (const char *p = s; *p != '\0'; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\')
+        char seq[7];
+        const char *escaped = json_text_escape_of((unsigned char)*p, seq);
+        if (escaped == NULL)
             continue;
         probe_wire_put(t, run, (size_t)(p - run));
+        probe_wire_put(t, escaped, strlen(escaped));
         run = p + 1;
-        char seq[8];
-        switch (c) {
-        case '"':
-            probe_wire_put(t, "\\\"", 2);
-            break;
-        case '\\':
-            probe_wire_put(t, "\\\\", 2);
-            break;
-        case '\b':
-            probe_wire_put(t, "\\b", 2);
-            break;
-        case '\f':
-            probe_wire_put(t, "\\f", 2);
-            break;
-        case '\n':
-            probe_wire_put(t, "\\n", 2);
-            break;
-        case '\r':
-            probe_wire_put(t, "\\r", 2);
-            break;
-        case '\t':
-            probe_wire_put(t, "\\t", 2);
-            break;
-        default:
-            snprintf(seq, sizeof seq, "\\u%04X", c);
-            probe_wire_put(t, seq, 6);
-            break;
-        }
     }
     probe_wire_put(t, run, strlen(run));
     probe_wire_put(t, "\"", 1);

@@ -10,11 +10,11 @@
 #include "internal.h"
 
 #include "errname.h"
+#include "json_text.h"
 #include "keystone.h"
 #include "placement.h"
 #include "verdict.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,63 +434,120 @@ int mdevmig_filter(struct mdevmig *m, const struct mdevmig_request *request,
     return mdevmig_decide(m, request, true, out, err, errlen);
 }
 
-static json_t *mdevmig_str(const char *s)
+static void mdevmig_put_errno(struct json_text *t, int err)
 {
-    return s != NULL ? json_string(s) : json_null();
+    if (err != 0)
+        json_text_integer(t, err);
+    else
+        json_text_null(t);
 }
 
+static void mdevmig_put_host(struct json_text *t, const struct mdevmig_host *host)
+{
+    json_text_object_begin(t);
+    json_text_key(t, "host");
+    json_text_string(t, host->name);
+    json_text_key(t, "verdict");
+    json_text_string(t, mdevmig_verdict_name(host->verdict));
+    json_text_key(t, "errno");
+    mdevmig_put_errno(t, host->err);
+    json_text_key(t, "errno_name");
+    json_text_string(t, host->err ? errname_of(host->err) : NULL);
+    json_text_key(t, "error");
+    json_text_string(t, host->error);
+    json_text_key(t, "stale");
+    json_text_bool(t, host->stale);
+    json_text_key(t, "same_version");
+    json_text_bool(t, host->same_digest);
+    json_text_key(t, "cached_compatible");
+    json_text_bool(t, host->cached_compatible);
+    json_text_key(t, "free_instances");
+    json_text_integer(t, host->free_instances);
+    json_text_key(t, "probes");
+    json_text_array_begin(t);
+    for (size_t p = 0; p < host->probe_count; p++) {
+        const struct mdevmig_probe *probe = &host->probes[p];
+        json_text_object_begin(t);
+        json_text_key(t, "mdev");
+        json_text_integer(t, (long long)probe->mdev);
+        json_text_key(t, "verdict");
+        json_text_string(t, mdevmig_verdict_name(probe->verdict));
+        json_text_key(t, "level");
+        json_text_string(t, probe->level);
+        json_text_key(t, "target");
+        json_text_string(t, probe->target);
+        json_text_key(t, "errno");
+        mdevmig_put_errno(t, probe->err);
+        json_text_key(t, "error");
+        json_text_string(t, probe->error);
+        json_text_key(t, "elapsed_us");
+        json_text_integer(t, (long long)probe->elapsed_us);
+        json_text_object_end(t);
+    }
+    json_text_array_end(t);
+    json_text_object_end(t);
+}
+
+/* Written, not built with jansson: a filter's answer holds an object per
+ * probe, and a tree of them cost 4-5 us per probe (json_text.h). */
 char *mdevmig_result_json(const struct mdevmig_result *r)
 {
-    json_t *mdevs = json_array();
-    for (size_t i = 0; i < r->mdev_count && mdevs != NULL; i++) {
+    struct json_text t = {0};
+    json_text_object_begin(&t);
+    json_text_key(&t, "instance");
+    json_text_string(&t, r->instance);
+    json_text_key(&t, "source_host");
+    json_text_string(&t, r->source_host);
+    json_text_key(&t, "known");
+    json_text_bool(&t, r->known);
+    json_text_key(&t, "source_stale");
+    json_text_bool(&t, r->source_stale);
+    json_text_key(&t, "migratable");
+    json_text_bool(&t, r->migratable);
+    json_text_key(&t, "reason");
+    json_text_string(&t, r->reason);
+    json_text_key(&t, "mdevs");
+    json_text_array_begin(&t);
+    for (size_t i = 0; i < r->mdev_count; i++) {
         const struct mdevmig_mdev *mdev = &r->mdevs[i];
-        json_array_append_new(mdevs,
-                              json_pack("{s:o, s:s, s:o, s:o, s:o}", "uuid",
-                                        mdevmig_str(mdev->uuid[0] ? mdev->uuid : NULL), "type",
-                                        mdev->type, "version", mdevmig_str(mdev->version), "digest",
-                                        mdevmig_str(mdev->digest[0] ? mdev->digest : NULL),
-                                        "reason", mdevmig_str(mdev->reason)));
+        json_text_object_begin(&t);
+        json_text_key(&t, "uuid");
+        json_text_string(&t, mdev->uuid[0] ? mdev->uuid : NULL);
+        json_text_key(&t, "type");
+        json_text_string(&t, mdev->type);
+        json_text_key(&t, "version");
+        json_text_string(&t, mdev->version);
+        json_text_key(&t, "digest");
+        json_text_string(&t, mdev->digest[0] ? mdev->digest : NULL);
+        json_text_key(&t, "reason");
+        json_text_string(&t, mdev->reason);
+        json_text_object_end(&t);
     }
-    json_t *hosts = json_array();
+    json_text_array_end(&t);
+    json_text_key(&t, "destinations");
+    json_text_array_begin(&t);
+    for (size_t d = 0; d < r->destination_count; d++)
+        json_text_string(&t, r->destinations[d]);
+    json_text_array_end(&t);
+    json_text_key(&t, "hosts");
+    json_text_array_begin(&t);
     size_t not_probed = 0;
-    for (size_t h = 0; h < r->host_count && hosts != NULL; h++) {
-        const struct mdevmig_host *host = &r->hosts[h];
-        if (host->verdict == MDEVMIG_NOT_PROBED) {
-            /* Thousands of rows of "not needed" help nobody: count them. */
+    for (size_t h = 0; h < r->host_count; h++) {
+        /* Thousands of rows of "not needed" help nobody: count them. */
+        if (r->hosts[h].verdict == MDEVMIG_NOT_PROBED)
             not_probed++;
-            continue;
-        }
-        json_t *probes = json_array();
-        for (size_t p = 0; p < host->probe_count && probes != NULL; p++) {
-            const struct mdevmig_probe *probe = &host->probes[p];
-            json_array_append_new(
-                probes,
-                json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:I}", "mdev", (json_int_t)probe->mdev,
-                          "verdict", mdevmig_verdict_name(probe->verdict), "level",
-                          mdevmig_str(probe->level), "target", mdevmig_str(probe->target), "errno",
-                          probe->err ? json_integer(probe->err) : json_null(), "error",
-                          mdevmig_str(probe->error), "elapsed_us", (json_int_t)probe->elapsed_us));
-        }
-        json_array_append_new(
-            hosts, json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b, s:i, s:o}", "host",
-                             host->name, "verdict", mdevmig_verdict_name(host->verdict), "errno",
-                             host->err ? json_integer(host->err) : json_null(), "errno_name",
-                             mdevmig_str(host->err ? errname_of(host->err) : NULL), "error",
-                             mdevmig_str(host->error), "stale", host->stale, "same_version",
-                             host->same_digest, "cached_compatible", host->cached_compatible,
-                             "free_instances", host->free_instances, "probes", probes));
+        else
+            mdevmig_put_host(&t, &r->hosts[h]);
     }
-    json_t *dest = json_array();
-    for (size_t d = 0; d < r->destination_count && dest != NULL; d++)
-        json_array_append_new(dest, json_string(r->destinations[d]));
-    json_t *root = json_pack(
-        "{s:o, s:o, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:o}", "instance",
-        mdevmig_str(r->instance), "source_host", mdevmig_str(r->source_host), "known", r->known,
-        "source_stale", r->source_stale, "migratable", r->migratable, "reason",
-        mdevmig_str(r->reason), "mdevs", mdevs, "destinations", dest, "hosts", hosts, "not_probed",
-        (json_int_t)not_probed, "probes_sent", (json_int_t)r->probes_sent, "elapsed_us",
-        (json_int_t)r->elapsed_us, "candidate_source", mdevmig_str(r->candidate_source));
-    char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    return text;
+    json_text_array_end(&t);
+    json_text_key(&t, "not_probed");
+    json_text_integer(&t, (long long)not_probed);
+    json_text_key(&t, "probes_sent");
+    json_text_integer(&t, (long long)r->probes_sent);
+    json_text_key(&t, "elapsed_us");
+    json_text_integer(&t, (long long)r->elapsed_us);
+    json_text_key(&t, "candidate_source");
+    json_text_string(&t, r->candidate_source);
+    json_text_object_end(&t);
+    return json_text_take(&t, NULL);
 }
