@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include "errname.h"
+#include "json_quick.h"
 #include "log.h"
 #include "probe_wire.h"
 
@@ -45,7 +46,8 @@ static void confirm_read(const struct confirm_job *job, const struct http_call *
                          struct mdevmig_probe *probe)
 {
     char text[512] = "";
-    json_t *json = call->response != NULL ? json_loads(call->response, 0, NULL) : NULL;
+    json_t *json =
+        call->response != NULL ? json_quick_loadb(call->response, call->response_len) : NULL;
     const char *message = json_string_value(json_object_get(json, "error"));
     probe->verdict = MDEVMIG_UNREACHABLE;
     if (call->status == 200) {
