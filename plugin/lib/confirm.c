@@ -46,8 +46,9 @@ static void confirm_read(const struct confirm_job *job, const struct http_call *
                          struct mdevmig_probe *probe)
 {
     char text[512] = "";
-    json_t *json =
-        call->response != NULL ? json_quick_loadb(call->response, call->response_len) : NULL;
+    json_t *json = call->response != NULL
+                       ? json_quick_loadb(call->response, call->response_len, 0, NULL)
+                       : NULL;
     const char *message = json_string_value(json_object_get(json, "error"));
     probe->verdict = MDEVMIG_UNREACHABLE;
     if (call->status == 200) {

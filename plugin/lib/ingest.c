@@ -25,6 +25,7 @@
 #include "internal.h"
 
 #include "heartbeat_wire.h"
+#include "json_quick.h"
 #include "monotonic.h"
 #include "wire.h"
 
@@ -265,7 +266,7 @@ int mdevmig_ingest(struct mdevmig *m, const char *host, const char *body, size_t
     /* Counted from here until queued, so a writer knows to wait for it. */
     ingest_parsing(m->ingest, true);
     json_error_t jerr;
-    json_t *json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *json = json_quick_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (json == NULL) {
         ingest_parsing(m->ingest, false);
         snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
@@ -323,7 +324,7 @@ int mdevmig_heartbeat(struct mdevmig *m, const char *host, const char *body, siz
         return MDEVMIG_ERR_INPUT;
     }
     json_error_t jerr;
-    json_t *json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *json = json_quick_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (json == NULL) {
         snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
                  jerr.text);

@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include "errname.h"
+#include "json_quick.h"
 #include "log.h"
 #include "version.h"
 #include "versions_wire.h"
@@ -231,7 +232,7 @@ static int source_batch_take(struct source *src, const size_t *idx, size_t count
         src->stale = true;
         return 0;
     }
-    json_t *json = json_loadb(call->response, call->response_len, 0, NULL);
+    json_t *json = json_quick_loadb(call->response, call->response_len, 0, NULL);
     struct versions_wire_reply reply;
     char why[256];
     int rc = versions_wire_reply_from_json(json, &reply, why, sizeof why);
