@@ -36,9 +36,10 @@ void registry_close(struct registry *reg);
  * than answer 500 to every request). */
 int registry_check(struct registry *reg, char *err, size_t errlen);
 
-/* Gives SQLite a page cache of its own block (registry_memory.c), for the
- * whole process: call it before anything in the process uses SQLite. A
- * second call does nothing. */
+/* Gives SQLite a page cache of its own block (registry_memory.c), and
+ * turns its memory statistics (a mutex per allocation) off, for the whole
+ * process: call it before anything in the process uses SQLite. A second
+ * call does nothing. */
 int registry_reserve_page_cache(char *err, size_t errlen);
 
 /* A thread that checkpoints the registry's WAL in the background

@@ -118,7 +118,9 @@ struct mdevmig;
 /* For a process that serves from the registry for a long time (the
  * sched): SQLite's page cache in one block of its own, so that pages read
  * during a fleet-wide answer do not keep that answer's freed memory
- * resident. Process-wide: call it before anything in the process uses
+ * resident; and SQLite's memory statistics off (sqlite3_memory_used()
+ * and the like), which cost every SQLite allocation a process-wide
+ * mutex. Process-wide: call it before anything in the process uses
  * SQLite; a second call does nothing. MDEVMIG_OK, or MDEVMIG_ERR_INTERNAL
  * with a message (SQLite already in use, no memory): the process works
  * as before, with the cache in malloc's heaps. */
