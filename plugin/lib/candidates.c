@@ -559,8 +559,50 @@ int candidates_gather_hosts(struct mdevmig *m, const struct candidates_types *ty
     return 0;
 }
 
-/* Every row of the VM's types (a filter's look: Nova's hosts may be any
- * of them). Caller holds the registry lock. */
+/* A filter's rows: Nova's listed hosts' rows of the VM's types. A type
+ * with few rows in all (at most full_scan_max, or the list's length) is
+ * read whole, as it always was; past that, each listed host's rows are
+ * read by themselves, so a filter over 50 hosts in a fleet of 100,000
+ * reads 50 hosts' rows, not the fleet's. Caller holds the registry lock. */
+static int candidates_gather_listed(struct mdevmig *m, const struct candidates_types *types,
+                                    const struct mdevmig_request *req, struct candidates_sets *sets,
+                                    char *err, size_t errlen)
+{
+    struct candidates_hosts hosts = {0};
+    int rc = 0;
+    for (size_t i = 0; i < req->candidate_count && rc == 0; i++)
+        rc = candidates_hosts_add(&hosts, req->candidates[i]);
+    if (rc < 0) {
+        candidates_hosts_clear(&hosts);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    candidates_hosts_unique(&hosts);
+    size_t bound = hosts.count > m->full_scan_max ? hosts.count : m->full_scan_max;
+    for (size_t k = 0; k < types->count && rc == 0; k++) {
+        size_t rows = 0;
+        rc = registry_offers_count(m->registry, types->type[k], bound + 1, &rows, err, errlen);
+        bool whole = rows <= bound;
+        size_t reads = whole ? 1 : hosts.count;
+        for (size_t h = 0; h < reads && rc == 0; h++) {
+            struct candidates_set *set = candidates_sets_add(sets);
+            if (set == NULL) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+                break;
+            }
+            set->type_index = k;
+            rc = whole ? registry_offers_all_by_type(m->registry, types->type[k], &set->offers, err,
+                                                     errlen)
+                       : registry_offers_on_host(m->registry, types->type[k], hosts.names[h],
+                                                 &set->offers, err, errlen);
+        }
+    }
+    candidates_hosts_clear(&hosts);
+    return rc;
+}
+
+/* Every row of the VM's types. Caller holds the registry lock. */
 static int candidates_gather_all(struct mdevmig *m, const struct candidates_types *types,
                                  struct candidates_sets *sets, char *err, size_t errlen)
 {
@@ -749,7 +791,7 @@ int candidates_build(struct mdevmig *m, const struct source *src, const struct m
         out->source = "registry";
         struct candidates_sets sets = {0};
         pthread_mutex_lock(&m->registry_lock);
-        rc = filter ? candidates_gather_all(m, &types, &sets, err, errlen)
+        rc = filter ? candidates_gather_listed(m, &types, req, &sets, err, errlen)
                     : candidates_gather(m, src, &types, &known, req, &sets, err, errlen);
         pthread_mutex_unlock(&m->registry_lock);
         if (rc == 0)

@@ -1,7 +1,8 @@
 """Select on a registry too large to read in full (forced small with
 --full-scan-max 1): it ranks only the likeliest hosts — the source's version,
 cached compatible verdicts, the roomiest — and still returns exactly the
-hosts the vendor rules accept, each confirmed by a probe in that call.
+hosts the vendor rules accept, each confirmed by a probe in that call. A
+filter there reads only its listed hosts' rows and gives the same answer.
 
 usage: test_sched_bounded.py BUILD_DIR SOURCE_DIR
 """
@@ -57,6 +58,25 @@ def main():
                       writes(cluster.sims["gpu-d"]))
             checks.eq(attempt + ": the full host was not probed", before["gpu-e"],
                       writes(cluster.sims["gpu-e"]))
+        # A filter on the same registry: Nova's four hosts are fewer than
+        # the type's rows, so each listed host's rows are read by
+        # themselves, never the whole fleet's; the answer is the same.
+        listed = ["gpu-b", "gpu-d", "nowhere", "gpu-a"]
+        before = {h: writes(cluster.sims[h]) for h in hosts}
+        status, r = sched.request("POST", "/v1/filter", {"instance": VM, "hosts": listed})
+        checks.eq("filter answers", 200, status)
+        checks.eq("filter: exactly the accepting host", ["gpu-d"], r["destinations"])
+        verdicts = {h["host"]: h["verdict"] for h in r["hosts"]}
+        checks.eq("filter: gpu-b refuses", "incompatible", verdicts.get("gpu-b"))
+        checks.eq("filter: a host the registry does not know offers nothing", "no-type",
+                  verdicts.get("nowhere"))
+        checks.eq("filter: the VM's own host is not a destination", "source-host",
+                  verdicts.get("gpu-a"))
+        checks.eq("filter: the hosts in the list's order", listed, [h["host"] for h in r["hosts"]])
+        checks.eq("filter: gpu-d was probed in this call", before["gpu-d"] + 1,
+                  writes(cluster.sims["gpu-d"]))
+        checks.eq("filter: hosts not listed were not probed", [before[h] for h in ("gpu-c", "gpu-e")],
+                  [writes(cluster.sims[h]) for h in ("gpu-c", "gpu-e")])
     return checks.finish()
 
 
