@@ -143,7 +143,8 @@ static void fuzz_settings_check_values(const struct settings_spec *spec, const v
         }
         case SETTINGS_SECONDS: {
             double v = *(const double *)field;
-            bool low = it->min > 0 ? v < it->min : v <= 0;
+            /* zero_off: 0 is in range too (it turns the thing off). */
+            bool low = it->zero_off && v == 0 ? false : it->min > 0 ? v < it->min : v <= 0;
             if (!isfinite(v) || low || v > it->max)
                 fuzz_settings_fail("seconds outside the item's range", name);
             break;
