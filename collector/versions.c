@@ -362,15 +362,16 @@ static int versions_answer(struct collector *c, struct versions_batch *b,
         .elapsed_us = metrics_now_us() - start,
         .type_table = b->req.type_table,
     };
-    json_t *json = versions_wire_reply_to_json(&reply);
-    if (json == NULL) {
+    size_t len;
+    char *text = versions_wire_reply_text(&reply, &len);
+    if (text == NULL) {
         snprintf(err, errlen, "out of memory");
         return 500;
     }
     *found = 0;
     for (size_t i = 0; i < b->req.count; i++)
         *found += b->node_of[i] != SIZE_MAX;
-    http_response_json(resp, 200, json);
+    http_response_take(resp, 200, "application/json", text, len);
     return 0;
 }
 

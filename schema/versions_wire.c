@@ -8,6 +8,7 @@
 #include "versions_wire.h"
 
 #include "errname.h"
+#include "json_text.h"
 #include "version.h"
 #include "wire.h"
 
@@ -165,13 +166,15 @@ json_t *versions_wire_request_to_json(const char *const *uuids, size_t count, bo
 
 /* The compact form's "types": each (parent, type) of the devices found
  * once, in the order first met. A host has few; each new one is looked
- * for among those listed. */
-static json_t *versions_wire_types_to_json(const struct versions_wire_reply *reply)
+ * for among those listed. -1 when out of memory. */
+static int versions_wire_types_put(struct json_text *t, const struct versions_wire_reply *reply)
 {
-    json_t *types = json_array();
     const struct versions_wire_device **listed = calloc(reply->count + 1, sizeof *listed);
+    if (listed == NULL)
+        return -1;
     size_t n = 0;
-    for (size_t i = 0; types != NULL && listed != NULL && i < reply->count; i++) {
+    json_text_array_begin(t);
+    for (size_t i = 0; i < reply->count; i++) {
         const struct versions_wire_device *d = &reply->devices[i];
         bool seen = d->error != NULL;
         for (size_t k = n; !seen && k-- > 0;)
@@ -180,51 +183,64 @@ static json_t *versions_wire_types_to_json(const struct versions_wire_reply *rep
         if (seen)
             continue;
         listed[n++] = d;
-        json_t *entry = json_pack("{s:s, s:s, s:o}", "parent", d->parent, "type", d->type,
-                                  "migration", wire_migration_to_json(&d->type_migration));
-        if (entry == NULL || json_array_append_new(types, entry) != 0) {
-            json_decref(types);
-            types = NULL;
-        }
+        json_text_object_begin(t);
+        json_text_key(t, "parent");
+        json_text_string(t, d->parent);
+        json_text_key(t, "type");
+        json_text_string(t, d->type);
+        json_text_key(t, "migration");
+        wire_migration_put(t, &d->type_migration);
+        json_text_object_end(t);
     }
-    if (listed == NULL) {
-        json_decref(types);
-        types = NULL;
-    }
+    json_text_array_end(t);
     free(listed);
-    return types;
+    return 0;
 }
 
-json_t *versions_wire_reply_to_json(const struct versions_wire_reply *reply)
+static void versions_wire_device_put(struct json_text *t, const struct versions_wire_device *d,
+                                     bool type_table)
 {
-    json_t *list = json_array();
-    for (size_t i = 0; list != NULL && i < reply->count; i++) {
-        const struct versions_wire_device *d = &reply->devices[i];
-        json_t *entry =
-            d->error != NULL ? json_pack("{s:s, s:s}", "uuid", d->uuid, "error", d->error)
-            : reply->type_table
-                ? json_pack("{s:s, s:s, s:s, s:o}", "uuid", d->uuid, "parent", d->parent, "type",
-                            d->type, "migration", wire_migration_to_json(&d->migration))
-                : json_pack("{s:s, s:s, s:s, s:o, s:o}", "uuid", d->uuid, "parent", d->parent,
-                            "type", d->type, "migration", wire_migration_to_json(&d->migration),
-                            "type_migration", wire_migration_to_json(&d->type_migration));
-        if (entry == NULL || json_array_append_new(list, entry) != 0) {
-            json_decref(list);
-            list = NULL;
+    json_text_object_begin(t);
+    json_text_key(t, "uuid");
+    json_text_string(t, d->uuid);
+    if (d->error != NULL) {
+        json_text_key(t, "error");
+        json_text_string(t, d->error);
+    } else {
+        json_text_key(t, "parent");
+        json_text_string(t, d->parent);
+        json_text_key(t, "type");
+        json_text_string(t, d->type);
+        json_text_key(t, "migration");
+        wire_migration_put(t, &d->migration);
+        if (!type_table) {
+            json_text_key(t, "type_migration");
+            wire_migration_put(t, &d->type_migration);
         }
     }
-    if (list == NULL)
-        return NULL;
-    if (!reply->type_table)
-        return json_pack("{s:s, s:o, s:I}", "host", reply->host, "devices", list, "elapsed_us",
-                         (json_int_t)reply->elapsed_us);
-    json_t *types = versions_wire_types_to_json(reply);
-    if (types == NULL) {
-        json_decref(list);
-        return NULL;
+    json_text_object_end(t);
+}
+
+char *versions_wire_reply_text(const struct versions_wire_reply *reply, size_t *len)
+{
+    struct json_text t = {0};
+    json_text_object_begin(&t);
+    json_text_key(&t, "host");
+    json_text_string(&t, reply->host);
+    if (reply->type_table) {
+        json_text_key(&t, "types");
+        if (versions_wire_types_put(&t, reply) < 0)
+            t.buf.failed = true;
     }
-    return json_pack("{s:s, s:o, s:o, s:I}", "host", reply->host, "types", types, "devices", list,
-                     "elapsed_us", (json_int_t)reply->elapsed_us);
+    json_text_key(&t, "devices");
+    json_text_array_begin(&t);
+    for (size_t i = 0; i < reply->count; i++)
+        versions_wire_device_put(&t, &reply->devices[i], reply->type_table);
+    json_text_array_end(&t);
+    json_text_key(&t, "elapsed_us");
+    json_text_integer(&t, reply->elapsed_us);
+    json_text_object_end(&t);
+    return json_text_take(&t, len);
 }
 
 /* A string of 1..max bytes without NUL, or -1 naming path.key. */

@@ -12,6 +12,7 @@
 
 #include "errname.h"
 #include "http_url.h"
+#include "json_text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -43,6 +44,25 @@ json_t *wire_migration_to_json(const struct inv_migration *mig)
     }
     return json_pack("{s:b, s:s, s:s}", "supported", 1, "version",
                      mig->version != NULL ? mig->version : "", "digest", mig->digest);
+}
+
+void wire_migration_put(struct json_text *t, const struct inv_migration *mig)
+{
+    json_text_object_begin(t);
+    json_text_key(t, "supported");
+    json_text_bool(t, mig->supported);
+    if (mig->supported && mig->read_errno != 0) {
+        json_text_key(t, "errno");
+        json_text_integer(t, mig->read_errno);
+        json_text_key(t, "error");
+        json_text_string(t, errname_of(mig->read_errno));
+    } else if (mig->supported) {
+        json_text_key(t, "version");
+        json_text_string(t, mig->version != NULL ? mig->version : "");
+        json_text_key(t, "digest");
+        json_text_string(t, mig->digest);
+    }
+    json_text_object_end(t);
 }
 
 static json_t *wire_int_or_null(long long value)

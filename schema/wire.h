@@ -31,6 +31,11 @@ bool inventory_same_content(const struct inventory *a, const struct inventory *b
  * endpoints use it too). */
 json_t *wire_migration_to_json(const struct inv_migration *mig);
 
+struct json_text;
+/* The same object written as text, as json_dumps(JSON_COMPACT) would
+ * write wire_migration_to_json's (for replies written without a tree). */
+void wire_migration_put(struct json_text *t, const struct inv_migration *mig);
+
 /* The one rule for host names, wherever one arrives (inventories, URL
  * paths, select/filter/evacuate bodies, the collector's host setting):
  * RFC 1123 labels of letters, digits and '-' (not first or last), 1 to
