@@ -15,8 +15,7 @@
 struct json_quick_scan {
     const char *p, *end;
     size_t flags;
-    bool plain; /* false once the text is found not to be plain */
-    bool oom;
+    bool oom;        /* a NULL value is "not plain" unless this is set */
     char text[4096]; /* an escaped string value, undone (used at once) */
 };
 
@@ -177,7 +176,6 @@ static json_t *json_quick_object(struct json_quick_scan *s, unsigned depth)
         if (!json_quick_take(s, ','))
             break;
     }
-    s->plain = false;
     json_decref(object);
     return NULL;
 }
@@ -205,12 +203,11 @@ static json_t *json_quick_array(struct json_quick_scan *s, unsigned depth)
         if (!json_quick_take(s, ','))
             break;
     }
-    s->plain = false;
     json_decref(array);
     return NULL;
 }
 
-/* A plain value, or NULL (s->plain false, or s->oom). */
+/* A plain value, or NULL (not plain, or s->oom). */
 static json_t *json_quick_value(struct json_quick_scan *s, unsigned depth)
 {
     json_quick_space(s);
@@ -218,10 +215,8 @@ static json_t *json_quick_value(struct json_quick_scan *s, unsigned depth)
     size_t len;
     json_int_t number;
     json_t *v = NULL;
-    if (s->p == s->end) {
-        s->plain = false;
+    if (s->p == s->end)
         return NULL;
-    }
     switch (*s->p) {
     case '{':
     case '[':
@@ -255,7 +250,6 @@ static json_t *json_quick_value(struct json_quick_scan *s, unsigned depth)
             s->oom = true;
         return v;
     }
-    s->plain = false;
     return NULL;
 }
 
@@ -264,7 +258,7 @@ int json_quick_plain(const char *text, size_t len, size_t flags, json_t **out)
     *out = NULL;
     if (text == NULL)
         return 0;
-    struct json_quick_scan s = {.p = text, .end = text + len, .flags = flags, .plain = true};
+    struct json_quick_scan s = {.p = text, .end = text + len, .flags = flags};
     json_quick_space(&s);
     /* json_loadb's top level without JSON_DECODE_ANY. */
     if (s.p == s.end || (*s.p != '{' && *s.p != '['))
