@@ -164,6 +164,19 @@ json_t *versions_wire_request_to_json(const char *const *uuids, size_t count, bo
 
 /* ---- reply ----------------------------------------------------------- */
 
+/* The "parent", "type" and "migration" members a device entry and a
+ * type-table entry share. */
+static void versions_wire_target_put(struct json_text *t, const struct versions_wire_device *d,
+                                     const struct inv_migration *migration)
+{
+    json_text_key(t, "parent");
+    json_text_string(t, d->parent);
+    json_text_key(t, "type");
+    json_text_string(t, d->type);
+    json_text_key(t, "migration");
+    wire_migration_put(t, migration);
+}
+
 /* The compact form's "types": each (parent, type) of the devices found
  * once, in the order first met. A host has few; each new one is looked
  * for among those listed. -1 when out of memory. */
@@ -184,12 +197,7 @@ static int versions_wire_types_put(struct json_text *t, const struct versions_wi
             continue;
         listed[n++] = d;
         json_text_object_begin(t);
-        json_text_key(t, "parent");
-        json_text_string(t, d->parent);
-        json_text_key(t, "type");
-        json_text_string(t, d->type);
-        json_text_key(t, "migration");
-        wire_migration_put(t, &d->type_migration);
+        versions_wire_target_put(t, d, &d->type_migration);
         json_text_object_end(t);
     }
     json_text_array_end(t);
@@ -207,12 +215,7 @@ static void versions_wire_device_put(struct json_text *t, const struct versions_
         json_text_key(t, "error");
         json_text_string(t, d->error);
     } else {
-        json_text_key(t, "parent");
-        json_text_string(t, d->parent);
-        json_text_key(t, "type");
-        json_text_string(t, d->type);
-        json_text_key(t, "migration");
-        wire_migration_put(t, &d->migration);
+        versions_wire_target_put(t, d, &d->migration);
         if (!type_table) {
             json_text_key(t, "type_migration");
             wire_migration_put(t, &d->type_migration);
