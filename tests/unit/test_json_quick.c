@@ -14,7 +14,8 @@
  */
 #include "json_quick.h"
 
-#include <dirent.h>
+#include "case_files.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -82,9 +83,9 @@ static void test_case(void **state)
     free(text);
 }
 
-static int name_cmp(const void *a, const void *b)
+static bool is_case(const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strncmp(name, "quick-", 6) == 0 || strncmp(name, "full-", 5) == 0;
 }
 
 int main(int argc, char **argv)
@@ -94,31 +95,5 @@ int main(int argc, char **argv)
         return 2;
     }
     data_dir = argv[1];
-    DIR *dir = opendir(data_dir);
-    if (dir == NULL) {
-        perror(data_dir);
-        return 2;
-    }
-    char *names[512];
-    size_t count = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL && count < 512) {
-        if (strncmp(e->d_name, "quick-", 6) == 0 || strncmp(e->d_name, "full-", 5) == 0)
-            names[count++] = strdup(e->d_name);
-    }
-    closedir(dir);
-    if (count == 0) {
-        fprintf(stderr, "test_json_quick: no cases in %s\n", data_dir);
-        return 2;
-    }
-    qsort(names, count, sizeof *names, name_cmp);
-    struct CMUnitTest *tests = calloc(count, sizeof *tests);
-    for (size_t i = 0; i < count; i++)
-        tests[i] = (struct CMUnitTest){
-            .name = names[i], .test_func = test_case, .initial_state = names[i]};
-    int rc = _cmocka_run_group_tests("test_json_quick", tests, count, NULL, NULL);
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    free(tests);
-    return rc;
+    return case_files_run("test_json_quick", data_dir, is_case, test_case, NULL, 0);
 }

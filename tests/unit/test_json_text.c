@@ -13,7 +13,8 @@
  */
 #include "json_text.h"
 
-#include <dirent.h>
+#include "case_files.h"
+
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,9 +167,10 @@ static void test_too_deep(void **state)
     assert_null(json_text_take(&t, NULL));
 }
 
-static int name_cmp(const void *a, const void *b)
+static bool is_case(const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    size_t n = strlen(name);
+    return n > 5 && strcmp(name + n - 5, ".json") == 0;
 }
 
 int main(int argc, char **argv)
@@ -178,34 +180,6 @@ int main(int argc, char **argv)
         return 2;
     }
     data_dir = argv[1];
-    DIR *dir = opendir(data_dir);
-    if (dir == NULL) {
-        perror(data_dir);
-        return 2;
-    }
-    char *names[512];
-    size_t count = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL && count < 512) {
-        size_t n = strlen(e->d_name);
-        if (e->d_name[0] != '.' && n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
-            names[count++] = strdup(e->d_name);
-    }
-    closedir(dir);
-    if (count == 0) {
-        fprintf(stderr, "test_json_text: no cases in %s\n", data_dir);
-        return 2;
-    }
-    qsort(names, count, sizeof *names, name_cmp);
-    struct CMUnitTest *tests = calloc(count + 1, sizeof *tests);
-    for (size_t i = 0; i < count; i++) {
-        tests[i] = (struct CMUnitTest){
-            .name = names[i], .test_func = test_case, .initial_state = names[i]};
-    }
-    tests[count] = (struct CMUnitTest){.name = "too-deep", .test_func = test_too_deep};
-    int rc = _cmocka_run_group_tests("test_json_text", tests, count + 1, NULL, NULL);
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    free(tests);
-    return rc;
+    const struct CMUnitTest extra[] = {cmocka_unit_test(test_too_deep)};
+    return case_files_run("test_json_text", data_dir, is_case, test_case, extra, 1);
 }
