@@ -81,7 +81,8 @@ struct mdevmig_options {
     long timeout_ms;           /* 0: 3000, per probe */
     int max_parallel;          /* 0: 64 probes in flight */
     int64_t stale_after_s;     /* 0: 180; hosts not heard from longer are "stale" */
-    size_t full_scan_max;      /* 0: 256; above this many offers, select ranks likely hosts */
+    size_t full_scan_max;      /* 0: 256; above this many offers, select ranks likely hosts
+                                  and filter reads only its listed hosts' */
     /* Where select finds candidate hosts: NULL or "registry" (every host
      * the registry knows), or "placement" (hosts whose providers carry the
      * VM's version and type traits; the registry still gives their rows,

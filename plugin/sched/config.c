@@ -118,7 +118,8 @@ static const struct settings_item sched_config_items[] = {
      .min = 1,
      .max = 1000000,
      .help = "Above this many offers of a type, select ranks only the likeliest hosts (the "
-             "source's version, cached compatible, most room) instead of every host."},
+             "source's version, cached compatible, most room) instead of every host, and "
+             "filter reads only its listed hosts' offers (above the list's length too)."},
     {.key = "threads",
      .flag = "threads",
      .metavar = "N",
